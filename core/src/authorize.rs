@@ -1,0 +1,378 @@
+//! The authorize request and the pending authorization it leaves behind
+//! (SMART App Launch §Obtain authorization code; RFC 7636; RFC 9700 §2.1).
+//!
+//! [`PendingAuthorization::begin`] makes the fresh `state`, PKCE verifier and
+//! `nonce`, and returns the URL to send the browser to together with the
+//! record to keep (in sessionStorage, keyed by `state`) until the callback.
+//! Only [`PendingAuthorization::accept`] turns a callback into a
+//! [`CodeExchange`], so a code cannot be exchanged without the state check.
+
+use serde::{Deserialize, Serialize};
+
+use crate::callback::AuthorizationResponse;
+use crate::config::IssuerConfig;
+use crate::discovery::AuthorizationServer;
+use crate::form::FormPost;
+use crate::pkce::PkceChallenge;
+use crate::secret::PkceVerifier;
+use crate::random::{constant_time_eq, random_token};
+use crate::scopes::{Scope, ScopeSet};
+use crate::secret::AuthorizationCode;
+use crate::url::HttpUrl;
+use crate::{Error, UnixTime};
+
+/// How long a pending authorization stays usable: long enough to sign in
+/// and consent, short enough that a stale tab cannot finish a sign-in.
+pub const PENDING_LIFETIME_SECONDS: u64 = 600;
+
+/// Bumped when the stored record's shape changes; an older record is refused.
+const RECORD_VERSION: u32 = 1;
+
+/// Which launch this authorization belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LaunchMode {
+    /// Launched by the EHR; `launch` is passed back verbatim.
+    Ehr { launch: String },
+    /// Opened directly; the user picked the issuer.
+    Standalone,
+}
+
+/// Whether the session came from an EHR launch or a standalone one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LaunchKind {
+    Ehr,
+    Standalone,
+}
+
+/// The record that survives the redirect. It holds the PKCE verifier, which
+/// is why it lives in sessionStorage (per tab, gone with the tab) and is
+/// deleted as soon as the callback arrives. It never holds a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    version: u32,
+    state: String,
+    verifier: PkceVerifier,
+    nonce: Option<String>,
+    pub issuer_id: String,
+    pub fhir_base: HttpUrl,
+    pub client_id: String,
+    pub redirect_uri: HttpUrl,
+    pub requested_scope: String,
+    pub kind: LaunchKind,
+    pub server: AuthorizationServer,
+    pub created_at: UnixTime,
+}
+
+impl PendingAuthorization {
+    /// Builds the authorize URL and the pending record.
+    pub fn begin(
+        issuer: &IssuerConfig,
+        server: AuthorizationServer,
+        redirect_uri: HttpUrl,
+        mode: LaunchMode,
+        now: UnixTime,
+    ) -> Result<(HttpUrl, PendingAuthorization), Error> {
+        let scopes: &ScopeSet = match mode {
+            LaunchMode::Ehr { .. } => &issuer.ehr_launch_scopes,
+            LaunchMode::Standalone => &issuer.standalone_scopes,
+        };
+        let state = random_token()?;
+        let verifier = PkceVerifier::new_random()?;
+        let nonce = if scopes.contains(&Scope::OpenId) { Some(random_token()?) } else { None };
+        let challenge: PkceChallenge = verifier.challenge();
+        let scope_text = scopes.to_string();
+        let aud = issuer.fhir_base_url.to_string();
+        let redirect_text = redirect_uri.to_string();
+
+        let mut params: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", &issuer.client_id),
+            ("redirect_uri", &redirect_text),
+            ("scope", &scope_text),
+            ("state", &state),
+            ("aud", &aud),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", PkceChallenge::METHOD),
+        ];
+        if let Some(nonce) = &nonce {
+            params.push(("nonce", nonce));
+        }
+        if let LaunchMode::Ehr { launch } = &mode {
+            params.push(("launch", launch));
+            // The seed guide's Descope flow also reads `iss`; standard
+            // servers ignore an unknown parameter (RFC 6749 §3.1).
+            if issuer.authorization_server.is_descope() {
+                params.push(("iss", &aud));
+            }
+        }
+        let url = server.authorization_endpoint.with_query_pairs(params);
+        let pending = PendingAuthorization {
+            version: RECORD_VERSION,
+            state,
+            verifier,
+            nonce,
+            issuer_id: issuer.id.clone(),
+            fhir_base: issuer.fhir_base_url.clone(),
+            client_id: issuer.client_id.clone(),
+            redirect_uri,
+            requested_scope: scope_text,
+            kind: match mode {
+                LaunchMode::Ehr { .. } => LaunchKind::Ehr,
+                LaunchMode::Standalone => LaunchKind::Standalone,
+            },
+            server,
+            created_at: now,
+        };
+        Ok((url, pending))
+    }
+
+    /// The `state` value: the record's storage key.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    pub fn to_storage(&self) -> String {
+        // Serializing plain strings and numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_storage(json: &str) -> Result<PendingAuthorization, Error> {
+        let record: PendingAuthorization =
+            serde_json::from_str(json).map_err(|e| Error::PendingCorrupt { detail: e.to_string() })?;
+        if record.version != RECORD_VERSION {
+            return Err(Error::PendingCorrupt { detail: format!("record version {} is not supported", record.version) });
+        }
+        if !PkceVerifier::is_well_formed(record.verifier.secret()) {
+            return Err(Error::PendingCorrupt { detail: "the PKCE verifier is malformed".into() });
+        }
+        Ok(record)
+    }
+
+    pub fn is_expired(&self, now: UnixTime) -> bool {
+        now.saturating_sub(self.created_at) > PENDING_LIFETIME_SECONDS || now < self.created_at
+    }
+
+    /// Checks the callback against this record: same `state`, not expired,
+    /// and (RFC 9207) the same issuer when the server names itself.
+    pub fn accept(self, response: AuthorizationResponse, now: UnixTime) -> Result<CodeExchange, Error> {
+        if !constant_time_eq(&response.state, &self.state) {
+            return Err(Error::StateMismatch);
+        }
+        if self.is_expired(now) {
+            return Err(Error::PendingExpired { age_seconds: now.saturating_sub(self.created_at) });
+        }
+        if let (Some(found), Some(expected)) = (&response.iss, &self.server.issuer) {
+            if found != expected {
+                return Err(Error::CallbackMalformed {
+                    problem: format!("it names the issuer \"{found}\", but the sign-in was sent to \"{expected}\""),
+                });
+            }
+        }
+        Ok(CodeExchange { pending: self, code: response.code })
+    }
+}
+
+/// A checked authorization code, ready to be exchanged.
+#[derive(Debug)]
+pub struct CodeExchange {
+    pub(crate) pending: PendingAuthorization,
+    code: AuthorizationCode,
+}
+
+impl CodeExchange {
+    /// The token request (RFC 6749 §4.1.3 with RFC 7636 §4.5): a public
+    /// client sends its `client_id` and the verifier, never a secret.
+    pub fn token_request(&self) -> FormPost {
+        let redirect = self.pending.redirect_uri.to_string();
+        FormPost::new(
+            self.pending.server.token_endpoint.clone(),
+            [
+                ("grant_type", "authorization_code"),
+                ("code", self.code.secret()),
+                ("redirect_uri", &redirect),
+                ("client_id", &self.pending.client_id),
+                ("code_verifier", self.pending.verifier.secret()),
+            ],
+        )
+    }
+
+    pub fn pending(&self) -> &PendingAuthorization {
+        &self.pending
+    }
+
+    pub(crate) fn nonce(&self) -> Option<&str> {
+        self.pending.nonce.as_deref()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::callback::{parse_callback, Callback};
+    use crate::config::AppConfig;
+    use crate::discovery::DiscoveryKind;
+
+    pub const NOW: UnixTime = 1_800_000_000;
+
+    pub fn config(authorization_server: &str) -> AppConfig {
+        AppConfig::parse(&format!(
+            r#"{{"issuers": [{{"id": "ehr", "name": "EHR", "fhir_base_url": "https://ehr.example.org/fhir",
+                "authorization_server": {authorization_server}, "client_id": "app-1",
+                "ehr_launch_scopes": "launch openid fhirUser patient/*.rs offline_access",
+                "standalone_scopes": "launch/patient patient/*.rs"}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    pub fn server() -> AuthorizationServer {
+        let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        AuthorizationServer::from_response(
+            DiscoveryKind::Smart,
+            &base.join_path(".well-known/smart-configuration"),
+            &base,
+            200,
+            r#"{"issuer": "https://as.example.org", "authorization_endpoint": "https://as.example.org/authorize?tenant=t1",
+                "token_endpoint": "https://as.example.org/token", "revocation_endpoint": "https://as.example.org/revoke",
+                "jwks_uri": "https://as.example.org/jwks", "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code"], "capabilities": ["launch-ehr"]}"#,
+        )
+        .unwrap()
+    }
+
+    pub fn redirect() -> HttpUrl {
+        HttpUrl::parse("https://app.example.org/callback").unwrap()
+    }
+
+    fn query_pairs(url: &HttpUrl) -> Vec<(String, String)> {
+        form_urlencoded::parse(url.query().unwrap().as_bytes()).into_owned().collect()
+    }
+
+    fn param(url: &HttpUrl, key: &str) -> Option<String> {
+        query_pairs(url).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn begin_ehr(config: &AppConfig) -> (HttpUrl, PendingAuthorization) {
+        PendingAuthorization::begin(
+            &config.issuers[0],
+            server(),
+            redirect(),
+            LaunchMode::Ehr { launch: "launch-123+/=".into() },
+            NOW,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn ehr_authorize_url_has_every_parameter() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (url, pending) = begin_ehr(&config);
+        assert!(url.to_string().starts_with("https://as.example.org/authorize?tenant=t1&response_type=code&"));
+        assert_eq!(param(&url, "client_id").unwrap(), "app-1");
+        assert_eq!(param(&url, "redirect_uri").unwrap(), "https://app.example.org/callback");
+        assert_eq!(param(&url, "scope").unwrap(), "launch openid fhirUser patient/*.rs offline_access");
+        assert_eq!(param(&url, "state").unwrap(), pending.state());
+        assert_eq!(param(&url, "aud").unwrap(), "https://ehr.example.org/fhir");
+        assert_eq!(param(&url, "launch").unwrap(), "launch-123+/=");
+        assert_eq!(param(&url, "code_challenge").unwrap(), pending.verifier.challenge().as_str());
+        assert_eq!(param(&url, "code_challenge_method").unwrap(), "S256");
+        assert_eq!(param(&url, "nonce"), pending.nonce.clone());
+        assert!(pending.nonce.is_some(), "openid was requested");
+        // Not a Descope issuer: no extra iss.
+        assert_eq!(param(&url, "iss"), None);
+        assert_eq!(pending.kind, LaunchKind::Ehr);
+        // Raw URL: the launch value is percent-encoded, not left as '+'.
+        assert!(url.to_string().contains("launch=launch-123%2B%2F%3D"));
+    }
+
+    #[test]
+    fn descope_ehr_launch_also_sends_iss() {
+        let config = config(r#"{"type": "descope", "project_id": "P2abc"}"#);
+        let (url, _) = begin_ehr(&config);
+        assert_eq!(param(&url, "iss").unwrap(), "https://ehr.example.org/fhir");
+        assert_eq!(param(&url, "aud").unwrap(), "https://ehr.example.org/fhir");
+    }
+
+    #[test]
+    fn standalone_launch_has_no_launch_and_no_nonce_without_openid() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (url, pending) =
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, NOW).unwrap();
+        assert_eq!(param(&url, "launch"), None);
+        assert_eq!(param(&url, "nonce"), None);
+        assert_eq!(param(&url, "scope").unwrap(), "launch/patient patient/*.rs");
+        assert_eq!(pending.kind, LaunchKind::Standalone);
+    }
+
+    #[test]
+    fn each_authorization_gets_fresh_secrets() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, a) = begin_ehr(&config);
+        let (_, b) = begin_ehr(&config);
+        assert_ne!(a.state(), b.state());
+        assert_ne!(a.verifier.secret(), b.verifier.secret());
+        assert_ne!(a.nonce, b.nonce);
+        assert!(a.state().len() >= 22, "at least 128 bits");
+    }
+
+    #[test]
+    fn the_record_round_trips_through_storage_and_refuses_tampering() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let stored = pending.to_storage();
+        assert_eq!(PendingAuthorization::from_storage(&stored).unwrap(), pending);
+        assert!(matches!(PendingAuthorization::from_storage("{}"), Err(Error::PendingCorrupt { .. })));
+        assert!(matches!(PendingAuthorization::from_storage("garbage"), Err(Error::PendingCorrupt { .. })));
+        let wrong_version = stored.replace("\"version\":1", "\"version\":99");
+        assert!(matches!(PendingAuthorization::from_storage(&wrong_version), Err(Error::PendingCorrupt { .. })));
+        let bad_verifier = stored.replace(pending.verifier.secret(), "short");
+        assert!(matches!(PendingAuthorization::from_storage(&bad_verifier), Err(Error::PendingCorrupt { .. })));
+    }
+
+    fn response(state: &str, iss: Option<&str>) -> AuthorizationResponse {
+        let mut query = format!("code=c-1&state={state}");
+        if let Some(iss) = iss {
+            query.push_str(&format!("&iss={iss}"));
+        }
+        match parse_callback(&query).unwrap() {
+            Callback::Authorized(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn accept_checks_state_expiry_and_issuer() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let state = pending.state().to_string();
+        assert!(matches!(pending.clone().accept(response("other", None), NOW), Err(Error::StateMismatch)));
+        assert!(matches!(
+            pending.clone().accept(response(&state, None), NOW + PENDING_LIFETIME_SECONDS + 1),
+            Err(Error::PendingExpired { .. })
+        ));
+        assert!(matches!(
+            pending.clone().accept(response(&state, Some("https://evil.example.org")), NOW),
+            Err(Error::CallbackMalformed { .. })
+        ));
+        assert!(pending.clone().accept(response(&state, Some("https://as.example.org")), NOW + 5).is_ok());
+        assert!(pending.accept(response(&state, None), NOW + 5).is_ok());
+    }
+
+    #[test]
+    fn token_request_is_a_public_client_pkce_exchange() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let verifier = pending.verifier.secret().to_string();
+        let state = pending.state().to_string();
+        let exchange = pending.accept(response(&state, None), NOW).unwrap();
+        let post = exchange.token_request();
+        assert_eq!(post.url.to_string(), "https://as.example.org/token");
+        let body: Vec<(String, String)> = form_urlencoded::parse(post.body().as_bytes()).into_owned().collect();
+        let get = |k: &str| body.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("grant_type"), Some("authorization_code"));
+        assert_eq!(get("code"), Some("c-1"));
+        assert_eq!(get("redirect_uri"), Some("https://app.example.org/callback"));
+        assert_eq!(get("client_id"), Some("app-1"));
+        assert_eq!(get("code_verifier"), Some(verifier.as_str()));
+        assert_eq!(get("client_secret"), None);
+    }
+}

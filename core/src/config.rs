@@ -1,0 +1,397 @@
+//! The runtime configuration, `config.json`, read by the app at start-up so a
+//! deployment can change issuers, client ids and scopes without a rebuild.
+//!
+//! ```json
+//! {
+//!   "redirect_path": "/callback",
+//!   "issuers": [{
+//!     "id": "sandbox",
+//!     "name": "Sandbox EHR",
+//!     "fhir_base_url": "http://localhost:8090/fhir",
+//!     "authorization_server": { "type": "descope", "project_id": "P2Sandbox", "base_url": "http://localhost:8090" },
+//!     "client_id": "smart-app",
+//!     "ehr_launch_scopes": "launch openid fhirUser patient/*.rs offline_access",
+//!     "standalone_scopes": "launch/patient openid fhirUser patient/*.rs offline_access"
+//!   }]
+//! }
+//! ```
+//!
+//! `authorization_server.type` is `smart` (SMART discovery at the FHIR
+//! base), `descope` (a Descope project; `base_url` defaults to Descope's
+//! API host) or `openid` (an explicit `configuration_url`).
+
+use serde::Deserialize;
+
+use crate::scopes::{Scope, ScopeSet};
+use crate::url::HttpUrl;
+use crate::Error;
+
+/// Descope's API host, used when a Descope issuer names no `base_url`.
+pub const DESCOPE_DEFAULT_BASE_URL: &str = "https://api.descope.com";
+
+/// How the app finds an issuer's authorization server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizationServerSource {
+    /// `GET {fhir base}/.well-known/smart-configuration`.
+    SmartDiscovery,
+    /// A Descope project: OpenID discovery at
+    /// `{base_url}/{project_id}/.well-known/openid-configuration`.
+    Descope { project_id: String, base_url: HttpUrl },
+    /// OpenID discovery at an explicit URL.
+    OpenIdDiscovery { configuration_url: HttpUrl },
+}
+
+impl AuthorizationServerSource {
+    /// The URL of the discovery document for an issuer with this FHIR base.
+    pub fn discovery_url(&self, fhir_base: &HttpUrl) -> HttpUrl {
+        match self {
+            AuthorizationServerSource::SmartDiscovery => fhir_base.join_path(".well-known/smart-configuration"),
+            AuthorizationServerSource::Descope { project_id, base_url } => {
+                base_url.join_path(&format!("{project_id}/.well-known/openid-configuration"))
+            }
+            AuthorizationServerSource::OpenIdDiscovery { configuration_url } => configuration_url.clone(),
+        }
+    }
+
+    pub fn is_descope(&self) -> bool {
+        matches!(self, AuthorizationServerSource::Descope { .. })
+    }
+}
+
+/// One EHR / FHIR server the app may be launched from or sign in to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// A short stable identifier, used in links (`/?provider=id`).
+    pub id: String,
+    /// What users see in the provider picker.
+    pub name: String,
+    /// The FHIR base URL; an EHR launch's `iss` must equal it.
+    pub fhir_base_url: HttpUrl,
+    pub authorization_server: AuthorizationServerSource,
+    pub client_id: String,
+    pub ehr_launch_scopes: ScopeSet,
+    pub standalone_scopes: ScopeSet,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppConfig {
+    pub issuers: Vec<IssuerConfig>,
+    /// The callback path under the app's base, registered as redirect URI.
+    pub redirect_path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuers: Option<Vec<RawIssuer>>,
+    redirect_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    id: Option<String>,
+    name: Option<String>,
+    fhir_base_url: Option<String>,
+    authorization_server: Option<RawAuthorizationServer>,
+    client_id: Option<String>,
+    ehr_launch_scopes: Option<String>,
+    standalone_scopes: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorizationServer {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    project_id: Option<String>,
+    base_url: Option<String>,
+    configuration_url: Option<String>,
+}
+
+fn invalid(path: impl Into<String>, problem: impl Into<String>) -> Error {
+    Error::ConfigInvalid { path: path.into(), problem: problem.into() }
+}
+
+fn required<T>(value: Option<T>, path: &str) -> Result<T, Error> {
+    value.ok_or_else(|| invalid(path, "this field is required"))
+}
+
+fn required_text(value: Option<String>, path: &str) -> Result<String, Error> {
+    let text = required(value, path)?;
+    if text.trim().is_empty() {
+        return Err(invalid(path, "must not be empty"));
+    }
+    Ok(text)
+}
+
+fn server_url(text: String, path: &str) -> Result<HttpUrl, Error> {
+    let url = HttpUrl::parse(&text).map_err(|e| invalid(path, format!("\"{text}\" is not usable: {e}")))?;
+    if !url.is_secure() {
+        return Err(invalid(path, format!("\"{text}\" must use https:// (plain http is allowed only on localhost)")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(path, format!("\"{text}\" must not have a query or fragment")));
+    }
+    Ok(url)
+}
+
+impl AppConfig {
+    /// Parses and validates `config.json`. Every message names the field.
+    pub fn parse(json: &str) -> Result<AppConfig, Error> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| invalid("the file", e.to_string()))?;
+        let redirect_path = raw.redirect_path.unwrap_or_else(|| "/callback".to_string());
+        if !redirect_path.starts_with('/') || redirect_path.contains(['?', '#']) || redirect_path.contains(char::is_whitespace) {
+            return Err(invalid(
+                "redirect_path",
+                format!("\"{redirect_path}\" must be a path starting with '/', without query or fragment"),
+            ));
+        }
+        let raw_issuers = required(raw.issuers, "issuers")?;
+        if raw_issuers.is_empty() {
+            return Err(invalid("issuers", "list at least one issuer"));
+        }
+        let mut issuers: Vec<IssuerConfig> = Vec::new();
+        for (i, raw) in raw_issuers.into_iter().enumerate() {
+            let issuer = Self::issuer(raw, &format!("issuers[{i}]"))?;
+            if issuers.iter().any(|o| o.id == issuer.id) {
+                return Err(invalid(format!("issuers[{i}].id"), format!("\"{}\" is used by two issuers", issuer.id)));
+            }
+            if issuers.iter().any(|o| o.fhir_base_url.same_base(&issuer.fhir_base_url)) {
+                return Err(invalid(
+                    format!("issuers[{i}].fhir_base_url"),
+                    format!("\"{}\" is listed twice", issuer.fhir_base_url),
+                ));
+            }
+            issuers.push(issuer);
+        }
+        Ok(AppConfig { issuers, redirect_path })
+    }
+
+    fn issuer(raw: RawIssuer, at: &str) -> Result<IssuerConfig, Error> {
+        let id = required_text(raw.id, &format!("{at}.id"))?;
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(invalid(format!("{at}.id"), format!("\"{id}\" may contain only letters, digits, '-' and '_'")));
+        }
+        let name = required_text(raw.name, &format!("{at}.name"))?;
+        let fhir_base_url = server_url(
+            required_text(raw.fhir_base_url, &format!("{at}.fhir_base_url"))?,
+            &format!("{at}.fhir_base_url"),
+        )?;
+        let authorization_server = Self::source(
+            required(raw.authorization_server, &format!("{at}.authorization_server"))?,
+            &format!("{at}.authorization_server"),
+        )?;
+        let client_id = required_text(raw.client_id, &format!("{at}.client_id"))?;
+        let scopes = |value: Option<String>, field: &str| -> Result<ScopeSet, Error> {
+            let path = format!("{at}.{field}");
+            let set = ScopeSet::parse_strict(&required_text(value, &path)?).map_err(|e| invalid(&path, e))?;
+            if !set.iter().any(|s| matches!(s, Scope::Resource(_))) {
+                return Err(invalid(&path, "no clinical-data scope (such as patient/*.rs): the app could read nothing"));
+            }
+            Ok(set)
+        };
+        let ehr_launch_scopes = scopes(raw.ehr_launch_scopes, "ehr_launch_scopes")?;
+        if !ehr_launch_scopes.contains(&Scope::Launch) {
+            return Err(invalid(
+                format!("{at}.ehr_launch_scopes"),
+                "must include \"launch\": an EHR launch needs it to receive the launch context",
+            ));
+        }
+        let standalone_scopes = scopes(raw.standalone_scopes, "standalone_scopes")?;
+        if standalone_scopes.contains(&Scope::Launch) {
+            return Err(invalid(
+                format!("{at}.standalone_scopes"),
+                "must not include \"launch\" (that is for EHR launch); use \"launch/patient\"",
+            ));
+        }
+        Ok(IssuerConfig { id, name, fhir_base_url, authorization_server, client_id, ehr_launch_scopes, standalone_scopes })
+    }
+
+    fn source(raw: RawAuthorizationServer, at: &str) -> Result<AuthorizationServerSource, Error> {
+        let kind = required_text(raw.kind, &format!("{at}.type"))?;
+        let unexpected = |field: &str, present: bool| -> Result<(), Error> {
+            if present {
+                Err(invalid(format!("{at}.{field}"), format!("does not apply to type \"{kind}\"")))
+            } else {
+                Ok(())
+            }
+        };
+        match kind.as_str() {
+            "smart" => {
+                unexpected("project_id", raw.project_id.is_some())?;
+                unexpected("base_url", raw.base_url.is_some())?;
+                unexpected("configuration_url", raw.configuration_url.is_some())?;
+                Ok(AuthorizationServerSource::SmartDiscovery)
+            }
+            "descope" => {
+                unexpected("configuration_url", raw.configuration_url.is_some())?;
+                let project_id = required_text(raw.project_id, &format!("{at}.project_id"))?;
+                if !project_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(invalid(
+                        format!("{at}.project_id"),
+                        format!("\"{project_id}\" is not a Descope project id (letters and digits, like P2abc…)"),
+                    ));
+                }
+                let base_url = server_url(
+                    raw.base_url.unwrap_or_else(|| DESCOPE_DEFAULT_BASE_URL.to_string()),
+                    &format!("{at}.base_url"),
+                )?;
+                Ok(AuthorizationServerSource::Descope { project_id, base_url })
+            }
+            "openid" => {
+                unexpected("project_id", raw.project_id.is_some())?;
+                unexpected("base_url", raw.base_url.is_some())?;
+                let path = format!("{at}.configuration_url");
+                let configuration_url = server_url(required_text(raw.configuration_url, &path)?, &path)?;
+                Ok(AuthorizationServerSource::OpenIdDiscovery { configuration_url })
+            }
+            other => Err(invalid(
+                format!("{at}.type"),
+                format!("\"{other}\" is not one of \"smart\", \"descope\", \"openid\""),
+            )),
+        }
+    }
+
+    /// The configured issuer whose FHIR base equals `iss`.
+    pub fn issuer_for_iss(&self, iss: &HttpUrl) -> Option<&IssuerConfig> {
+        self.issuers.iter().find(|i| i.fhir_base_url.same_base(iss))
+    }
+
+    pub fn issuer_by_id(&self, id: &str) -> Option<&IssuerConfig> {
+        self.issuers.iter().find(|i| i.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../public/config.json");
+
+    fn with_issuer(issuer_json: &str) -> String {
+        format!(r#"{{"issuers": [{issuer_json}]}}"#)
+    }
+
+    fn issuer(overrides: &[(&str, &str)]) -> String {
+        let mut fields = vec![
+            ("id", r#""ehr""#),
+            ("name", r#""General Hospital""#),
+            ("fhir_base_url", r#""https://ehr.example.org/fhir/R4""#),
+            ("authorization_server", r#"{"type": "smart"}"#),
+            ("client_id", r#""app-1""#),
+            ("ehr_launch_scopes", r#""launch openid fhirUser patient/*.rs""#),
+            ("standalone_scopes", r#""launch/patient openid fhirUser patient/*.rs""#),
+        ];
+        for (key, value) in overrides {
+            match fields.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((key, value)),
+            }
+        }
+        let body: Vec<String> = fields
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!(r#""{k}": {v}"#))
+            .collect();
+        with_issuer(&format!("{{{}}}", body.join(", ")))
+    }
+
+    fn problem(json: &str) -> (String, String) {
+        match AppConfig::parse(json) {
+            Err(Error::ConfigInvalid { path, problem }) => (path, problem),
+            other => panic!("expected ConfigInvalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        let config = AppConfig::parse(SHIPPED).unwrap();
+        assert!(!config.issuers.is_empty());
+        assert_eq!(config.redirect_path, "/callback");
+    }
+
+    #[test]
+    fn parses_a_minimal_smart_issuer() {
+        let config = AppConfig::parse(&issuer(&[])).unwrap();
+        let ehr = &config.issuers[0];
+        assert_eq!(ehr.authorization_server, AuthorizationServerSource::SmartDiscovery);
+        assert_eq!(
+            ehr.authorization_server.discovery_url(&ehr.fhir_base_url).to_string(),
+            "https://ehr.example.org/fhir/R4/.well-known/smart-configuration"
+        );
+        assert_eq!(config.redirect_path, "/callback");
+    }
+
+    #[test]
+    fn descope_defaults_to_the_descope_api_host() {
+        let config = AppConfig::parse(&issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2abc123"}"#)])).unwrap();
+        let ehr = &config.issuers[0];
+        assert!(ehr.authorization_server.is_descope());
+        assert_eq!(
+            ehr.authorization_server.discovery_url(&ehr.fhir_base_url).to_string(),
+            "https://api.descope.com/P2abc123/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn finds_issuers_by_iss_ignoring_trailing_slash() {
+        let config = AppConfig::parse(&issuer(&[])).unwrap();
+        let iss = HttpUrl::parse("https://EHR.example.org/fhir/R4/").unwrap();
+        assert_eq!(config.issuer_for_iss(&iss).unwrap().id, "ehr");
+        let other = HttpUrl::parse("https://ehr.example.org/fhir/R5").unwrap();
+        assert!(config.issuer_for_iss(&other).is_none());
+        assert!(config.issuer_by_id("ehr").is_some());
+        assert!(config.issuer_by_id("nope").is_none());
+    }
+
+    #[test]
+    fn each_mistake_gets_a_specific_message() {
+        let cases: Vec<(String, &str, &str)> = vec![
+            ("not json".into(), "the file", "expected"),
+            ("{}".into(), "issuers", "required"),
+            (r#"{"issuers": []}"#.into(), "issuers", "at least one"),
+            (r#"{"issuers": [], "extra": 1}"#.into(), "the file", "unknown field `extra`"),
+            (issuer(&[("fhir_base", r#""x""#)]), "the file", "unknown field `fhir_base`"),
+            (issuer(&[("id", "")]), "issuers[0].id", "required"),
+            (issuer(&[("id", r#""a b""#)]), "issuers[0].id", "letters, digits"),
+            (issuer(&[("name", r#""  ""#)]), "issuers[0].name", "must not be empty"),
+            (issuer(&[("fhir_base_url", r#""ehr.example.org""#)]), "issuers[0].fhir_base_url", "not an absolute URL"),
+            (issuer(&[("fhir_base_url", r#""http://ehr.example.org/fhir""#)]), "issuers[0].fhir_base_url", "https"),
+            (issuer(&[("fhir_base_url", r#""https://ehr.example.org/fhir?x=1""#)]), "issuers[0].fhir_base_url", "query"),
+            (issuer(&[("authorization_server", r#"{"type": "smrt"}"#)]), "issuers[0].authorization_server.type", "\"smrt\" is not one of"),
+            (issuer(&[("authorization_server", r#"{"type": "descope"}"#)]), "issuers[0].authorization_server.project_id", "required"),
+            (issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2/../x"}"#)]), "issuers[0].authorization_server.project_id", "not a Descope project id"),
+            (issuer(&[("authorization_server", r#"{"type": "smart", "project_id": "P2"}"#)]), "issuers[0].authorization_server.project_id", "does not apply"),
+            (issuer(&[("authorization_server", r#"{"type": "openid"}"#)]), "issuers[0].authorization_server.configuration_url", "required"),
+            (issuer(&[("ehr_launch_scopes", r#""openid patient/*.rs""#)]), "issuers[0].ehr_launch_scopes", "must include \"launch\""),
+            (issuer(&[("ehr_launch_scopes", r#""launch patient/Observation.sr""#)]), "issuers[0].ehr_launch_scopes", "order"),
+            (issuer(&[("standalone_scopes", r#""launch/patient openid""#)]), "issuers[0].standalone_scopes", "no clinical-data scope"),
+            (issuer(&[("standalone_scopes", r#""launch patient/*.rs""#)]), "issuers[0].standalone_scopes", "must not include \"launch\""),
+            (issuer(&[("client_id", r#"42"#)]), "the file", "invalid type"),
+            (
+                format!(r#"{{"redirect_path": "callback", "issuers": [{}]}}"#, "{}"),
+                "redirect_path",
+                "starting with '/'",
+            ),
+        ];
+        for (json, path, needle) in cases {
+            let (got_path, got_problem) = problem(&json);
+            assert_eq!(got_path, path, "{json}: {got_problem}");
+            assert!(got_problem.contains(needle), "{json}: {got_problem}");
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_and_bases_are_refused() {
+        let one = r#"{"id": "a", "name": "A", "fhir_base_url": "https://ehr.example.org/fhir", "authorization_server": {"type": "smart"}, "client_id": "c", "ehr_launch_scopes": "launch patient/*.rs", "standalone_scopes": "launch/patient patient/*.rs"}"#;
+        let same_id = one.replace("ehr.example.org", "other.example.org");
+        let (path, problem_text) = problem(&format!(r#"{{"issuers": [{one}, {same_id}]}}"#));
+        assert_eq!(path, "issuers[1].id");
+        assert!(problem_text.contains("two issuers"));
+        let same_base = one.replace(r#""id": "a""#, r#""id": "b""#).replace("/fhir", "/fhir/");
+        let (path, _) = problem(&format!(r#"{{"issuers": [{one}, {same_base}]}}"#));
+        assert_eq!(path, "issuers[1].fhir_base_url");
+    }
+}

@@ -1,0 +1,610 @@
+//! One error type for the whole flow.
+//!
+//! Each variant is a failure the SMART client checklist names, and each
+//! carries what is needed to tell the user what went wrong, the likely cause,
+//! and what to do: [`Error::diagnosis`]. The seed guide's troubleshooting
+//! table (invalid launch parameter, missing patient claim, FHIR 401 from an
+//! `aud` mismatch, scope not granted, state mismatch) maps onto variants here.
+//!
+//! Values from outside (server error descriptions, URLs) are kept as plain
+//! strings: the views render them as text, never as markup. No variant
+//! carries a token.
+
+use std::fmt;
+
+/// What the user is shown for an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// A short headline.
+    pub title: String,
+    /// What exactly was wrong, with the values involved.
+    pub detail: String,
+    /// The likely cause.
+    pub cause: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// An OAuth error response (RFC 6749 §4.1.2.1 and §5.2), from the callback
+/// or the token endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: String,
+    pub description: Option<String>,
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// The standard meaning of an error code, for people who have not read
+    /// RFC 6749.
+    pub fn meaning(&self) -> &'static str {
+        match self.code.as_str() {
+            "access_denied" => "the user or the authorization server declined the request",
+            "invalid_scope" => "a requested scope is unknown, malformed, or not allowed for this app",
+            "invalid_request" => "the request was missing a parameter or had one that is not allowed",
+            "unauthorized_client" => "this client is not allowed to use this kind of request",
+            "unsupported_response_type" => "the server does not support the authorization-code flow for this client",
+            "server_error" => "the authorization server met an unexpected condition",
+            "temporarily_unavailable" => "the authorization server is overloaded or under maintenance",
+            "invalid_grant" => "the authorization code or refresh token is invalid, expired, already used, or was issued to another client",
+            "invalid_client" => "the server did not recognise the client id",
+            "unsupported_grant_type" => "the server does not support this grant type",
+            "login_required" | "interaction_required" | "consent_required" => {
+                "the server needs the user to sign in or consent interactively"
+            }
+            _ => "the server reported an error this app does not know",
+        }
+    }
+}
+
+/// Why an id_token was refused (OpenID Connect Core §3.1.3.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdTokenProblem {
+    Malformed(String),
+    UnsupportedAlgorithm(String),
+    NoMatchingKey { kid: Option<String> },
+    BadSignature,
+    WrongIssuer { expected: String, found: String },
+    WrongAudience { client_id: String, found: Vec<String> },
+    Expired { exp: u64, now: u64 },
+    IssuedInFuture { iat: u64, now: u64 },
+    MissingNonce,
+    WrongNonce,
+}
+
+impl fmt::Display for IdTokenProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdTokenProblem::Malformed(why) => write!(f, "it is not a well-formed JWT: {why}"),
+            IdTokenProblem::UnsupportedAlgorithm(alg) => {
+                write!(f, "it is signed with \"{alg}\"; only RS256 is accepted")
+            }
+            IdTokenProblem::NoMatchingKey { kid: Some(kid) } => {
+                write!(f, "the server's key set has no RS256 key with id \"{kid}\"")
+            }
+            IdTokenProblem::NoMatchingKey { kid: None } => {
+                write!(f, "the server's key set has no usable RS256 key")
+            }
+            IdTokenProblem::BadSignature => write!(f, "its signature does not verify against the server's keys"),
+            IdTokenProblem::WrongIssuer { expected, found } => {
+                write!(f, "it was issued by \"{found}\", not by \"{expected}\"")
+            }
+            IdTokenProblem::WrongAudience { client_id, found } => write!(
+                f,
+                "it was issued for {found:?}, not for this app's client id \"{client_id}\""
+            ),
+            IdTokenProblem::Expired { exp, now } => {
+                write!(f, "it expired at {exp} (Unix time); the time now is {now}")
+            }
+            IdTokenProblem::IssuedInFuture { iat, now } => {
+                write!(f, "it claims to be issued at {iat}, after now ({now}); check the clocks")
+            }
+            IdTokenProblem::MissingNonce => write!(f, "it carries no nonce although one was sent"),
+            IdTokenProblem::WrongNonce => write!(f, "its nonce is not the one this app sent"),
+        }
+    }
+}
+
+/// Everything that can go wrong, from reading `config.json` to a FHIR call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    // ── configuration ───────────────────────────────────────────────
+    /// `config.json` could not be fetched.
+    ConfigUnavailable { url: String, detail: String },
+    /// `config.json` is not JSON or does not have the expected shape.
+    ConfigInvalid { path: String, problem: String },
+
+    // ── launch parameters ───────────────────────────────────────────
+    /// `iss` is not one of the configured issuers.
+    IssuerNotAllowed { iss: String },
+    /// `launch` came without `iss`.
+    LaunchWithoutIssuer,
+    /// `iss` came without `launch`.
+    IssuerWithoutLaunch { iss: String },
+    /// `launch` is empty or not a plausible opaque value.
+    InvalidLaunchParameter { problem: String },
+    /// The standalone start named an issuer that is not configured.
+    UnknownProvider { id: String },
+
+    // ── discovery ───────────────────────────────────────────────────
+    /// The discovery document could not be fetched at all (network, CORS).
+    DiscoveryUnreachable { url: String, detail: String },
+    /// The discovery document answered with a non-success status.
+    DiscoveryStatus { url: String, status: u16 },
+    /// The discovery document is not JSON (often an HTML error page).
+    DiscoveryNotJson { url: String, looks_like_html: bool },
+    /// The discovery document lacks a required field or has a bad value.
+    DiscoveryInvalid { url: String, problem: String },
+    /// The server explicitly does not offer PKCE S256.
+    PkceNotSupported { url: String, offered: Vec<String> },
+
+    // ── callback ────────────────────────────────────────────────────
+    /// The redirect came back with an OAuth error.
+    AuthorizationRefused { error: OAuthError },
+    /// The callback has no `state` parameter.
+    CallbackWithoutState,
+    /// The callback has a `state` but neither `code` nor `error`.
+    CallbackWithoutCode,
+    /// The callback's parameters are contradictory (repeated, or from
+    /// another issuer than the one the sign-in was sent to).
+    CallbackMalformed { problem: String },
+    /// No pending authorization has this `state` (unknown, or replayed).
+    StateMismatch,
+    /// The pending authorization is older than its expiry.
+    PendingExpired { age_seconds: u64 },
+    /// The pending authorization record could not be read back.
+    PendingCorrupt { detail: String },
+
+    // ── token endpoint ──────────────────────────────────────────────
+    /// The token endpoint could not be reached (network, CORS).
+    TokenEndpointUnreachable { url: String, detail: String },
+    /// The token endpoint answered with an OAuth error.
+    TokenRequestRefused { status: u16, error: OAuthError },
+    /// The token endpoint answered with a body that is not JSON.
+    TokenResponseNotJson { status: u16, excerpt: String },
+    /// The token response is JSON but not a usable token response.
+    TokenResponseInvalid { problem: String },
+
+    // ── context and grant ───────────────────────────────────────────
+    /// The token carries no patient although a patient context was requested.
+    MissingPatient { requested: String },
+    /// The granted scopes do not cover what a view needs.
+    ScopeNotGranted { needed: String, granted: String },
+    /// The id_token failed validation.
+    IdTokenInvalid { problem: IdTokenProblem },
+
+    // ── session ─────────────────────────────────────────────────────
+    /// The access token expired and there is no refresh token.
+    SessionExpired,
+    /// The refresh was refused or failed.
+    RefreshFailed { detail: String },
+
+    // ── FHIR API ────────────────────────────────────────────────────
+    /// 401 from the FHIR server; `aud` holds the token's audience when known.
+    FhirUnauthorized { fhir_base: String, token_aud: Option<Vec<String>>, www_authenticate: Option<String> },
+    /// 403 from the FHIR server.
+    FhirForbidden { diagnostics: Option<String> },
+    /// 404 from the FHIR server.
+    FhirNotFound { url: String, diagnostics: Option<String> },
+    /// 429 or 503 after the bounded retries.
+    FhirBusy { status: u16 },
+    /// 5xx (or another unexpected status) from the FHIR server.
+    FhirServerError { status: u16, diagnostics: Option<String> },
+    /// The FHIR server answered with something that is not the expected JSON.
+    FhirMalformed { detail: String },
+    /// The FHIR server could not be reached.
+    FhirUnreachable { url: String, detail: String },
+    /// A request would have sent the bearer token to a different origin.
+    TokenWouldLeak { url: String },
+
+    // ── platform ────────────────────────────────────────────────────
+    /// The CSPRNG is unavailable; nothing random can be made safely.
+    RandomUnavailable { detail: String },
+}
+
+fn d(title: &str, detail: String, cause: &str, fix: &str) -> Diagnosis {
+    Diagnosis { title: title.into(), detail, cause: cause.into(), fix: fix.into() }
+}
+
+impl Error {
+    /// What to tell the user: headline, specifics, likely cause, fix.
+    pub fn diagnosis(&self) -> Diagnosis {
+        use Error::*;
+        match self {
+            ConfigUnavailable { url, detail } => d(
+                "The app's configuration could not be loaded",
+                format!("Fetching {url} failed: {detail}."),
+                "config.json is missing from the deployment, or the host does not serve it.",
+                "Deploy config.json next to index.html (see public/config.json in the repository).",
+            ),
+            ConfigInvalid { path, problem } => d(
+                "The app's configuration is not valid",
+                format!("In config.json, {path}: {problem}."),
+                "config.json was edited by hand and has a mistake.",
+                "Correct that entry; the README documents every field.",
+            ),
+            IssuerNotAllowed { iss } => d(
+                "This EHR is not one this app is set up for",
+                format!("The launch named the FHIR server \"{iss}\", which is not in the app's list of allowed issuers."),
+                "The EHR's FHIR base URL differs from the one configured (another environment, a trailing path), or the launch link was tampered with.",
+                "Ask your administrator to add this FHIR base URL to config.json if it is genuine. No request was sent to it.",
+            ),
+            LaunchWithoutIssuer => d(
+                "The launch is missing the EHR's address",
+                "The app was opened with a launch parameter but no iss parameter.".into(),
+                "The EHR's launch URL for this app is incomplete.",
+                "Launch the app again from the EHR; if it keeps happening, the EHR's app registration needs both iss and launch.",
+            ),
+            IssuerWithoutLaunch { iss } => d(
+                "The launch is missing its launch context",
+                format!("The app was opened with iss=\"{iss}\" but no launch parameter."),
+                "The EHR's launch URL for this app is incomplete, or the app was opened from a bookmark.",
+                "Launch the app again from within the EHR. To use the app on your own, open its start page instead.",
+            ),
+            InvalidLaunchParameter { problem } => d(
+                "Invalid launch parameter",
+                format!("The launch value is not usable: {problem}."),
+                "The launch context expired or is malformed.",
+                "Launch the app again from the EHR; launch values are single-use and short-lived, so use them immediately.",
+            ),
+            UnknownProvider { id } => d(
+                "Unknown provider",
+                format!("No provider with the id \"{id}\" is configured."),
+                "The link names a provider that was removed from the configuration.",
+                "Go back to the start page and pick a provider from the list.",
+            ),
+            DiscoveryUnreachable { url, detail } => d(
+                "The authorization server's settings could not be fetched",
+                format!("Requesting {url} failed: {detail}."),
+                "The server is down, the address is wrong, or it does not allow this app's origin (CORS).",
+                "Check that the URL opens in a browser and that the server allows cross-origin requests from this app.",
+            ),
+            DiscoveryStatus { url, status } => d(
+                "The authorization server's settings could not be fetched",
+                format!("{url} answered with HTTP status {status}."),
+                "The FHIR base URL or the Descope project id in config.json is wrong, or the server does not support SMART discovery.",
+                "Check the issuer's fhir_base_url and authorization settings in config.json.",
+            ),
+            DiscoveryNotJson { url, looks_like_html } => d(
+                "The authorization server's settings are not readable",
+                if *looks_like_html {
+                    format!("{url} returned an HTML page instead of JSON.")
+                } else {
+                    format!("{url} returned something that is not JSON.")
+                },
+                "The URL points at a web page (a login page, a proxy's error page) rather than a discovery document.",
+                "Check the issuer's fhir_base_url and authorization settings in config.json.",
+            ),
+            DiscoveryInvalid { url, problem } => d(
+                "The authorization server's settings are incomplete",
+                format!("The discovery document at {url} is not usable: {problem}."),
+                "The server's SMART or OpenID configuration is incomplete or wrong.",
+                "Ask the server's administrator to fix the discovery document.",
+            ),
+            PkceNotSupported { url, offered } => d(
+                "The authorization server does not support PKCE",
+                format!("{url} offers code challenge methods {offered:?} but not S256."),
+                "The server is not configured for public clients, which must use PKCE with S256.",
+                "Enable PKCE (S256) for this app at the authorization server.",
+            ),
+            AuthorizationRefused { error } => {
+                let title = match error.code.as_str() {
+                    "access_denied" => "Access was not granted",
+                    "invalid_scope" => "Scope not granted",
+                    _ => "The authorization server refused the request",
+                };
+                let (cause, fix) = match error.code.as_str() {
+                    "access_denied" => (
+                        "The sign-in or consent was declined or cancelled.",
+                        "Start again and approve the access the app asks for, or contact your administrator.",
+                    ),
+                    "invalid_scope" => (
+                        "A requested scope is not configured for this app at the authorization server (in Descope: the Inbound App's scopes).",
+                        "Add the required scope to the app's registration, or remove it from the scopes in config.json.",
+                    ),
+                    _ => (
+                        "The app's registration at the authorization server does not match this request.",
+                        "Compare the client id, redirect URI and scopes in config.json with the app's registration.",
+                    ),
+                };
+                d(title, describe_oauth(error), cause, fix)
+            }
+            CallbackWithoutState => d(
+                "State mismatch",
+                "The sign-in response has no state parameter, so it cannot be matched to a sign-in this app started.".into(),
+                "The page was opened directly, or the authorization server dropped the state parameter.",
+                "Start the launch again from the EHR or from the app's start page.",
+            ),
+            CallbackWithoutCode => d(
+                "The sign-in response is incomplete",
+                "The response has a state but neither an authorization code nor an error.".into(),
+                "The authorization server or a proxy altered the redirect.",
+                "Start the launch again; if it repeats, check the authorization server's logs.",
+            ),
+            CallbackMalformed { problem } => d(
+                "The sign-in response is not usable",
+                format!("The response was refused: {problem}."),
+                "The response was altered, or it came from another authorization server than the one the sign-in went to.",
+                "Start the launch again; if it repeats, check the authorization server's configuration.",
+            ),
+            StateMismatch => d(
+                "State mismatch",
+                "This sign-in response does not belong to a sign-in in progress in this browser tab: it is unknown, or it was already used (for example after pressing Back).".into(),
+                "CSRF protection or a session issue: the response was replayed, opened in another browser, or the tab's storage was cleared.",
+                "Start the launch again from the EHR or the app's start page.",
+            ),
+            PendingExpired { age_seconds } => d(
+                "The sign-in took too long",
+                format!("The sign-in was started {age_seconds} seconds ago, longer than this app waits."),
+                "The sign-in page was left open for a long time.",
+                "Start the launch again.",
+            ),
+            PendingCorrupt { detail } => d(
+                "The sign-in in progress could not be resumed",
+                format!("The saved sign-in record is unreadable: {detail}."),
+                "The tab's storage was altered, or a different version of the app saved it.",
+                "Start the launch again.",
+            ),
+            TokenEndpointUnreachable { url, detail } => d(
+                "The token endpoint could not be reached",
+                format!("Requesting {url} failed: {detail}."),
+                "The server is down, or it does not allow this app's origin (CORS).",
+                "Check that the token endpoint allows cross-origin requests from this app's origin.",
+            ),
+            TokenRequestRefused { status, error } => {
+                let (cause, fix) = match error.code.as_str() {
+                    "invalid_grant" => (
+                        "The authorization code was already used or expired, or the PKCE verifier did not match.",
+                        "Start the launch again; codes are single-use and short-lived.",
+                    ),
+                    "invalid_client" => (
+                        "The client id in config.json is not registered at the authorization server.",
+                        "Correct the issuer's client_id in config.json.",
+                    ),
+                    _ => (
+                        "The token request did not match the app's registration.",
+                        "Compare client id and redirect URI in config.json with the app's registration.",
+                    ),
+                };
+                d(
+                    "The sign-in could not be completed",
+                    format!("The token endpoint answered HTTP {status}: {}", describe_oauth(error)),
+                    cause,
+                    fix,
+                )
+            }
+            TokenResponseNotJson { status, excerpt } => d(
+                "The token endpoint's answer is unreadable",
+                format!("The token endpoint answered HTTP {status} with a body that is not JSON: \"{excerpt}\"."),
+                "A proxy or an error page answered instead of the token endpoint.",
+                "Check the token_endpoint in the server's discovery document.",
+            ),
+            TokenResponseInvalid { problem } => d(
+                "The token endpoint's answer is not a valid token response",
+                format!("{problem}."),
+                "The authorization server is not following OAuth 2 (RFC 6749 §5.1).",
+                "Ask the server's administrator to check the token response.",
+            ),
+            MissingPatient { requested } => d(
+                "Missing patient claim in token",
+                format!("The app asked for a patient context ({requested}) but the token names no patient."),
+                "The launch context was not properly extracted: the launch parameter was not passed through, or the JWT template has no patient claim.",
+                "Verify the launch parameter handling and the JWT template configuration (the \"patient\" claim).",
+            ),
+            ScopeNotGranted { needed, granted } => d(
+                "Scope not granted",
+                format!("This needs {needed}, but the granted scopes are \"{granted}\"."),
+                "The scope is not configured for the app at the authorization server, or the user did not consent to it.",
+                "Add the required scope to the app's registration (in Descope: the Inbound App configuration).",
+            ),
+            IdTokenInvalid { problem } => d(
+                "The identity token is not valid",
+                format!("The id_token was refused: {problem}."),
+                "The token was altered, was meant for another app, is stale, or the server's keys changed.",
+                "Start the launch again; if it repeats, check the server's signing keys and the client id.",
+            ),
+            SessionExpired => d(
+                "Your session has ended",
+                "The access token expired and the server issued no refresh token.".into(),
+                "Sessions are short-lived on purpose.",
+                "Launch the app again from the EHR, or sign in again from the start page.",
+            ),
+            RefreshFailed { detail } => d(
+                "Your session could not be extended",
+                format!("Refreshing the access token failed: {detail}."),
+                "The refresh token expired, was revoked, or was already used.",
+                "Launch the app again from the EHR, or sign in again from the start page.",
+            ),
+            FhirUnauthorized { fhir_base, token_aud, www_authenticate } => {
+                let aud_note = match token_aud {
+                    Some(aud) if !aud.iter().any(|a| same_base_text(a, fhir_base)) => format!(
+                        " The token's audience (aud) is {aud:?}, which does not match the FHIR server {fhir_base}."
+                    ),
+                    Some(_) => " The token's audience matches the FHIR server.".into(),
+                    None => String::new(),
+                };
+                let challenge = www_authenticate
+                    .as_ref()
+                    .map(|w| format!(" The server said: {w}."))
+                    .unwrap_or_default();
+                d(
+                    "FHIR API returns 401",
+                    format!("The FHIR server refused the access token.{aud_note}{challenge}"),
+                    "The aud claim doesn't match the FHIR server URL, or the token expired or was revoked.",
+                    "Ensure the JWT template's aud claim matches the EHR's FHIR endpoint exactly, then launch again.",
+                )
+            }
+            FhirForbidden { diagnostics } => d(
+                "Not permitted",
+                with_diagnostics("The FHIR server refused this request (403).", diagnostics),
+                "The granted scopes or the user's permissions do not cover this data.",
+                "Ask for the needed scopes at launch, or ask the EHR administrator for access.",
+            ),
+            FhirNotFound { url, diagnostics } => d(
+                "Not found",
+                with_diagnostics(&format!("{url} does not exist on the FHIR server (404)."), diagnostics),
+                "The record was removed, or the launch context names a record the server does not have.",
+                "Relaunch from the EHR; if it repeats, tell the EHR administrator.",
+            ),
+            FhirBusy { status } => d(
+                "The FHIR server is busy",
+                format!("The FHIR server kept answering {status} after several retries."),
+                "The server is rate-limiting requests or temporarily unavailable.",
+                "Wait a minute and reload this section.",
+            ),
+            FhirServerError { status, diagnostics } => d(
+                "The FHIR server failed",
+                with_diagnostics(&format!("The FHIR server answered HTTP {status}."), diagnostics),
+                "An error inside the FHIR server.",
+                "Try again later; if it repeats, tell the EHR administrator.",
+            ),
+            FhirMalformed { detail } => d(
+                "The FHIR server's answer is unreadable",
+                format!("The response is not valid FHIR JSON: {detail}."),
+                "A proxy or an error page answered instead of the FHIR server.",
+                "Try again later; if it repeats, tell the EHR administrator.",
+            ),
+            FhirUnreachable { url, detail } => d(
+                "The FHIR server could not be reached",
+                format!("Requesting {url} failed: {detail}."),
+                "The network is down, or the server does not allow this app's origin (CORS).",
+                "Check the connection and try again.",
+            ),
+            TokenWouldLeak { url } => d(
+                "A request to another server was blocked",
+                format!("{url} is not on the FHIR server's origin, so the access token was not sent there."),
+                "A link in the server's data points at another host.",
+                "Nothing to do: the app only ever sends the token to the FHIR server.",
+            ),
+            RandomUnavailable { detail } => d(
+                "This browser cannot create secure random values",
+                format!("The secure random number generator failed: {detail}."),
+                "The browser lacks the Web Crypto API, or the page is not in a secure context.",
+                "Open the app over https (or localhost) in a current browser.",
+            ),
+        }
+    }
+}
+
+fn describe_oauth(error: &OAuthError) -> String {
+    let mut text = format!("{} ({})", error.code, error.meaning());
+    if let Some(description) = &error.description {
+        text.push_str(&format!(". The server said: \"{description}\""));
+    }
+    if let Some(uri) = &error.uri {
+        text.push_str(&format!(". More information: {uri}"));
+    }
+    text
+}
+
+fn with_diagnostics(base: &str, diagnostics: &Option<String>) -> String {
+    match diagnostics {
+        Some(text) => format!("{base} The server said: \"{text}\"."),
+        None => base.to_string(),
+    }
+}
+
+fn same_base_text(a: &str, b: &str) -> bool {
+    match (crate::url::HttpUrl::parse(a), crate::url::HttpUrl::parse(b)) {
+        (Ok(a), Ok(b)) => a.same_base(&b),
+        _ => a.trim_end_matches('/') == b.trim_end_matches('/'),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let diagnosis = self.diagnosis();
+        write!(f, "{}: {}", diagnosis.title, diagnosis.detail)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_troubleshooting_table_is_covered() {
+        // Each row of the seed guide's table: the issue as its title, the
+        // likely cause and the fix in the diagnosis.
+        let rows: [(Error, &str, &str); 5] = [
+            (
+                Error::InvalidLaunchParameter { problem: "it is empty".into() },
+                "Invalid launch parameter",
+                "expired or is malformed",
+            ),
+            (
+                Error::MissingPatient { requested: "launch/patient".into() },
+                "Missing patient claim in token",
+                "JWT template",
+            ),
+            (
+                Error::FhirUnauthorized {
+                    fhir_base: "https://ehr.example.org/fhir".into(),
+                    token_aud: Some(vec!["https://other.example.org/fhir".into()]),
+                    www_authenticate: None,
+                },
+                "FHIR API returns 401",
+                "aud",
+            ),
+            (
+                Error::ScopeNotGranted { needed: "patient/Condition.rs".into(), granted: "openid".into() },
+                "Scope not granted",
+                "Inbound App",
+            ),
+            (Error::StateMismatch, "State mismatch", "CSRF"),
+        ];
+        for (error, title, hint) in rows {
+            let diagnosis = error.diagnosis();
+            assert_eq!(diagnosis.title, title);
+            let all = format!("{} {} {}", diagnosis.detail, diagnosis.cause, diagnosis.fix);
+            assert!(all.contains(hint), "{title}: {all}");
+        }
+    }
+
+    #[test]
+    fn fhir_401_names_an_aud_mismatch_only_when_there_is_one() {
+        let mismatch = Error::FhirUnauthorized {
+            fhir_base: "https://ehr.example.org/fhir".into(),
+            token_aud: Some(vec!["https://ehr.example.org/fhir-old".into()]),
+            www_authenticate: Some("Bearer error=\"invalid_token\"".into()),
+        }
+        .diagnosis();
+        assert!(mismatch.detail.contains("does not match"), "{}", mismatch.detail);
+        assert!(mismatch.detail.contains("invalid_token"));
+        let matching = Error::FhirUnauthorized {
+            fhir_base: "https://ehr.example.org/fhir".into(),
+            token_aud: Some(vec!["https://ehr.example.org/fhir/".into()]),
+            www_authenticate: None,
+        }
+        .diagnosis();
+        assert!(matching.detail.contains("matches"), "{}", matching.detail);
+    }
+
+    #[test]
+    fn oauth_errors_keep_the_server_text_and_explain_the_code() {
+        let error = Error::AuthorizationRefused {
+            error: OAuthError {
+                code: "invalid_scope".into(),
+                description: Some("<b>user/*.cruds</b> not allowed".into()),
+                uri: None,
+            },
+        };
+        let diagnosis = error.diagnosis();
+        assert_eq!(diagnosis.title, "Scope not granted");
+        // Kept verbatim: the view renders it as text, so markup stays inert.
+        assert!(diagnosis.detail.contains("<b>user/*.cruds</b> not allowed"));
+        assert!(diagnosis.detail.contains("unknown, malformed, or not allowed"));
+    }
+
+    #[test]
+    fn invalid_grant_explains_code_reuse() {
+        let error = Error::TokenRequestRefused {
+            status: 400,
+            error: OAuthError { code: "invalid_grant".into(), description: None, uri: None },
+        };
+        assert!(error.diagnosis().cause.contains("already used"));
+        assert!(error.to_string().contains("HTTP 400"));
+    }
+}

@@ -1,0 +1,207 @@
+//! id_token validation (OpenID Connect Core §3.1.3.7), except the signature
+//! arithmetic itself, which the browser's WebCrypto performs over
+//! [`crate::jwt::DecodedJwt::signing_input`] with the key [`Jwks::select`]
+//! picks.
+
+use serde_json::Value;
+
+use crate::error::IdTokenProblem;
+use crate::jwt::{audience_claim, decode, seconds_claim, string_claim, Claims, DecodedJwt};
+use crate::random::constant_time_eq;
+use crate::UnixTime;
+
+/// Clock skew tolerated on `exp` and `iat`.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+/// What the id_token must match.
+#[derive(Clone, Debug)]
+pub struct Expectations<'a> {
+    /// The discovery document's `issuer`, when it has one.
+    pub issuer: Option<&'a str>,
+    pub client_id: &'a str,
+    /// The nonce sent in the authorize request.
+    pub nonce: Option<&'a str>,
+    pub now: UnixTime,
+}
+
+/// Decodes the id_token and checks the header's algorithm; signature
+/// verification follows in the app.
+pub fn decode_id_token(token: &str) -> Result<DecodedJwt, IdTokenProblem> {
+    let jwt = decode(token).map_err(|e| IdTokenProblem::Malformed(e.to_string()))?;
+    match jwt.alg() {
+        Some("RS256") => Ok(jwt),
+        Some(other) => Err(IdTokenProblem::UnsupportedAlgorithm(other.to_string())),
+        None => Err(IdTokenProblem::Malformed("its header has no alg".into())),
+    }
+}
+
+/// Checks `iss`, `aud` (and `azp`), `exp`, `iat` and `nonce`.
+pub fn validate_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdTokenProblem> {
+    if let Some(expected) = expect.issuer {
+        let found = string_claim(claims, "iss").unwrap_or_default();
+        if found != expected {
+            return Err(IdTokenProblem::WrongIssuer { expected: expected.into(), found });
+        }
+    }
+    let audience = audience_claim(claims).unwrap_or_default();
+    let azp_ok = audience.len() <= 1 || string_claim(claims, "azp").as_deref() == Some(expect.client_id);
+    if !audience.iter().any(|a| a == expect.client_id) || !azp_ok {
+        return Err(IdTokenProblem::WrongAudience { client_id: expect.client_id.into(), found: audience });
+    }
+    let exp = seconds_claim(claims, "exp").ok_or_else(|| IdTokenProblem::Malformed("it has no exp claim".into()))?;
+    if exp.saturating_add(LEEWAY_SECONDS) < expect.now {
+        return Err(IdTokenProblem::Expired { exp, now: expect.now });
+    }
+    if let Some(iat) = seconds_claim(claims, "iat") {
+        if iat > expect.now.saturating_add(LEEWAY_SECONDS) {
+            return Err(IdTokenProblem::IssuedInFuture { iat, now: expect.now });
+        }
+    }
+    if let Some(sent) = expect.nonce {
+        match claims.get("nonce").and_then(Value::as_str) {
+            None => return Err(IdTokenProblem::MissingNonce),
+            Some(found) if !constant_time_eq(found, sent) => return Err(IdTokenProblem::WrongNonce),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A JSON Web Key Set (RFC 7517 §5), kept as JSON so the app can hand the
+/// chosen key to `crypto.subtle.importKey("jwk", …)` unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Jwks {
+    keys: Vec<Claims>,
+}
+
+impl Jwks {
+    pub fn parse(body: &str) -> Result<Jwks, IdTokenProblem> {
+        let value: Value = serde_json::from_str(body)
+            .map_err(|e| IdTokenProblem::Malformed(format!("the key set is not JSON: {e}")))?;
+        let keys = value
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| IdTokenProblem::Malformed("the key set has no \"keys\" list".into()))?;
+        Ok(Jwks { keys: keys.iter().filter_map(Value::as_object).cloned().collect() })
+    }
+
+    /// The RSA signing key for a token header's `kid` (or the only usable
+    /// key when the header names none).
+    pub fn select(&self, kid: Option<&str>) -> Result<&Claims, IdTokenProblem> {
+        let usable: Vec<&Claims> = self
+            .keys
+            .iter()
+            .filter(|k| k.get("kty").and_then(Value::as_str) == Some("RSA"))
+            .filter(|k| k.get("use").and_then(Value::as_str).is_none_or(|u| u == "sig"))
+            .filter(|k| k.get("alg").and_then(Value::as_str).is_none_or(|a| a == "RS256"))
+            .filter(|k| k.get("n").is_some() && k.get("e").is_some())
+            .collect();
+        let found = match kid {
+            Some(kid) => usable.into_iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)),
+            None if usable.len() == 1 => usable.into_iter().next(),
+            None => None,
+        };
+        found.ok_or_else(|| IdTokenProblem::NoMatchingKey { kid: kid.map(str::to_string) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::tests::make_jwt;
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn claims(value: Value) -> Claims {
+        value.as_object().unwrap().clone()
+    }
+
+    fn good() -> Claims {
+        claims(json!({
+            "iss": "https://as.example.org", "aud": "app-1", "exp": NOW + 300, "iat": NOW - 5,
+            "nonce": "n-123", "fhirUser": "Practitioner/9", "sub": "u1"
+        }))
+    }
+
+    fn expect() -> Expectations<'static> {
+        Expectations { issuer: Some("https://as.example.org"), client_id: "app-1", nonce: Some("n-123"), now: NOW }
+    }
+
+    #[test]
+    fn accepts_a_valid_token() {
+        assert_eq!(validate_claims(&good(), &expect()), Ok(()));
+    }
+
+    #[test]
+    fn refuses_each_wrong_claim() {
+        let mut c = good();
+        c.insert("iss".into(), json!("https://evil.example.org"));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::WrongIssuer { .. })));
+
+        let mut c = good();
+        c.insert("aud".into(), json!("another-app"));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::WrongAudience { .. })));
+
+        // Several audiences need azp = client id.
+        let mut c = good();
+        c.insert("aud".into(), json!(["app-1", "other"]));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::WrongAudience { .. })));
+        c.insert("azp".into(), json!("app-1"));
+        assert_eq!(validate_claims(&c, &expect()), Ok(()));
+
+        let mut c = good();
+        c.insert("exp".into(), json!(NOW - LEEWAY_SECONDS - 1));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::Expired { .. })));
+        c.insert("exp".into(), json!(NOW - 10));
+        assert_eq!(validate_claims(&c, &expect()), Ok(()), "within the leeway");
+
+        let mut c = good();
+        c.remove("exp");
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::Malformed(_))));
+
+        let mut c = good();
+        c.insert("iat".into(), json!(NOW + 3600));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::IssuedInFuture { .. })));
+
+        let mut c = good();
+        c.insert("nonce".into(), json!("n-124"));
+        assert_eq!(validate_claims(&c, &expect()), Err(IdTokenProblem::WrongNonce));
+        c.remove("nonce");
+        assert_eq!(validate_claims(&c, &expect()), Err(IdTokenProblem::MissingNonce));
+    }
+
+    #[test]
+    fn only_rs256_tokens_are_decoded() {
+        let rs = make_jwt(&json!({"alg": "RS256", "kid": "k"}), &json!({}));
+        assert!(decode_id_token(&rs).is_ok());
+        let none = make_jwt(&json!({"alg": "none"}), &json!({}));
+        assert_eq!(decode_id_token(&none).unwrap_err(), IdTokenProblem::UnsupportedAlgorithm("none".into()));
+        let hs = make_jwt(&json!({"alg": "HS256"}), &json!({}));
+        assert!(matches!(decode_id_token(&hs), Err(IdTokenProblem::UnsupportedAlgorithm(_))));
+        assert!(matches!(decode_id_token("opaque"), Err(IdTokenProblem::Malformed(_))));
+    }
+
+    #[test]
+    fn selects_the_signing_key_by_kid() {
+        let jwks = Jwks::parse(
+            r#"{"keys": [
+                {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "a", "y": "b"},
+                {"kty": "RSA", "kid": "enc", "use": "enc", "n": "n0", "e": "AQAB"},
+                {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": "n1", "e": "AQAB"},
+                {"kty": "RSA", "kid": "k2", "n": "n2", "e": "AQAB"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(jwks.select(Some("k1")).unwrap()["n"], "n1");
+        assert_eq!(jwks.select(Some("k2")).unwrap()["n"], "n2");
+        assert!(matches!(jwks.select(Some("enc")), Err(IdTokenProblem::NoMatchingKey { .. })));
+        assert!(matches!(jwks.select(Some("ec")), Err(IdTokenProblem::NoMatchingKey { .. })));
+        // Without a kid, only an unambiguous key is used.
+        assert!(matches!(jwks.select(None), Err(IdTokenProblem::NoMatchingKey { kid: None })));
+        let single = Jwks::parse(r#"{"keys": [{"kty": "RSA", "n": "n", "e": "AQAB"}]}"#).unwrap();
+        assert!(single.select(None).is_ok());
+        assert!(Jwks::parse("[]").is_err());
+        assert!(Jwks::parse("nope").is_err());
+    }
+}

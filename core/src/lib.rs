@@ -1,0 +1,41 @@
+//! The SMART App Launch protocol core.
+//!
+//! Everything the SMART App Launch 2.x specification and OAuth 2 ask of a
+//! browser-based public client, as plain Rust with no browser types: the app
+//! performs the I/O (fetch, storage, redirects) and hands the results to the
+//! functions here, so every rule is unit-tested natively with `cargo test`.
+//!
+//! The flow is modelled with types so that steps cannot be taken out of order:
+//!
+//! ```text
+//! AppConfig ──(iss / provider choice)──▶ IssuerConfig
+//!     + AuthorizationServer (discovery)
+//!     ──PendingAuthorization::begin──▶ (authorize URL, PendingAuthorization)
+//!     ──accept(callback)──▶ CodeExchange ──finish(token response)──▶ Session
+//! ```
+//!
+//! Time is always passed in as [`UnixTime`]: `SystemTime::now()` panics on
+//! `wasm32-unknown-unknown`, and tests want a fixed clock anyway.
+
+pub mod authorize;
+pub mod callback;
+pub mod config;
+pub mod context;
+pub mod discovery;
+pub mod error;
+pub mod form;
+pub mod id_token;
+pub mod jwt;
+pub mod launch;
+pub mod pkce;
+pub mod random;
+pub mod scopes;
+pub mod secret;
+pub mod session;
+pub mod token;
+pub mod url;
+
+pub use error::{Diagnosis, Error};
+
+/// Seconds since the Unix epoch, supplied by the caller.
+pub type UnixTime = u64;

@@ -1,0 +1,69 @@
+//! Random values from the operating system's (or the browser's) CSPRNG.
+//!
+//! `getrandom` reads `crypto.getRandomValues` in the browser; there is no
+//! fallback to a weaker generator: if it fails, the flow stops with an error.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::Error;
+
+/// Bytes of entropy in `state` and `nonce`: 256 bits, well above the 122
+/// bits SMART asks for and the 128 bits of the project's own floor.
+pub const TOKEN_BYTES: usize = 32;
+
+/// Fills a fixed-size array from the CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| Error::RandomUnavailable {
+        detail: e.to_string(),
+    })?;
+    Ok(bytes)
+}
+
+/// A base64url (no padding) string of [`TOKEN_BYTES`] random bytes, for
+/// `state` and `nonce`.
+pub fn random_token() -> Result<String, Error> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()?))
+}
+
+/// Compares two strings in time that depends only on their lengths, so a
+/// `state` check does not leak how many leading characters matched.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn tokens_are_base64url_with_256_bits() {
+        let token = random_token().unwrap();
+        // 32 bytes -> 43 base64url characters without padding.
+        assert_eq!(token.len(), 43);
+        assert!(token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn tokens_do_not_repeat() {
+        let seen: HashSet<String> = (0..1000).map(|_| random_token().unwrap()).collect();
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert!(constant_time_eq("", ""));
+    }
+}

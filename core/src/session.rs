@@ -1,0 +1,494 @@
+//! From the token response to a session held in memory.
+//!
+//! [`CodeExchange::finish`] accepts the token response and checks the
+//! id_token's claims, giving a [`TokenGrant`]; the app then verifies the
+//! id_token's signature (WebCrypto) and calls [`TokenGrant::into_session`]
+//! with the verdict. The [`Session`] lives only in memory: it is never
+//! serialized, and its tokens leave it only through [`Session::bearer_for`]
+//! (same origin as the FHIR base, or not at all) and the refresh and
+//! revocation requests it builds.
+
+use crate::authorize::{CodeExchange, LaunchKind};
+use crate::context::{LaunchContext, Source, Sourced};
+use crate::discovery::AuthorizationServer;
+use crate::error::IdTokenProblem;
+use crate::form::FormPost;
+use crate::id_token::{decode_id_token, validate_claims, Expectations};
+use crate::jwt::{self, seconds_claim, Claims, DecodedJwt};
+use crate::scopes::{Scope, ScopeSet};
+use crate::secret::{AccessToken, RefreshToken};
+use crate::token::TokenResponse;
+use crate::url::HttpUrl;
+use crate::{Error, UnixTime};
+
+/// Lifetime assumed when neither `expires_in` nor the JWT `exp` says.
+pub const DEFAULT_LIFETIME_SECONDS: u64 = 300;
+
+/// Refresh this long before the access token expires.
+pub const REFRESH_MARGIN_SECONDS: u64 = 60;
+
+/// Where the granted scopes were read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantSource {
+    TokenResponse,
+    AccessTokenClaim,
+    /// The server said nothing; RFC 6749 §5.1 says the grant then equals the request.
+    AssumedAsRequested,
+}
+
+/// The outcome of checking the id_token's signature in the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignatureVerdict {
+    Verified,
+    Invalid,
+    /// No key could be had (no `jwks_uri`, key set unreachable, no matching
+    /// key): the id_token's claims are then not used, and a warning says why.
+    Unverifiable(String),
+}
+
+/// A successful code exchange whose id_token signature is still to be checked.
+#[derive(Debug)]
+pub struct TokenGrant {
+    exchange: CodeExchange,
+    response: TokenResponse,
+    access_claims: Option<Claims>,
+    id_token: Option<DecodedJwt>,
+    now: UnixTime,
+}
+
+impl CodeExchange {
+    /// Accepts the token endpoint's response: parses it, and checks the
+    /// id_token's `iss`, `aud`, `exp` and `nonce`.
+    pub fn finish(self, status: u16, body: &str, now: UnixTime) -> Result<TokenGrant, Error> {
+        let response = TokenResponse::from_response(status, body)?;
+        // An opaque access token is normal: SMART says clients must not rely
+        // on its format. Only a JWT's claims are read.
+        let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
+        let id_token = match &response.id_token {
+            None => None,
+            Some(token) => {
+                let decoded = decode_id_token(token.secret()).map_err(|problem| Error::IdTokenInvalid { problem })?;
+                let expectations = Expectations {
+                    issuer: self.pending.server.issuer.as_deref(),
+                    client_id: &self.pending.client_id,
+                    nonce: self.nonce(),
+                    now,
+                };
+                validate_claims(&decoded.claims, &expectations).map_err(|problem| Error::IdTokenInvalid { problem })?;
+                Some(decoded)
+            }
+        };
+        Ok(TokenGrant { exchange: self, response, access_claims, id_token, now })
+    }
+}
+
+impl TokenGrant {
+    /// The id_token whose signature the app must check, if there is one.
+    pub fn id_token(&self) -> Option<&DecodedJwt> {
+        self.id_token.as_ref()
+    }
+
+    /// Where the signing keys are published.
+    pub fn jwks_uri(&self) -> Option<&HttpUrl> {
+        self.exchange.pending().server.jwks_uri.as_ref()
+    }
+
+    /// Finishes the sign-in with the signature verdict.
+    pub fn into_session(self, verdict: SignatureVerdict) -> Result<Session, Error> {
+        let mut warnings = self.exchange.pending().server.warnings.clone();
+        let id_claims = match (self.id_token, verdict) {
+            (None, _) => None,
+            (Some(token), SignatureVerdict::Verified) => Some(token.claims),
+            (Some(_), SignatureVerdict::Invalid) => {
+                return Err(Error::IdTokenInvalid { problem: IdTokenProblem::BadSignature })
+            }
+            (Some(_), SignatureVerdict::Unverifiable(why)) => {
+                warnings.push(format!("the id_token's signature could not be checked ({why}), so its claims are not used"));
+                None
+            }
+        };
+        let pending = &self.exchange.pending;
+        let requested = ScopeSet::parse_lenient(&pending.requested_scope);
+        let access_scope = self.access_claims.as_ref().and_then(|c| c.get("scope")).and_then(|v| v.as_str());
+        let (granted, grant_source) = match (&self.response.scope, access_scope) {
+            (Some(scope), _) => (ScopeSet::parse_lenient(scope), GrantSource::TokenResponse),
+            (None, Some(scope)) => (ScopeSet::parse_lenient(scope), GrantSource::AccessTokenClaim),
+            (None, None) => (requested.clone(), GrantSource::AssumedAsRequested),
+        };
+        let context = LaunchContext::resolve(&self.response, self.access_claims.as_ref(), id_claims.as_ref());
+        let expires_at = expiry(self.response.expires_in, self.access_claims.as_ref(), self.now);
+        Ok(Session {
+            access_token: self.response.access_token,
+            refresh_token: self.response.refresh_token,
+            expires_at,
+            requested,
+            granted,
+            grant_source,
+            context,
+            id_claims,
+            kind: pending.kind,
+            issuer_id: pending.issuer_id.clone(),
+            fhir_base: pending.fhir_base.clone(),
+            client_id: pending.client_id.clone(),
+            server: pending.server.clone(),
+            warnings,
+        })
+    }
+}
+
+fn expiry(expires_in: Option<u64>, access_claims: Option<&Claims>, now: UnixTime) -> UnixTime {
+    match (expires_in, access_claims.and_then(|c| seconds_claim(c, "exp"))) {
+        (Some(seconds), _) => now.saturating_add(seconds),
+        (None, Some(exp)) => exp,
+        (None, None) => now.saturating_add(DEFAULT_LIFETIME_SECONDS),
+    }
+}
+
+/// Whether the app has a patient to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatientContext {
+    /// The server named the patient.
+    Given(Sourced<String>),
+    /// No patient came back, but the grant allows searching for one
+    /// (a user- or system-level Patient scope).
+    PickerNeeded,
+}
+
+/// A signed-in session. Held in memory only.
+#[derive(Clone, Debug)]
+pub struct Session {
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
+    pub expires_at: UnixTime,
+    pub requested: ScopeSet,
+    pub granted: ScopeSet,
+    pub grant_source: GrantSource,
+    pub context: LaunchContext,
+    /// The id_token's claims, present only when its signature was verified.
+    pub id_claims: Option<Claims>,
+    pub kind: LaunchKind,
+    pub issuer_id: String,
+    pub fhir_base: HttpUrl,
+    pub client_id: String,
+    pub server: AuthorizationServer,
+    pub warnings: Vec<String>,
+}
+
+impl Session {
+    /// The bearer token for a request to `url`, only if `url` is on the FHIR
+    /// base's origin (RFC 6750 §5.3: never hand a token to another server,
+    /// whatever a Bundle `next` link or a reference says).
+    pub fn bearer_for(&self, url: &HttpUrl) -> Result<&str, Error> {
+        if url.same_origin(&self.fhir_base) {
+            Ok(self.access_token.secret())
+        } else {
+            Err(Error::TokenWouldLeak { url: url.to_string() })
+        }
+    }
+
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh_token.is_some()
+    }
+
+    pub fn is_expired(&self, now: UnixTime) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Seconds until a refresh should start (0 when it is due now).
+    pub fn seconds_until_refresh(&self, now: UnixTime) -> u64 {
+        self.expires_at.saturating_sub(REFRESH_MARGIN_SECONDS).saturating_sub(now)
+    }
+
+    /// What the launch gave as patient, or whether a picker must ask.
+    pub fn patient_context(&self) -> Result<PatientContext, Error> {
+        if let Some(patient) = &self.context.patient {
+            return Ok(PatientContext::Given(patient.clone()));
+        }
+        if self.granted.may_search_patients() {
+            return Ok(PatientContext::PickerNeeded);
+        }
+        let asked: Vec<&str> = self
+            .requested
+            .iter()
+            .zip(self.requested.tokens())
+            .filter(|(scope, _)| matches!(scope, Scope::Launch | Scope::LaunchPatient))
+            .map(|(_, token)| token)
+            .collect();
+        Err(Error::MissingPatient { requested: if asked.is_empty() { "no launch scope".into() } else { asked.join(" ") } })
+    }
+
+    /// Sets the patient chosen in the picker.
+    pub fn choose_patient(&mut self, id: String) {
+        self.context.patient = Some(Sourced { value: id, source: Source::PatientPicker });
+    }
+
+    /// Whether the access token's `aud` names this FHIR base; `None` when
+    /// the access token is opaque (nothing to compare).
+    pub fn audience_matches_fhir_base(&self) -> Option<bool> {
+        let audience = self.context.access_token_audience.as_ref()?;
+        Some(audience.iter().any(|a| HttpUrl::parse(a).is_ok_and(|a| a.same_base(&self.fhir_base))))
+    }
+
+    /// The refresh request (RFC 6749 §6), when a refresh token was issued.
+    /// Whether `offline_access` was echoed in the grant does not matter.
+    pub fn refresh_request(&self) -> Option<FormPost> {
+        let refresh_token = self.refresh_token.as_ref()?;
+        Some(FormPost::new(
+            self.server.token_endpoint.clone(),
+            [("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret()), ("client_id", &self.client_id)],
+        ))
+    }
+
+    /// Applies a refresh response: new access token, rotated refresh token
+    /// (the old one kept when none comes back), new expiry and grant.
+    pub fn apply_refresh(&mut self, status: u16, body: &str, now: UnixTime) -> Result<(), Error> {
+        let response = TokenResponse::from_response(status, body).map_err(|e| Error::RefreshFailed {
+            detail: e.diagnosis().detail,
+        })?;
+        let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
+        self.expires_at = expiry(response.expires_in, access_claims.as_ref(), now);
+        match (&response.scope, access_claims.as_ref().and_then(|c| c.get("scope")).and_then(|v| v.as_str())) {
+            (Some(scope), _) => {
+                self.granted = ScopeSet::parse_lenient(scope);
+                self.grant_source = GrantSource::TokenResponse;
+            }
+            (None, Some(scope)) => {
+                self.granted = ScopeSet::parse_lenient(scope);
+                self.grant_source = GrantSource::AccessTokenClaim;
+            }
+            (None, None) => {}
+        }
+        if let Some(claims) = &access_claims {
+            self.context.access_token_audience = jwt::audience_claim(claims);
+        }
+        self.access_token = response.access_token;
+        if let Some(rotated) = response.refresh_token {
+            self.refresh_token = Some(rotated);
+        }
+        Ok(())
+    }
+
+    /// The revocation request (RFC 7009 §2.1) for the refresh token, when the
+    /// server has a revocation endpoint and a refresh token was issued.
+    pub fn revocation_request(&self) -> Option<FormPost> {
+        let endpoint = self.server.revocation_endpoint.clone()?;
+        let refresh_token = self.refresh_token.as_ref()?;
+        Some(FormPost::new(
+            endpoint,
+            [("token", refresh_token.secret()), ("token_type_hint", "refresh_token"), ("client_id", &self.client_id)],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorize::tests::{begin_ehr, config, NOW};
+    use crate::authorize::PendingAuthorization;
+    use crate::callback::{parse_callback, Callback};
+    use crate::jwt::tests::make_jwt;
+    use serde_json::{json, Value};
+
+    fn exchange(pending: PendingAuthorization) -> CodeExchange {
+        let Callback::Authorized(response) = parse_callback(&format!("code=c&state={}", pending.state())).unwrap() else {
+            panic!()
+        };
+        pending.accept(response, NOW).unwrap()
+    }
+
+    fn smart_exchange() -> (CodeExchange, Option<String>) {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let nonce = pending_nonce(&pending);
+        (exchange(pending), nonce)
+    }
+
+    fn pending_nonce(pending: &PendingAuthorization) -> Option<String> {
+        let stored: Value = serde_json::from_str(&pending.to_storage()).unwrap();
+        stored["nonce"].as_str().map(str::to_string)
+    }
+
+    fn id_token(nonce: &str, aud: &str) -> String {
+        make_jwt(
+            &json!({"alg": "RS256", "kid": "k1"}),
+            &json!({"iss": "https://as.example.org", "aud": aud, "exp": NOW + 300, "iat": NOW,
+                    "nonce": nonce, "fhirUser": "Practitioner/p1"}),
+        )
+    }
+
+    fn descope_access_token(patient: &str) -> String {
+        make_jwt(
+            &json!({"alg": "RS256"}),
+            &json!({"aud": "https://ehr.example.org/fhir", "scope": "launch openid patient/*.rs",
+                    "patient": patient, "encounter": "", "need_patient_banner": true, "exp": NOW + 900}),
+        )
+    }
+
+    #[test]
+    fn standard_smart_response_becomes_a_session() {
+        let (exchange, nonce) = smart_exchange();
+        let body = json!({
+            "access_token": "opaque-at", "token_type": "Bearer", "expires_in": 3600,
+            "scope": "launch openid fhirUser patient/Condition.rs", "refresh_token": "rt-1",
+            "id_token": id_token(nonce.as_deref().unwrap(), "app-1"), "patient": "pat-7"
+        });
+        let grant = exchange.finish(200, &body.to_string(), NOW).unwrap();
+        assert_eq!(grant.id_token().unwrap().kid(), Some("k1"));
+        assert_eq!(grant.jwks_uri().unwrap().to_string(), "https://as.example.org/jwks");
+        let session = grant.into_session(SignatureVerdict::Verified).unwrap();
+        assert_eq!(session.expires_at, NOW + 3600);
+        assert_eq!(session.grant_source, GrantSource::TokenResponse);
+        assert!(session.granted.may_search("Condition"));
+        assert!(!session.granted.may_search("Observation"));
+        assert_eq!(session.requested.missing_from(&session.granted), ["patient/*.rs", "offline_access"]);
+        assert_eq!(
+            session.patient_context().unwrap(),
+            PatientContext::Given(Sourced { value: "pat-7".into(), source: Source::TokenResponse })
+        );
+        assert_eq!(session.context.fhir_user.as_ref().unwrap().value, "Practitioner/p1");
+        assert_eq!(session.audience_matches_fhir_base(), None, "opaque token");
+        assert!(format!("{session:?}").contains("[redacted]"));
+        assert!(!format!("{session:?}").contains("opaque-at"));
+    }
+
+    #[test]
+    fn descope_claims_give_context_expiry_and_grant() {
+        let config = config(r#"{"type": "descope", "project_id": "P2abc"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let body = json!({"access_token": descope_access_token("p-42"), "token_type": "Bearer"});
+        let session = exchange(pending)
+            .finish(200, &body.to_string(), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
+        assert_eq!(session.expires_at, NOW + 900, "expiry from the JWT exp");
+        assert_eq!(session.grant_source, GrantSource::AccessTokenClaim);
+        let PatientContext::Given(patient) = session.patient_context().unwrap() else { panic!() };
+        assert_eq!((patient.value.as_str(), patient.source), ("p-42", Source::AccessTokenClaim));
+        assert_eq!(session.context.encounter, None);
+        assert_eq!(session.audience_matches_fhir_base(), Some(true));
+    }
+
+    #[test]
+    fn missing_patient_is_diagnosed_or_sent_to_the_picker() {
+        let config = config(r#"{"type": "descope", "project_id": "P2abc"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let body = json!({"access_token": descope_access_token(""), "token_type": "Bearer"});
+        let session = exchange(pending).finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        match session.patient_context() {
+            Err(Error::MissingPatient { requested }) => assert_eq!(requested, "launch"),
+            other => panic!("{other:?}"),
+        }
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "scope": "launch user/Patient.rs"});
+        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        assert_eq!(session.patient_context().unwrap(), PatientContext::PickerNeeded);
+        session.choose_patient("p-9".into());
+        let PatientContext::Given(p) = session.patient_context().unwrap() else { panic!() };
+        assert_eq!(p.source, Source::PatientPicker);
+    }
+
+    #[test]
+    fn id_token_problems_stop_the_sign_in() {
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token("wrong-nonce", "app-1")});
+        assert!(matches!(
+            exchange.finish(200, &body.to_string(), NOW),
+            Err(Error::IdTokenInvalid { problem: IdTokenProblem::WrongNonce })
+        ));
+        let (exchange, nonce) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "someone-else")});
+        assert!(matches!(
+            exchange.finish(200, &body.to_string(), NOW),
+            Err(Error::IdTokenInvalid { problem: IdTokenProblem::WrongAudience { .. } })
+        ));
+        let (exchange, nonce) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
+        let grant = exchange.finish(200, &body.to_string(), NOW).unwrap();
+        assert!(matches!(
+            grant.into_session(SignatureVerdict::Invalid),
+            Err(Error::IdTokenInvalid { problem: IdTokenProblem::BadSignature })
+        ));
+        let (exchange, nonce) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
+        let session = exchange
+            .finish(200, &body.to_string(), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Unverifiable("no jwks_uri".into()))
+            .unwrap();
+        assert!(session.id_claims.is_none());
+        assert!(session.context.fhir_user.is_none(), "unverified claims are not used");
+        assert!(session.warnings.iter().any(|w| w.contains("no jwks_uri")));
+    }
+
+    #[test]
+    fn bearer_goes_only_to_the_fhir_origin() {
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "secret-at", "token_type": "Bearer"});
+        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let same = HttpUrl::parse("https://ehr.example.org/fhir/Condition?patient=1").unwrap();
+        assert_eq!(session.bearer_for(&same).unwrap(), "secret-at");
+        for other in ["https://evil.example.org/fhir/Condition", "http://ehr.example.org/fhir", "https://ehr.example.org:444/fhir"] {
+            let url = HttpUrl::parse(other).unwrap();
+            assert!(matches!(session.bearer_for(&url), Err(Error::TokenWouldLeak { .. })), "{other}");
+        }
+    }
+
+    #[test]
+    fn expiry_defaults_and_refresh_timing() {
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer"});
+        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        assert_eq!(session.expires_at, NOW + DEFAULT_LIFETIME_SECONDS);
+        assert_eq!(session.grant_source, GrantSource::AssumedAsRequested);
+        assert_eq!(session.seconds_until_refresh(NOW), DEFAULT_LIFETIME_SECONDS - REFRESH_MARGIN_SECONDS);
+        assert_eq!(session.seconds_until_refresh(NOW + DEFAULT_LIFETIME_SECONDS), 0);
+        assert!(!session.is_expired(NOW));
+        assert!(session.is_expired(NOW + DEFAULT_LIFETIME_SECONDS));
+        assert!(session.refresh_request().is_none(), "no refresh token");
+        assert!(session.revocation_request().is_none());
+    }
+
+    fn form(post: &FormPost) -> Vec<(String, String)> {
+        form_urlencoded::parse(post.body().as_bytes()).into_owned().collect()
+    }
+
+    #[test]
+    fn refresh_rotates_and_keeps_the_old_token_when_none_comes_back() {
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 60, "scope": "launch patient/*.rs"});
+        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let request = session.refresh_request().unwrap();
+        assert_eq!(request.url.to_string(), "https://as.example.org/token");
+        assert_eq!(
+            form(&request),
+            [("grant_type".into(), "refresh_token".into()), ("refresh_token".into(), "rt-1".into()), ("client_id".into(), "app-1".into())]
+        );
+        let fhir = HttpUrl::parse("https://ehr.example.org/fhir/Patient/1").unwrap();
+        session.apply_refresh(200, r#"{"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 120}"#, NOW + 50).unwrap();
+        assert_eq!(session.bearer_for(&fhir).unwrap(), "at-2");
+        assert_eq!(session.expires_at, NOW + 170);
+        assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
+        assert!(session.granted.may_search("Observation"), "grant kept when no scope comes back");
+        session.apply_refresh(200, r#"{"access_token": "at-3", "token_type": "Bearer", "scope": "patient/Condition.rs"}"#, NOW + 100).unwrap();
+        assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
+        assert!(!session.granted.may_search("Observation"), "a narrower grant is applied");
+        let revoke = session.revocation_request().unwrap();
+        assert_eq!(revoke.url.to_string(), "https://as.example.org/revoke");
+        assert!(form(&revoke).contains(&("token_type_hint".into(), "refresh_token".into())));
+        assert!(form(&revoke).contains(&("token".into(), "rt-2".into())));
+    }
+
+    #[test]
+    fn a_refused_refresh_is_a_refresh_failure() {
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1"});
+        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        match session.apply_refresh(400, r#"{"error": "invalid_grant"}"#, NOW) {
+            Err(Error::RefreshFailed { detail }) => assert!(detail.contains("invalid_grant"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        let fhir = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        assert_eq!(session.bearer_for(&fhir).unwrap(), "at-1", "a failed refresh changes nothing");
+    }
+}

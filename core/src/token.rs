@@ -1,0 +1,268 @@
+//! Token endpoint responses (RFC 6749 §5.1 and §5.2, SMART App Launch
+//! §Obtain access token), parsed tolerantly where real servers differ and
+//! strictly where it matters.
+//!
+//! Tolerated: `token_type` in any case, `expires_in` as a string, context
+//! values of the wrong but harmless shape, unknown keys. Refused: a missing
+//! or empty `access_token`, a `token_type` other than Bearer, a body that is
+//! not a JSON object.
+
+use serde_json::{Map, Value};
+
+use crate::error::OAuthError;
+use crate::jwt::{bool_claim, seconds_claim, string_claim};
+use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
+use crate::Error;
+
+/// One entry of SMART's `fhirContext` array.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FhirContextItem {
+    pub reference: Option<String>,
+    pub canonical: Option<String>,
+    pub identifier: Option<Value>,
+    pub role: Option<String>,
+    pub resource_type: Option<String>,
+}
+
+/// A successful token response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    pub expires_in: Option<u64>,
+    /// The granted scopes; `None` if the server sent none.
+    pub scope: Option<String>,
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdTokenJwt>,
+    /// Launch context at the top level (standard SMART servers).
+    pub context: Map<String, Value>,
+}
+
+/// The context fields SMART defines at the top level of a token response.
+pub const CONTEXT_FIELDS: [&str; 7] =
+    ["patient", "encounter", "fhirContext", "need_patient_banner", "smart_style_url", "intent", "tenant"];
+
+/// How much of a non-JSON body to show in an error: enough to recognise an
+/// HTML error page, not so much that the message becomes the page.
+const EXCERPT_CHARS: usize = 120;
+
+fn excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    let mut text: String = trimmed.chars().take(EXCERPT_CHARS).collect();
+    if trimmed.chars().count() > EXCERPT_CHARS {
+        text.push('…');
+    }
+    text
+}
+
+/// Reads an OAuth error body (`error`, `error_description`, `error_uri`).
+pub fn parse_oauth_error(value: &Value) -> Option<OAuthError> {
+    let object = value.as_object()?;
+    let code = object.get("error")?.as_str()?.to_string();
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_string);
+    Some(OAuthError { code, description: text("error_description"), uri: text("error_uri") })
+}
+
+impl TokenResponse {
+    /// Parses the token endpoint's HTTP response.
+    pub fn from_response(status: u16, body: &str) -> Result<TokenResponse, Error> {
+        let value: Value = match serde_json::from_str(body) {
+            Ok(value) => value,
+            Err(_) => return Err(Error::TokenResponseNotJson { status, excerpt: excerpt(body) }),
+        };
+        if !(200..300).contains(&status) {
+            return Err(match parse_oauth_error(&value) {
+                Some(error) => Error::TokenRequestRefused { status, error },
+                None => Error::TokenRequestRefused {
+                    status,
+                    error: OAuthError {
+                        code: "unknown_error".into(),
+                        description: Some(format!("HTTP {status} without an OAuth error code")),
+                        uri: None,
+                    },
+                },
+            });
+        }
+        if let Some(error) = parse_oauth_error(&value) {
+            // Some servers answer 200 with an error body.
+            return Err(Error::TokenRequestRefused { status, error });
+        }
+        let Value::Object(mut fields) = value else {
+            return Err(Error::TokenResponseInvalid { problem: "the response is JSON but not an object".into() });
+        };
+        let access_token = match fields.remove("access_token") {
+            Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token),
+            Some(_) => {
+                return Err(Error::TokenResponseInvalid { problem: "access_token is empty or not a string".into() })
+            }
+            None => {
+                // List the keys (never the values: they may be secrets).
+                let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+                return Err(Error::TokenResponseInvalid {
+                    problem: format!("the response has no access_token (it has: {})", keys.join(", ")),
+                });
+            }
+        };
+        match fields.get("token_type").and_then(Value::as_str) {
+            Some(kind) if kind.eq_ignore_ascii_case("bearer") => {}
+            Some(kind) => {
+                return Err(Error::TokenResponseInvalid {
+                    problem: format!("token_type is \"{kind}\"; this app can only use Bearer tokens"),
+                })
+            }
+            None => {
+                return Err(Error::TokenResponseInvalid { problem: "the response has no token_type".into() })
+            }
+        }
+        let secret = |fields: &mut Map<String, Value>, key: &str| match fields.remove(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        };
+        let refresh_token = secret(&mut fields, "refresh_token").map(RefreshToken::new);
+        let id_token = secret(&mut fields, "id_token").map(IdTokenJwt::new);
+        let scope = fields.get("scope").and_then(Value::as_str).map(str::to_string);
+        let expires_in = seconds_claim(&fields, "expires_in");
+        let context = fields.into_iter().filter(|(key, _)| CONTEXT_FIELDS.contains(&key.as_str())).collect();
+        Ok(TokenResponse { access_token, expires_in, scope, refresh_token, id_token, context })
+    }
+
+    pub fn patient(&self) -> Option<String> {
+        string_claim(&self.context, "patient")
+    }
+
+    pub fn need_patient_banner(&self) -> Option<bool> {
+        bool_claim(&self.context, "need_patient_banner")
+    }
+}
+
+/// Parses a `fhirContext` array; malformed entries are skipped.
+pub fn parse_fhir_context(value: Option<&Value>) -> Vec<FhirContextItem> {
+    let Some(Value::Array(items)) = value else { return Vec::new() };
+    items
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|item| {
+            let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_string);
+            FhirContextItem {
+                reference: text("reference"),
+                canonical: text("canonical"),
+                identifier: item.get("identifier").cloned(),
+                role: text("role"),
+                resource_type: text("type"),
+            }
+        })
+        .filter(|item| item.reference.is_some() || item.canonical.is_some() || item.identifier.is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_guides_token_response() {
+        let body = r#"{
+            "access_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": "abc123",
+            "scope": "openid fhirUser patient/*.read launch",
+            "id_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig"
+        }"#;
+        let response = TokenResponse::from_response(200, body).unwrap();
+        assert_eq!(response.expires_in, Some(3600));
+        assert_eq!(response.refresh_token.unwrap().secret(), "abc123");
+        assert_eq!(response.scope.as_deref(), Some("openid fhirUser patient/*.read launch"));
+        assert!(response.id_token.is_some());
+        assert!(response.context.is_empty());
+    }
+
+    #[test]
+    fn reads_top_level_context_and_ignores_unknown_keys() {
+        let body = r#"{
+            "access_token": "opaque", "token_type": "bearer", "expires_in": "300",
+            "patient": "123", "encounter": "e-9", "need_patient_banner": "false",
+            "smart_style_url": "https://ehr.example.org/style.json", "tenant": "t1",
+            "fhirContext": [{"reference": "Appointment/1"}, {"canonical": "http://x/Questionnaire/q|1", "role": "launch"}, {"bogus": 1}, "str"],
+            "vendor_extension": {"a": 1}
+        }"#;
+        let response = TokenResponse::from_response(200, body).unwrap();
+        assert_eq!(response.expires_in, Some(300));
+        assert_eq!(response.patient().as_deref(), Some("123"));
+        assert_eq!(response.need_patient_banner(), Some(false));
+        assert!(!response.context.contains_key("vendor_extension"));
+        let context = parse_fhir_context(response.context.get("fhirContext"));
+        assert_eq!(context.len(), 2);
+        assert_eq!(context[0].reference.as_deref(), Some("Appointment/1"));
+        assert_eq!(context[1].role.as_deref(), Some("launch"));
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_but_must_be_bearer() {
+        for kind in ["Bearer", "bearer", "BEARER"] {
+            let body = format!(r#"{{"access_token": "t", "token_type": "{kind}"}}"#);
+            assert!(TokenResponse::from_response(200, &body).is_ok(), "{kind}");
+        }
+        let mac = TokenResponse::from_response(200, r#"{"access_token": "t", "token_type": "mac"}"#);
+        assert!(matches!(mac, Err(Error::TokenResponseInvalid { problem }) if problem.contains("\"mac\"")));
+        let none = TokenResponse::from_response(200, r#"{"access_token": "t"}"#);
+        assert!(matches!(none, Err(Error::TokenResponseInvalid { problem }) if problem.contains("token_type")));
+    }
+
+    #[test]
+    fn a_body_without_access_token_names_keys_but_not_values() {
+        let error = TokenResponse::from_response(200, r#"{"token_type": "Bearer", "refresh_token": "SECRET-RT"}"#).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("no access_token"), "{text}");
+        assert!(text.contains("refresh_token"));
+        assert!(!text.contains("SECRET-RT"));
+        assert!(matches!(
+            TokenResponse::from_response(200, r#"{"access_token": "", "token_type": "Bearer"}"#),
+            Err(Error::TokenResponseInvalid { .. })
+        ));
+        assert!(matches!(
+            TokenResponse::from_response(200, r#"{"access_token": 5, "token_type": "Bearer"}"#),
+            Err(Error::TokenResponseInvalid { .. })
+        ));
+    }
+
+    #[test]
+    fn oauth_error_bodies_become_refusals() {
+        let error = TokenResponse::from_response(
+            400,
+            r#"{"error": "invalid_grant", "error_description": "code already used", "error_uri": "https://as/doc"}"#,
+        )
+        .unwrap_err();
+        match error {
+            Error::TokenRequestRefused { status: 400, error } => {
+                assert_eq!(error.code, "invalid_grant");
+                assert_eq!(error.description.as_deref(), Some("code already used"));
+                assert_eq!(error.uri.as_deref(), Some("https://as/doc"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // An error body with a 200 status is still an error.
+        assert!(matches!(
+            TokenResponse::from_response(200, r#"{"error": "invalid_client"}"#),
+            Err(Error::TokenRequestRefused { status: 200, .. })
+        ));
+        // A non-2xx without an OAuth body is still reported with its status.
+        assert!(matches!(
+            TokenResponse::from_response(502, r#"{"message": "bad gateway"}"#),
+            Err(Error::TokenRequestRefused { status: 502, .. })
+        ));
+    }
+
+    #[test]
+    fn non_json_bodies_are_reported_with_a_short_excerpt() {
+        let html = format!("<html><body>{}</body></html>", "x".repeat(500));
+        match TokenResponse::from_response(502, &html).unwrap_err() {
+            Error::TokenResponseNotJson { status, excerpt } => {
+                assert_eq!(status, 502);
+                assert!(excerpt.starts_with("<html>"));
+                assert!(excerpt.chars().count() <= EXCERPT_CHARS + 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(TokenResponse::from_response(200, "[]"), Err(Error::TokenResponseInvalid { .. })));
+    }
+}
