@@ -1,0 +1,133 @@
+//! Every parser that takes outside input, fed arbitrary and near-valid
+//! input: none may panic (a panic in WebAssembly kills the app). Each
+//! property reports how many inputs it ran.
+#![cfg(not(target_arch = "wasm32"))]
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use smart_core::callback::parse_callback;
+use smart_core::config::AppConfig;
+use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::id_token::Jwks;
+use smart_core::jwt;
+use smart_core::launch::ehr_launch;
+use smart_core::scopes::ScopeSet;
+use smart_core::token::TokenResponse;
+use smart_core::url::HttpUrl;
+
+const CASES: u32 = 2000;
+
+/// Runs a property over `CASES` inputs and prints the count.
+fn run<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value)) where S::Value: std::fmt::Debug {
+    let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&strategy, |value| {
+            check(value);
+            Ok(())
+        })
+        .unwrap();
+    println!("{name}: {CASES} inputs, no panic");
+}
+
+/// Text that looks like the input a parser expects, with noise mixed in.
+fn near(fragments: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop_oneof![3 => prop::sample::select(fragments).prop_map(str::to_string), 1 => any::<String>()], 0..12)
+        .prop_map(|parts| parts.concat())
+}
+
+const JSON_BITS: &[&str] = &[
+    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "false", "0", "-1", "1e999", "\"\\u0000\"", "\"x\"",
+    "\"access_token\"", "\"token_type\"", "\"Bearer\"", "\"expires_in\"", "\"scope\"", "\"patient\"",
+    "\"need_patient_banner\"", "\"fhirContext\"", "\"id_token\"", "\"refresh_token\"", "\"error\"",
+    "\"authorization_endpoint\"", "\"token_endpoint\"", "\"https://a.example/x\"", "\"../t\"", "\"//h\"",
+    "\"code_challenge_methods_supported\"", "[\"S256\"]", "\"issuers\"", "\"id\"", "\"fhir_base_url\"",
+    "\"authorization_server\"", "{\"type\":\"descope\"}", "\"keys\"", "\"kty\"", "\"RSA\"",
+];
+
+#[test]
+fn urls() {
+    run(
+        "HttpUrl::parse / resolve",
+        (near(&["https://", "http://", "localhost", ":", "/", "..", ".", "?", "#", "@", "[::1]", "%", "a"]), near(&["/", "..", "?", "#", "//", "x:", "g"])),
+        |(base, reference)| {
+            if let Ok(url) = HttpUrl::parse(&base) {
+                let _ = url.origin();
+                let _ = url.resolve(&reference);
+                let _ = url.join_path(&reference);
+                let _ = url.with_query_pairs([("k", reference.as_str())]).to_string();
+                // Whatever parses must re-parse to itself.
+                assert_eq!(HttpUrl::parse(&url.to_string()).as_ref(), Ok(&url), "{base}");
+            }
+        },
+    );
+}
+
+#[test]
+fn callback_queries() {
+    run(
+        "parse_callback",
+        near(&["?", "&", "=", "code", "state", "error", "error_description", "iss", "%", "%zz", "+", "<b>"]),
+        |query| {
+            let _ = parse_callback(&query);
+        },
+    );
+}
+
+#[test]
+fn configs() {
+    run("AppConfig::parse", near(JSON_BITS), |json| {
+        if let Err(error) = AppConfig::parse(&json) {
+            let _ = error.diagnosis();
+        }
+    });
+}
+
+#[test]
+fn discovery_documents() {
+    let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+    let url = base.join_path(".well-known/smart-configuration");
+    run("AuthorizationServer::from_response", (near(JSON_BITS), any::<u16>()), |(body, status)| {
+        for kind in [DiscoveryKind::Smart, DiscoveryKind::OpenId] {
+            let _ = AuthorizationServer::from_response(kind, &url, &base, status, &body);
+        }
+    });
+}
+
+#[test]
+fn token_responses() {
+    run("TokenResponse::from_response", (near(JSON_BITS), any::<u16>()), |(body, status)| {
+        if let Err(error) = TokenResponse::from_response(status, &body) {
+            let _ = error.to_string();
+        }
+    });
+}
+
+#[test]
+fn jwts_and_key_sets() {
+    run(
+        "jwt::decode / Jwks::parse",
+        near(&[".", "eyJ", "e30", "-", "_", "=", "eyJhbGciOiJSUzI1NiJ9", "W10", "bnVsbA", "AAAA"]),
+        |token| {
+            if let Ok(decoded) = jwt::decode(&token) {
+                let _ = (decoded.alg(), decoded.kid());
+            }
+            let _ = smart_core::id_token::decode_id_token(&token);
+            let _ = Jwks::parse(&token).map(|set| set.select(Some("k")).is_ok());
+        },
+    );
+}
+
+#[test]
+fn scopes_and_launch_parameters() {
+    let config = AppConfig::parse(include_str!("../../public/config.json")).unwrap();
+    run(
+        "ScopeSet::parse / ehr_launch",
+        near(&["patient/", "user/", "system/", "*", ".", "rs", "cruds", "read", "?", "=", " ", "launch", "Observation"]),
+        |text| {
+            let _ = ScopeSet::parse_strict(&text);
+            let set = ScopeSet::parse_lenient(&text);
+            let _ = (set.may_search("Observation"), set.may_search_patients());
+            let _ = ehr_launch(&config, Some(&text), Some(&text));
+        },
+    );
+}
