@@ -44,6 +44,8 @@ pub enum SignatureVerdict {
     /// No key could be had (no `jwks_uri`, key set unreachable, no matching
     /// key): the id_token's claims are then not used, and a warning says why.
     Unverifiable(String),
+    /// The token response had no id_token, so there was nothing to check.
+    NoIdToken,
 }
 
 /// A successful code exchange whose id_token signature is still to be checked.
@@ -101,6 +103,10 @@ impl TokenGrant {
             (Some(token), SignatureVerdict::Verified) => Some(token.claims),
             (Some(_), SignatureVerdict::Invalid) => {
                 return Err(Error::IdTokenInvalid { problem: IdTokenProblem::BadSignature })
+            }
+            (Some(_), SignatureVerdict::NoIdToken) => {
+                warnings.push("the id_token's signature was not checked, so its claims are not used".into());
+                None
             }
             (Some(_), SignatureVerdict::Unverifiable(why)) => {
                 warnings.push(format!("the id_token's signature could not be checked ({why}), so its claims are not used"));

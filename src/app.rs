@@ -1,0 +1,71 @@
+//! The app shell: loads `config.json`, then routes.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+use smart_core::config::AppConfig;
+use smart_core::session::Session;
+use smart_core::Error;
+
+use crate::browser;
+use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, StandalonePage};
+use crate::views::{ErrorView, Progress};
+
+/// Where the runtime configuration stands.
+#[derive(Clone)]
+enum ConfigState {
+    Loading,
+    Ready(Arc<AppConfig>),
+    Failed(Error),
+}
+
+/// The validated configuration, provided to every page once loaded.
+pub type Config = Arc<AppConfig>;
+
+/// The signed-in session, in memory only: a reload ends it by design.
+pub type SessionSlot = RwSignal<Option<Session>>;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = RwSignal::new(ConfigState::Loading);
+    provide_context::<SessionSlot>(RwSignal::new(None));
+    spawn_local(async move {
+        state.set(match browser::config::load().await {
+            Ok(config) => ConfigState::Ready(Arc::new(config)),
+            Err(error) => ConfigState::Failed(error),
+        });
+    });
+
+    view! {
+        <div class="shell">
+            <header class="app-header">
+                <span class="app-name">"SMART Health Summary"</span>
+            </header>
+            <main id="main">
+                {move || match state.get() {
+                    ConfigState::Loading => view! { <Progress label="Loading configuration…"/> }.into_any(),
+                    ConfigState::Failed(error) => view! { <ErrorView error/> }.into_any(),
+                    ConfigState::Ready(config) => view! { <Routed config/> }.into_any(),
+                }}
+            </main>
+        </div>
+    }
+}
+
+/// The routes, rendered once the configuration is known.
+#[component]
+fn Routed(config: Config) -> impl IntoView {
+    provide_context(config);
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage/> }>
+                <Route path=path!("/") view=StandalonePage/>
+                <Route path=path!("/launch") view=LaunchPage/>
+                <Route path=path!("/callback") view=CallbackPage/>
+            </Routes>
+        </Router>
+    }
+}

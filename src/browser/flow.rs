@@ -1,0 +1,53 @@
+//! The authorization flow's effects: discovery, the pending record, the
+//! redirect.
+
+use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
+use smart_core::config::{AppConfig, IssuerConfig};
+use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::config::AuthorizationServerSource;
+use smart_core::session::{Session, SignatureVerdict};
+use smart_core::Error;
+
+use super::http::{get_json, post_form};
+use super::webcrypto;
+use super::{navigation, now, pending_store};
+
+/// Fetches and validates the issuer's authorization-server metadata.
+pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Error> {
+    let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
+    let kind = match issuer.authorization_server {
+        AuthorizationServerSource::SmartDiscovery => DiscoveryKind::Smart,
+        _ => DiscoveryKind::OpenId,
+    };
+    let response = get_json(&url.to_string())
+        .await
+        .map_err(|detail| Error::DiscoveryUnreachable { url: url.to_string(), detail })?;
+    AuthorizationServer::from_response(kind, &url, &issuer.fhir_base_url, response.status, &response.body)
+}
+
+/// Discovers the server, records the pending authorization, and leaves for
+/// the authorize endpoint. Returns only on error.
+pub async fn begin(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) -> Result<(), Error> {
+    let server = discover(issuer).await?;
+    let redirect_uri = navigation::redirect_uri(&config.redirect_path)?;
+    let started = now();
+    let (url, pending) = PendingAuthorization::begin(issuer, server, redirect_uri, mode, started)?;
+    pending_store::save(&pending, started)?;
+    navigation::go_to(&url);
+    Ok(())
+}
+
+/// Exchanges the checked code for tokens, verifies the id_token's
+/// signature, and returns the in-memory session.
+pub async fn complete(exchange: CodeExchange) -> Result<Session, Error> {
+    let request = exchange.token_request();
+    let response = post_form(&request)
+        .await
+        .map_err(|detail| Error::TokenEndpointUnreachable { url: request.url.to_string(), detail })?;
+    let grant = exchange.finish(response.status, &response.body, now())?;
+    let verdict = match grant.id_token() {
+        Some(token) => webcrypto::verify_id_token(token, grant.jwks_uri()).await,
+        None => SignatureVerdict::NoIdToken,
+    };
+    grant.into_session(verdict)
+}

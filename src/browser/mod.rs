@@ -1,0 +1,15 @@
+//! Browser effects, kept thin: every decision is made in `smart_core`.
+
+pub mod config;
+pub mod flow;
+pub mod http;
+pub mod navigation;
+pub mod pending_store;
+pub mod webcrypto;
+
+use smart_core::UnixTime;
+
+/// The current time in whole seconds since the epoch.
+pub fn now() -> UnixTime {
+    (js_sys::Date::now() / 1000.0) as UnixTime
+}

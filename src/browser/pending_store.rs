@@ -1,0 +1,60 @@
+//! sessionStorage for the pending authorization, and nothing else.
+//!
+//! Records are keyed by their `state`, so two launches in two frames or
+//! tabs do not overwrite each other. A record holds the PKCE verifier and
+//! never a token; it is removed when its callback arrives, and expired
+//! records are swept whenever a new one is written.
+
+use smart_core::authorize::PendingAuthorization;
+use smart_core::{Error, UnixTime};
+
+const PREFIX: &str = "smart-pending:";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// Saves a pending authorization under its state.
+pub fn save(pending: &PendingAuthorization, now: UnixTime) -> Result<(), Error> {
+    let storage = storage().ok_or_else(unavailable)?;
+    sweep_expired(&storage, now);
+    storage
+        .set_item(&format!("{PREFIX}{}", pending.state()), &pending.to_storage())
+        .map_err(|_| unavailable())
+}
+
+/// Removes and returns the record for `state`: a state can be used once.
+pub fn take(state: &str) -> Result<Option<PendingAuthorization>, Error> {
+    let Some(storage) = storage() else { return Ok(None) };
+    let key = format!("{PREFIX}{state}");
+    let Ok(Some(json)) = storage.get_item(&key) else { return Ok(None) };
+    let _ = storage.remove_item(&key);
+    PendingAuthorization::from_storage(&json).map(Some)
+}
+
+/// Drops the record for `state`, if any (an error callback ends it too).
+pub fn discard(state: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(&format!("{PREFIX}{state}"));
+    }
+}
+
+fn sweep_expired(storage: &web_sys::Storage, now: UnixTime) {
+    let count = storage.length().unwrap_or(0);
+    let keys: Vec<String> = (0..count).filter_map(|i| storage.key(i).ok().flatten()).collect();
+    for key in keys.into_iter().filter(|k| k.starts_with(PREFIX)) {
+        let stale = match storage.get_item(&key) {
+            Ok(Some(json)) => PendingAuthorization::from_storage(&json).map(|p| p.is_expired(now)).unwrap_or(true),
+            _ => true,
+        };
+        if stale {
+            let _ = storage.remove_item(&key);
+        }
+    }
+}
+
+fn unavailable() -> Error {
+    Error::PendingCorrupt {
+        detail: "this browser tab does not allow session storage, which the sign-in needs to survive the redirect".into(),
+    }
+}

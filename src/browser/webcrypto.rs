@@ -1,0 +1,67 @@
+//! id_token signature verification with the browser's WebCrypto (RS256 =
+//! RSASSA-PKCS1-v1_5 with SHA-256): no RSA code in the wasm bundle.
+
+use js_sys::{Array, Object, Uint8Array};
+use serde_json::{json, Value};
+use smart_core::id_token::Jwks;
+use smart_core::jwt::DecodedJwt;
+use smart_core::session::SignatureVerdict;
+use smart_core::url::HttpUrl;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::http::get_json;
+
+fn js_object(value: &Value) -> Result<Object, String> {
+    js_sys::JSON::parse(&value.to_string())
+        .ok()
+        .and_then(|v| v.dyn_into::<Object>().ok())
+        .ok_or_else(|| "could not build a WebCrypto parameter".to_string())
+}
+
+/// Fetches the key set and verifies the token's signature.
+pub async fn verify_id_token(token: &DecodedJwt, jwks_uri: Option<&HttpUrl>) -> SignatureVerdict {
+    let Some(jwks_uri) = jwks_uri else {
+        return SignatureVerdict::Unverifiable("the server publishes no jwks_uri".into());
+    };
+    let response = match get_json(&jwks_uri.to_string()).await {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => return SignatureVerdict::Unverifiable(format!("{jwks_uri} answered HTTP {}", r.status)),
+        Err(e) => return SignatureVerdict::Unverifiable(format!("{jwks_uri}: {e}")),
+    };
+    let key = match Jwks::parse(&response.body).and_then(|set| set.select(token.kid()).cloned()) {
+        Ok(key) => key,
+        Err(problem) => return SignatureVerdict::Unverifiable(problem.to_string()),
+    };
+    match verify_rs256(&key, token).await {
+        Ok(true) => SignatureVerdict::Verified,
+        Ok(false) => SignatureVerdict::Invalid,
+        Err(why) => SignatureVerdict::Unverifiable(why),
+    }
+}
+
+async fn verify_rs256(key: &serde_json::Map<String, Value>, token: &DecodedJwt) -> Result<bool, String> {
+    let subtle = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .map(|c| c.subtle())
+        .ok_or("WebCrypto is not available (the page must be served over https or from localhost)")?;
+    // Only the public numbers: `use`, `key_ops` or `alg` values that differ
+    // in spelling would otherwise make importKey refuse a good key.
+    let jwk = js_object(&json!({"kty": "RSA", "n": key["n"], "e": key["e"], "alg": "RS256", "ext": true}))?;
+    let algorithm = js_object(&json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}))?;
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let import = subtle
+        .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)
+        .map_err(|_| "the signing key could not be imported".to_string())?;
+    let crypto_key: web_sys::CryptoKey = JsFuture::from(import)
+        .await
+        .map_err(|_| "the signing key is not a valid RSA key".to_string())?
+        .unchecked_into();
+    let signature = Uint8Array::from(token.signature.as_slice());
+    let data = Uint8Array::from(token.signing_input.as_bytes());
+    let verify = subtle
+        .verify_with_object_and_buffer_source_and_buffer_source(&algorithm, &crypto_key, &signature, &data)
+        .map_err(|_| "the signature could not be checked".to_string())?;
+    let verdict = JsFuture::from(verify).await.map_err(|_| "the signature could not be checked".to_string())?;
+    Ok(verdict.as_bool().unwrap_or(false))
+}
