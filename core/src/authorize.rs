@@ -14,10 +14,10 @@ use crate::config::IssuerConfig;
 use crate::discovery::AuthorizationServer;
 use crate::form::FormPost;
 use crate::pkce::PkceChallenge;
-use crate::secret::PkceVerifier;
 use crate::random::{constant_time_eq, random_token};
 use crate::scopes::{Scope, ScopeSet};
 use crate::secret::AuthorizationCode;
+use crate::secret::PkceVerifier;
 use crate::url::HttpUrl;
 use crate::{Error, UnixTime};
 
@@ -140,7 +140,9 @@ impl PendingAuthorization {
         let record: PendingAuthorization =
             serde_json::from_str(json).map_err(|e| Error::PendingCorrupt { detail: e.to_string() })?;
         if record.version != RECORD_VERSION {
-            return Err(Error::PendingCorrupt { detail: format!("record version {} is not supported", record.version) });
+            return Err(Error::PendingCorrupt {
+                detail: format!("record version {} is not supported", record.version),
+            });
         }
         if !PkceVerifier::is_well_formed(record.verifier.secret()) {
             return Err(Error::PendingCorrupt { detail: "the PKCE verifier is malformed".into() });

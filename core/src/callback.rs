@@ -18,7 +18,10 @@ pub struct AuthorizationResponse {
 pub enum Callback {
     Authorized(AuthorizationResponse),
     /// An error response; `state` (if any) identifies the pending record to drop.
-    Refused { error: OAuthError, state: Option<String> },
+    Refused {
+        error: OAuthError,
+        state: Option<String>,
+    },
 }
 
 /// Parses the callback query string (with or without the leading `?`).
@@ -44,7 +47,9 @@ pub fn parse_callback(query: &str) -> Result<Callback, Error> {
             _ => continue,
         };
         if slot.is_some() {
-            return Err(Error::CallbackMalformed { problem: format!("the parameter \"{key}\" appears more than once") });
+            return Err(Error::CallbackMalformed {
+                problem: format!("the parameter \"{key}\" appears more than once"),
+            });
         }
         *slot = Some(value.into_owned()).filter(|v| !v.is_empty());
     }
@@ -62,7 +67,8 @@ mod tests {
 
     #[test]
     fn parses_a_successful_response() {
-        let callback = parse_callback("?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz%2B1&iss=https%3A%2F%2Fas.example").unwrap();
+        let callback =
+            parse_callback("?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz%2B1&iss=https%3A%2F%2Fas.example").unwrap();
         let Callback::Authorized(response) = callback else { panic!() };
         assert_eq!(response.code.secret(), "SplxlOBeZQQYbYS6WxSbIA");
         assert_eq!(response.state, "xyz+1");
@@ -71,10 +77,9 @@ mod tests {
 
     #[test]
     fn parses_error_responses_verbatim() {
-        let callback = parse_callback(
-            "error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E+denied&state=s1",
-        )
-        .unwrap();
+        let callback =
+            parse_callback("error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E+denied&state=s1")
+                .unwrap();
         let Callback::Refused { error, state } = callback else { panic!() };
         assert_eq!(error.code, "access_denied");
         // Kept as text; the view never interprets it as markup.

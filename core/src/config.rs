@@ -142,7 +142,10 @@ impl AppConfig {
     pub fn parse(json: &str) -> Result<AppConfig, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| invalid("the file", e.to_string()))?;
         let redirect_path = raw.redirect_path.unwrap_or_else(|| "/callback".to_string());
-        if !redirect_path.starts_with('/') || redirect_path.contains(['?', '#']) || redirect_path.contains(char::is_whitespace) {
+        if !redirect_path.starts_with('/')
+            || redirect_path.contains(['?', '#'])
+            || redirect_path.contains(char::is_whitespace)
+        {
             return Err(invalid(
                 "redirect_path",
                 format!("\"{redirect_path}\" must be a path starting with '/', without query or fragment"),
@@ -188,7 +191,10 @@ impl AppConfig {
             let path = format!("{at}.{field}");
             let set = ScopeSet::parse_strict(&required_text(value, &path)?).map_err(|e| invalid(&path, e))?;
             if !set.iter().any(|s| matches!(s, Scope::Resource(_))) {
-                return Err(invalid(&path, "no clinical-data scope (such as patient/*.rs): the app could read nothing"));
+                return Err(invalid(
+                    &path,
+                    "no clinical-data scope (such as patient/*.rs): the app could read nothing",
+                ));
             }
             Ok(set)
         };
@@ -206,7 +212,15 @@ impl AppConfig {
                 "must not include \"launch\" (that is for EHR launch); use \"launch/patient\"",
             ));
         }
-        Ok(IssuerConfig { id, name, fhir_base_url, authorization_server, client_id, ehr_launch_scopes, standalone_scopes })
+        Ok(IssuerConfig {
+            id,
+            name,
+            fhir_base_url,
+            authorization_server,
+            client_id,
+            ehr_launch_scopes,
+            standalone_scopes,
+        })
     }
 
     fn source(raw: RawAuthorizationServer, at: &str) -> Result<AuthorizationServerSource, Error> {
@@ -290,11 +304,8 @@ mod tests {
                 None => fields.push((key, value)),
             }
         }
-        let body: Vec<String> = fields
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!(r#""{k}": {v}"#))
-            .collect();
+        let body: Vec<String> =
+            fields.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!(r#""{k}": {v}"#)).collect();
         with_issuer(&format!("{{{}}}", body.join(", ")))
     }
 
@@ -326,7 +337,9 @@ mod tests {
 
     #[test]
     fn descope_defaults_to_the_descope_api_host() {
-        let config = AppConfig::parse(&issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2abc123"}"#)])).unwrap();
+        let config =
+            AppConfig::parse(&issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2abc123"}"#)]))
+                .unwrap();
         let ehr = &config.issuers[0];
         assert!(ehr.authorization_server.is_descope());
         assert_eq!(
@@ -359,16 +372,56 @@ mod tests {
             (issuer(&[("name", r#""  ""#)]), "issuers[0].name", "must not be empty"),
             (issuer(&[("fhir_base_url", r#""ehr.example.org""#)]), "issuers[0].fhir_base_url", "not an absolute URL"),
             (issuer(&[("fhir_base_url", r#""http://ehr.example.org/fhir""#)]), "issuers[0].fhir_base_url", "https"),
-            (issuer(&[("fhir_base_url", r#""https://ehr.example.org/fhir?x=1""#)]), "issuers[0].fhir_base_url", "query"),
-            (issuer(&[("authorization_server", r#"{"type": "smrt"}"#)]), "issuers[0].authorization_server.type", "\"smrt\" is not one of"),
-            (issuer(&[("authorization_server", r#"{"type": "descope"}"#)]), "issuers[0].authorization_server.project_id", "required"),
-            (issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2/../x"}"#)]), "issuers[0].authorization_server.project_id", "not a Descope project id"),
-            (issuer(&[("authorization_server", r#"{"type": "smart", "project_id": "P2"}"#)]), "issuers[0].authorization_server.project_id", "does not apply"),
-            (issuer(&[("authorization_server", r#"{"type": "openid"}"#)]), "issuers[0].authorization_server.configuration_url", "required"),
-            (issuer(&[("ehr_launch_scopes", r#""openid patient/*.rs""#)]), "issuers[0].ehr_launch_scopes", "must include \"launch\""),
-            (issuer(&[("ehr_launch_scopes", r#""launch patient/Observation.sr""#)]), "issuers[0].ehr_launch_scopes", "order"),
-            (issuer(&[("standalone_scopes", r#""launch/patient openid""#)]), "issuers[0].standalone_scopes", "no clinical-data scope"),
-            (issuer(&[("standalone_scopes", r#""launch patient/*.rs""#)]), "issuers[0].standalone_scopes", "must not include \"launch\""),
+            (
+                issuer(&[("fhir_base_url", r#""https://ehr.example.org/fhir?x=1""#)]),
+                "issuers[0].fhir_base_url",
+                "query",
+            ),
+            (
+                issuer(&[("authorization_server", r#"{"type": "smrt"}"#)]),
+                "issuers[0].authorization_server.type",
+                "\"smrt\" is not one of",
+            ),
+            (
+                issuer(&[("authorization_server", r#"{"type": "descope"}"#)]),
+                "issuers[0].authorization_server.project_id",
+                "required",
+            ),
+            (
+                issuer(&[("authorization_server", r#"{"type": "descope", "project_id": "P2/../x"}"#)]),
+                "issuers[0].authorization_server.project_id",
+                "not a Descope project id",
+            ),
+            (
+                issuer(&[("authorization_server", r#"{"type": "smart", "project_id": "P2"}"#)]),
+                "issuers[0].authorization_server.project_id",
+                "does not apply",
+            ),
+            (
+                issuer(&[("authorization_server", r#"{"type": "openid"}"#)]),
+                "issuers[0].authorization_server.configuration_url",
+                "required",
+            ),
+            (
+                issuer(&[("ehr_launch_scopes", r#""openid patient/*.rs""#)]),
+                "issuers[0].ehr_launch_scopes",
+                "must include \"launch\"",
+            ),
+            (
+                issuer(&[("ehr_launch_scopes", r#""launch patient/Observation.sr""#)]),
+                "issuers[0].ehr_launch_scopes",
+                "order",
+            ),
+            (
+                issuer(&[("standalone_scopes", r#""launch/patient openid""#)]),
+                "issuers[0].standalone_scopes",
+                "no clinical-data scope",
+            ),
+            (
+                issuer(&[("standalone_scopes", r#""launch patient/*.rs""#)]),
+                "issuers[0].standalone_scopes",
+                "must not include \"launch\"",
+            ),
             (issuer(&[("client_id", r#"42"#)]), "the file", "invalid type"),
             (
                 format!(r#"{{"redirect_path": "callback", "issuers": [{}]}}"#, "{}"),

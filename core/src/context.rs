@@ -139,10 +139,15 @@ mod tests {
 
     #[test]
     fn the_token_response_wins_over_claims() {
-        let response = token(json!({"access_token": "t", "token_type": "Bearer", "patient": "from-response", "need_patient_banner": "false"}));
+        let response = token(
+            json!({"access_token": "t", "token_type": "Bearer", "patient": "from-response", "need_patient_banner": "false"}),
+        );
         let access = claims(json!({"patient": "from-claim", "encounter": "e-1", "need_patient_banner": true}));
         let context = LaunchContext::resolve(&response, Some(&access), None);
-        assert_eq!(context.patient.clone().unwrap(), Sourced { value: "from-response".into(), source: Source::TokenResponse });
+        assert_eq!(
+            context.patient.clone().unwrap(),
+            Sourced { value: "from-response".into(), source: Source::TokenResponse }
+        );
         assert_eq!(context.encounter.as_ref().unwrap().source, Source::AccessTokenClaim);
         assert_eq!(context.need_patient_banner.as_ref().unwrap().source, Source::TokenResponse);
         assert!(!context.wants_banner());
@@ -153,7 +158,10 @@ mod tests {
         let response = token(json!({"access_token": "opaque", "token_type": "Bearer"}));
         let id = claims(json!({"fhirUser": "Practitioner/123"}));
         let context = LaunchContext::resolve(&response, None, Some(&id));
-        assert_eq!(context.fhir_user.clone().unwrap(), Sourced { value: "Practitioner/123".into(), source: Source::IdToken });
+        assert_eq!(
+            context.fhir_user.clone().unwrap(),
+            Sourced { value: "Practitioner/123".into(), source: Source::IdToken }
+        );
         assert_eq!(context.patient, None);
         assert!(context.wants_banner());
         assert_eq!(context.access_token_audience, None);

@@ -93,8 +93,7 @@ impl AuthorizationServer {
         if authorization_endpoint.fragment().is_some() {
             return Err(invalid("authorization_endpoint has a fragment (RFC 6749 §3.1 forbids one)".into()));
         }
-        let token_endpoint =
-            endpoint("token_endpoint")?.ok_or_else(|| invalid("it has no token_endpoint".into()))?;
+        let token_endpoint = endpoint("token_endpoint")?.ok_or_else(|| invalid("it has no token_endpoint".into()))?;
         let revocation_endpoint = endpoint("revocation_endpoint")?;
         let jwks_uri = endpoint("jwks_uri")?;
         let userinfo_endpoint = endpoint("userinfo_endpoint")?;
@@ -116,9 +115,7 @@ impl AuthorizationServer {
         }
         if let Some(grants) = string_list(&doc, "grant_types_supported").map_err(invalid)? {
             if !grants.iter().any(|g| g == "authorization_code") {
-                return Err(invalid(format!(
-                    "grant_types_supported {grants:?} does not include authorization_code"
-                )));
+                return Err(invalid(format!("grant_types_supported {grants:?} does not include authorization_code")));
             }
         } else if kind == DiscoveryKind::Smart {
             warnings.push("the server does not list grant_types_supported (required by SMART 2)".to_string());
@@ -155,7 +152,9 @@ fn string_list(doc: &Map<String, Value>, field: &str) -> Result<Option<Vec<Strin
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_string).ok_or_else(|| format!("{field} holds a value that is not a string")))
+            .map(|item| {
+                item.as_str().map(str::to_string).ok_or_else(|| format!("{field} holds a value that is not a string"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(format!("{field} is not a list")),
@@ -256,22 +255,36 @@ mod tests {
     #[test]
     fn reports_missing_and_malformed_endpoints() {
         let cases = [
-            (SMART_DOC.replace(r#""authorization_endpoint": "https://ehr.example.org/auth/authorize","#, ""), "no authorization_endpoint"),
+            (
+                SMART_DOC.replace(r#""authorization_endpoint": "https://ehr.example.org/auth/authorize","#, ""),
+                "no authorization_endpoint",
+            ),
             (SMART_DOC.replace(r#""token_endpoint": "../../auth/token","#, ""), "no token_endpoint"),
             (SMART_DOC.replace(r#""../../auth/token""#, "42"), "token_endpoint is not a string"),
             (SMART_DOC.replace(r#""../../auth/token""#, r#""http://ehr.example.org/token""#), "not https"),
             (SMART_DOC.replace(r#""../../auth/token""#, r#""javascript:alert(1)""#), "not a usable URL"),
             (
-                SMART_DOC.replace(r#""https://ehr.example.org/auth/authorize""#, r#""https://ehr.example.org/auth/authorize#x""#),
+                SMART_DOC.replace(
+                    r#""https://ehr.example.org/auth/authorize""#,
+                    r#""https://ehr.example.org/auth/authorize#x""#,
+                ),
                 "fragment",
             ),
-            (SMART_DOC.replace(r#"["authorization_code", "refresh_token"]"#, r#"["client_credentials"]"#), "authorization_code"),
-            (SMART_DOC.replace(r#"["launch", "openid", "patient/*.rs"]"#, r#""launch""#), "scopes_supported is not a list"),
+            (
+                SMART_DOC.replace(r#"["authorization_code", "refresh_token"]"#, r#"["client_credentials"]"#),
+                "authorization_code",
+            ),
+            (
+                SMART_DOC.replace(r#"["launch", "openid", "patient/*.rs"]"#, r#""launch""#),
+                "scopes_supported is not a list",
+            ),
             (SMART_DOC.replace(r#""launch-ehr","#, "7,"), "capabilities holds a value"),
         ];
         for (body, needle) in cases {
             match smart(&body) {
-                Err(Error::DiscoveryInvalid { problem, .. }) => assert!(problem.contains(needle), "{needle}: {problem}"),
+                Err(Error::DiscoveryInvalid { problem, .. }) => {
+                    assert!(problem.contains(needle), "{needle}: {problem}")
+                }
                 other => panic!("{needle}: {other:?}"),
             }
         }
@@ -283,7 +296,14 @@ mod tests {
         let body = r#"{"authorization_endpoint": "/authorize", "token_endpoint": "/token",
                        "code_challenge_methods_supported": ["S256"], "grant_types_supported": ["authorization_code"],
                        "capabilities": ["launch-ehr"]}"#;
-        let server = AuthorizationServer::from_response(DiscoveryKind::Smart, &base.join_path(".well-known/smart-configuration"), &base, 200, body).unwrap();
+        let server = AuthorizationServer::from_response(
+            DiscoveryKind::Smart,
+            &base.join_path(".well-known/smart-configuration"),
+            &base,
+            200,
+            body,
+        )
+        .unwrap();
         assert_eq!(server.token_endpoint.to_string(), "http://localhost:8090/token");
     }
 

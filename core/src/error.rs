@@ -89,10 +89,9 @@ impl fmt::Display for IdTokenProblem {
             IdTokenProblem::WrongIssuer { expected, found } => {
                 write!(f, "it was issued by \"{found}\", not by \"{expected}\"")
             }
-            IdTokenProblem::WrongAudience { client_id, found } => write!(
-                f,
-                "it was issued for {found:?}, not for this app's client id \"{client_id}\""
-            ),
+            IdTokenProblem::WrongAudience { client_id, found } => {
+                write!(f, "it was issued for {found:?}, not for this app's client id \"{client_id}\"")
+            }
             IdTokenProblem::Expired { exp, now } => {
                 write!(f, "it expired at {exp} (Unix time); the time now is {now}")
             }

@@ -29,9 +29,16 @@ pub enum JwtError {
     /// Not three dot-separated parts: an opaque token, which is allowed for
     /// access tokens.
     NotAJwt,
-    BadBase64 { part: &'static str },
-    BadJson { part: &'static str, detail: String },
-    NotAnObject { part: &'static str },
+    BadBase64 {
+        part: &'static str,
+    },
+    BadJson {
+        part: &'static str,
+        detail: String,
+    },
+    NotAnObject {
+        part: &'static str,
+    },
 }
 
 impl std::fmt::Display for JwtError {
@@ -88,12 +95,7 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
     let header_claims = decode_object(header, "header")?;
     let claims = decode_object(payload, "payload")?;
     let signature = LENIENT_URL_SAFE.decode(signature).map_err(|_| JwtError::BadBase64 { part: "signature" })?;
-    Ok(DecodedJwt {
-        header: header_claims,
-        claims,
-        signing_input: format!("{header}.{payload}"),
-        signature,
-    })
+    Ok(DecodedJwt { header: header_claims, claims, signing_input: format!("{header}.{payload}"), signature })
 }
 
 /// A claim as a non-empty string. Descope renders an unset template variable
@@ -122,7 +124,9 @@ pub fn bool_claim(claims: &Claims, name: &str) -> Option<bool> {
 /// A claim as a non-negative integer (seconds), accepting numeric strings.
 pub fn seconds_claim(claims: &Claims, name: &str) -> Option<u64> {
     match claims.get(name) {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64)),
+        Some(Value::Number(n)) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
+        }
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     }
@@ -187,8 +191,14 @@ pub(crate) mod tests {
         assert_eq!(decode(".."), Err(JwtError::NotAJwt));
         assert_eq!(decode("a!b.c.d"), Err(JwtError::BadBase64 { part: "header" }));
         let header = URL_SAFE_NO_PAD.encode("{}");
-        assert!(matches!(decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode("not json"))), Err(JwtError::BadJson { .. })));
-        assert_eq!(decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode("[1]"))), Err(JwtError::NotAnObject { part: "payload" }));
+        assert!(matches!(
+            decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode("not json"))),
+            Err(JwtError::BadJson { .. })
+        ));
+        assert_eq!(
+            decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode("[1]"))),
+            Err(JwtError::NotAnObject { part: "payload" })
+        );
         assert!(matches!(
             decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode([0xff, 0xfe]))),
             Err(JwtError::BadJson { .. })

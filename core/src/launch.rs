@@ -29,7 +29,9 @@ pub fn ehr_launch<'c>(config: &'c AppConfig, iss: Option<&str>, launch: Option<&
         (Some(iss), Some(launch)) => (iss, launch),
         (None, Some(_)) => return Err(Error::LaunchWithoutIssuer),
         (Some(iss), None) => return Err(Error::IssuerWithoutLaunch { iss: iss.to_string() }),
-        (None, None) => return Err(Error::InvalidLaunchParameter { problem: "neither iss nor launch was given".into() }),
+        (None, None) => {
+            return Err(Error::InvalidLaunchParameter { problem: "neither iss nor launch was given".into() })
+        }
     };
     let issuer = HttpUrl::parse(iss)
         .ok()

@@ -15,9 +15,7 @@ pub const TOKEN_BYTES: usize = 32;
 /// Fills a fixed-size array from the CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Error::RandomUnavailable {
-        detail: e.to_string(),
-    })?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::RandomUnavailable { detail: e.to_string() })?;
     Ok(bytes)
 }
 
@@ -47,9 +45,7 @@ mod tests {
         let token = random_token().unwrap();
         // 32 bytes -> 43 base64url characters without padding.
         assert_eq!(token.len(), 43);
-        assert!(token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
     }
 

@@ -154,9 +154,8 @@ fn parse_resource_scope(token: &str) -> Option<Result<ResourceScope, String>> {
             Some(_) => return Err("the '?' is not followed by a search parameter".to_string()),
             None => (rest, None),
         };
-        let (resource_type, permission_text) = type_and_permissions
-            .split_once('.')
-            .ok_or("a '.' and permissions must follow the resource type")?;
+        let (resource_type, permission_text) =
+            type_and_permissions.split_once('.').ok_or("a '.' and permissions must follow the resource type")?;
         let type_ok = resource_type == "*"
             || (resource_type.starts_with(|c: char| c.is_ascii_uppercase())
                 && resource_type.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -313,7 +312,9 @@ mod tests {
 
     #[test]
     fn parses_v2_scopes() {
-        let r = resource("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs");
+        let r = resource(
+            "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+        );
         assert_eq!(r.context, ScopeContext::Patient);
         assert_eq!(r.resource_type, "Observation");
         assert!(r.permissions.read && r.permissions.search);
@@ -323,10 +324,7 @@ mod tests {
         let all = resource("user/*.cruds");
         assert_eq!(all.context, ScopeContext::User);
         assert_eq!(all.resource_type, "*");
-        assert_eq!(
-            all.permissions,
-            Permissions { create: true, read: true, update: true, delete: true, search: true }
-        );
+        assert_eq!(all.permissions, Permissions { create: true, read: true, update: true, delete: true, search: true });
     }
 
     #[test]
@@ -360,7 +358,10 @@ mod tests {
 
     #[test]
     fn knows_context_and_identity_scopes_and_keeps_others() {
-        let set = ScopeSet::parse_strict("launch launch/patient launch/encounter openid fhirUser profile offline_access online_access email").unwrap();
+        let set = ScopeSet::parse_strict(
+            "launch launch/patient launch/encounter openid fhirUser profile offline_access online_access email",
+        )
+        .unwrap();
         for scope in [
             Scope::Launch,
             Scope::LaunchPatient,

@@ -109,7 +109,8 @@ impl TokenGrant {
                 None
             }
             (Some(_), SignatureVerdict::Unverifiable(why)) => {
-                warnings.push(format!("the id_token's signature could not be checked ({why}), so its claims are not used"));
+                warnings
+                    .push(format!("the id_token's signature could not be checked ({why}), so its claims are not used"));
                 None
             }
         };
@@ -220,7 +221,9 @@ impl Session {
             .filter(|(scope, _)| matches!(scope, Scope::Launch | Scope::LaunchPatient))
             .map(|(_, token)| token)
             .collect();
-        Err(Error::MissingPatient { requested: if asked.is_empty() { "no launch scope".into() } else { asked.join(" ") } })
+        Err(Error::MissingPatient {
+            requested: if asked.is_empty() { "no launch scope".into() } else { asked.join(" ") },
+        })
     }
 
     /// Sets the patient chosen in the picker.
@@ -241,16 +244,19 @@ impl Session {
         let refresh_token = self.refresh_token.as_ref()?;
         Some(FormPost::new(
             self.server.token_endpoint.clone(),
-            [("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret()), ("client_id", &self.client_id)],
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.secret()),
+                ("client_id", &self.client_id),
+            ],
         ))
     }
 
     /// Applies a refresh response: new access token, rotated refresh token
     /// (the old one kept when none comes back), new expiry and grant.
     pub fn apply_refresh(&mut self, status: u16, body: &str, now: UnixTime) -> Result<(), Error> {
-        let response = TokenResponse::from_response(status, body).map_err(|e| Error::RefreshFailed {
-            detail: e.diagnosis().detail,
-        })?;
+        let response = TokenResponse::from_response(status, body)
+            .map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
         self.expires_at = expiry(response.expires_in, access_claims.as_ref(), now);
         match (&response.scope, access_claims.as_ref().and_then(|c| c.get("scope")).and_then(|v| v.as_str())) {
@@ -296,7 +302,8 @@ mod tests {
     use serde_json::{json, Value};
 
     fn exchange(pending: PendingAuthorization) -> CodeExchange {
-        let Callback::Authorized(response) = parse_callback(&format!("code=c&state={}", pending.state())).unwrap() else {
+        let Callback::Authorized(response) = parse_callback(&format!("code=c&state={}", pending.state())).unwrap()
+        else {
             panic!()
         };
         pending.accept(response, NOW).unwrap()
@@ -380,14 +387,19 @@ mod tests {
         let config = config(r#"{"type": "descope", "project_id": "P2abc"}"#);
         let (_, pending) = begin_ehr(&config);
         let body = json!({"access_token": descope_access_token(""), "token_type": "Bearer"});
-        let session = exchange(pending).finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let session = exchange(pending)
+            .finish(200, &body.to_string(), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
         match session.patient_context() {
             Err(Error::MissingPatient { requested }) => assert_eq!(requested, "launch"),
             other => panic!("{other:?}"),
         }
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "scope": "launch user/Patient.rs"});
-        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let mut session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
         assert_eq!(session.patient_context().unwrap(), PatientContext::PickerNeeded);
         session.choose_patient("p-9".into());
         let PatientContext::Given(p) = session.patient_context().unwrap() else { panic!() };
@@ -431,10 +443,15 @@ mod tests {
     fn bearer_goes_only_to_the_fhir_origin() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "secret-at", "token_type": "Bearer"});
-        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
         let same = HttpUrl::parse("https://ehr.example.org/fhir/Condition?patient=1").unwrap();
         assert_eq!(session.bearer_for(&same).unwrap(), "secret-at");
-        for other in ["https://evil.example.org/fhir/Condition", "http://ehr.example.org/fhir", "https://ehr.example.org:444/fhir"] {
+        for other in [
+            "https://evil.example.org/fhir/Condition",
+            "http://ehr.example.org/fhir",
+            "https://ehr.example.org:444/fhir",
+        ] {
             let url = HttpUrl::parse(other).unwrap();
             assert!(matches!(session.bearer_for(&url), Err(Error::TokenWouldLeak { .. })), "{other}");
         }
@@ -444,7 +461,8 @@ mod tests {
     fn expiry_defaults_and_refresh_timing() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer"});
-        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
         assert_eq!(session.expires_at, NOW + DEFAULT_LIFETIME_SECONDS);
         assert_eq!(session.grant_source, GrantSource::AssumedAsRequested);
         assert_eq!(session.seconds_until_refresh(NOW), DEFAULT_LIFETIME_SECONDS - REFRESH_MARGIN_SECONDS);
@@ -463,20 +481,37 @@ mod tests {
     fn refresh_rotates_and_keeps_the_old_token_when_none_comes_back() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 60, "scope": "launch patient/*.rs"});
-        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let mut session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
         let request = session.refresh_request().unwrap();
         assert_eq!(request.url.to_string(), "https://as.example.org/token");
         assert_eq!(
             form(&request),
-            [("grant_type".into(), "refresh_token".into()), ("refresh_token".into(), "rt-1".into()), ("client_id".into(), "app-1".into())]
+            [
+                ("grant_type".into(), "refresh_token".into()),
+                ("refresh_token".into(), "rt-1".into()),
+                ("client_id".into(), "app-1".into())
+            ]
         );
         let fhir = HttpUrl::parse("https://ehr.example.org/fhir/Patient/1").unwrap();
-        session.apply_refresh(200, r#"{"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 120}"#, NOW + 50).unwrap();
+        session
+            .apply_refresh(
+                200,
+                r#"{"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 120}"#,
+                NOW + 50,
+            )
+            .unwrap();
         assert_eq!(session.bearer_for(&fhir).unwrap(), "at-2");
         assert_eq!(session.expires_at, NOW + 170);
         assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
         assert!(session.granted.may_search("Observation"), "grant kept when no scope comes back");
-        session.apply_refresh(200, r#"{"access_token": "at-3", "token_type": "Bearer", "scope": "patient/Condition.rs"}"#, NOW + 100).unwrap();
+        session
+            .apply_refresh(
+                200,
+                r#"{"access_token": "at-3", "token_type": "Bearer", "scope": "patient/Condition.rs"}"#,
+                NOW + 100,
+            )
+            .unwrap();
         assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
         assert!(!session.granted.may_search("Observation"), "a narrower grant is applied");
         let revoke = session.revocation_request().unwrap();
@@ -489,7 +524,8 @@ mod tests {
     fn a_refused_refresh_is_a_refresh_failure() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1"});
-        let mut session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let mut session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
         match session.apply_refresh(400, r#"{"error": "invalid_grant"}"#, NOW) {
             Err(Error::RefreshFailed { detail }) => assert!(detail.contains("invalid_grant"), "{detail}"),
             other => panic!("{other:?}"),

@@ -109,9 +109,7 @@ impl TokenResponse {
                     problem: format!("token_type is \"{kind}\"; this app can only use Bearer tokens"),
                 })
             }
-            None => {
-                return Err(Error::TokenResponseInvalid { problem: "the response has no token_type".into() })
-            }
+            None => return Err(Error::TokenResponseInvalid { problem: "the response has no token_type".into() }),
         }
         let secret = |fields: &mut Map<String, Value>, key: &str| match fields.remove(key) {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
@@ -210,7 +208,8 @@ mod tests {
 
     #[test]
     fn a_body_without_access_token_names_keys_but_not_values() {
-        let error = TokenResponse::from_response(200, r#"{"token_type": "Bearer", "refresh_token": "SECRET-RT"}"#).unwrap_err();
+        let error =
+            TokenResponse::from_response(200, r#"{"token_type": "Bearer", "refresh_token": "SECRET-RT"}"#).unwrap_err();
         let text = error.to_string();
         assert!(text.contains("no access_token"), "{text}");
         assert!(text.contains("refresh_token"));

@@ -149,9 +149,7 @@ fn valid_ipv6_literal(host: &str) -> bool {
     host.len() > 2
         && host.starts_with('[')
         && host.ends_with(']')
-        && host[1..host.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        && host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
 }
 
 /// RFC 3986 §5.2.4.
@@ -330,11 +328,7 @@ impl HttpUrl {
     /// must keep the base's own path (SMART App Launch §Discovery).
     pub fn join_path(&self, suffix: &str) -> HttpUrl {
         let mut joined = self.clone();
-        joined.path = format!(
-            "{}/{}",
-            self.path.trim_end_matches('/'),
-            suffix.trim_start_matches('/')
-        );
+        joined.path = format!("{}/{}", self.path.trim_end_matches('/'), suffix.trim_start_matches('/'));
         joined.query = None;
         joined.fragment = None;
         joined
@@ -425,10 +419,7 @@ mod tests {
         assert_eq!(HttpUrl::parse(""), Err(UrlError::Empty));
         assert_eq!(HttpUrl::parse("/fhir"), Err(UrlError::NotAbsolute));
         assert_eq!(HttpUrl::parse("ehr.example.org/fhir"), Err(UrlError::NotAbsolute));
-        assert_eq!(
-            HttpUrl::parse("javascript:alert(1)"),
-            Err(UrlError::UnsupportedScheme("javascript".into()))
-        );
+        assert_eq!(HttpUrl::parse("javascript:alert(1)"), Err(UrlError::UnsupportedScheme("javascript".into())));
         assert_eq!(HttpUrl::parse("https://user:pw@ehr.example.org/"), Err(UrlError::Credentials));
         assert_eq!(HttpUrl::parse("https:///fhir"), Err(UrlError::EmptyHost));
         assert_eq!(HttpUrl::parse("https://ehr.example.org:0/"), Err(UrlError::InvalidPort("0".into())));

@@ -18,7 +18,10 @@ use smart_core::url::HttpUrl;
 const CASES: u32 = 2000;
 
 /// Runs a property over `CASES` inputs and prints the count.
-fn run<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value)) where S::Value: std::fmt::Debug {
+fn run<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value))
+where
+    S::Value: std::fmt::Debug,
+{
     let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
     runner
         .run(&strategy, |value| {
@@ -31,24 +34,65 @@ fn run<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value)) where S::
 
 /// Text that looks like the input a parser expects, with noise mixed in.
 fn near(fragments: &'static [&'static str]) -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof![3 => prop::sample::select(fragments).prop_map(str::to_string), 1 => any::<String>()], 0..12)
-        .prop_map(|parts| parts.concat())
+    prop::collection::vec(
+        prop_oneof![3 => prop::sample::select(fragments).prop_map(str::to_string), 1 => any::<String>()],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
 }
 
 const JSON_BITS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "false", "0", "-1", "1e999", "\"\\u0000\"", "\"x\"",
-    "\"access_token\"", "\"token_type\"", "\"Bearer\"", "\"expires_in\"", "\"scope\"", "\"patient\"",
-    "\"need_patient_banner\"", "\"fhirContext\"", "\"id_token\"", "\"refresh_token\"", "\"error\"",
-    "\"authorization_endpoint\"", "\"token_endpoint\"", "\"https://a.example/x\"", "\"../t\"", "\"//h\"",
-    "\"code_challenge_methods_supported\"", "[\"S256\"]", "\"issuers\"", "\"id\"", "\"fhir_base_url\"",
-    "\"authorization_server\"", "{\"type\":\"descope\"}", "\"keys\"", "\"kty\"", "\"RSA\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1e999",
+    "\"\\u0000\"",
+    "\"x\"",
+    "\"access_token\"",
+    "\"token_type\"",
+    "\"Bearer\"",
+    "\"expires_in\"",
+    "\"scope\"",
+    "\"patient\"",
+    "\"need_patient_banner\"",
+    "\"fhirContext\"",
+    "\"id_token\"",
+    "\"refresh_token\"",
+    "\"error\"",
+    "\"authorization_endpoint\"",
+    "\"token_endpoint\"",
+    "\"https://a.example/x\"",
+    "\"../t\"",
+    "\"//h\"",
+    "\"code_challenge_methods_supported\"",
+    "[\"S256\"]",
+    "\"issuers\"",
+    "\"id\"",
+    "\"fhir_base_url\"",
+    "\"authorization_server\"",
+    "{\"type\":\"descope\"}",
+    "\"keys\"",
+    "\"kty\"",
+    "\"RSA\"",
 ];
 
 #[test]
 fn urls() {
     run(
         "HttpUrl::parse / resolve",
-        (near(&["https://", "http://", "localhost", ":", "/", "..", ".", "?", "#", "@", "[::1]", "%", "a"]), near(&["/", "..", "?", "#", "//", "x:", "g"])),
+        (
+            near(&["https://", "http://", "localhost", ":", "/", "..", ".", "?", "#", "@", "[::1]", "%", "a"]),
+            near(&["/", "..", "?", "#", "//", "x:", "g"]),
+        ),
         |(base, reference)| {
             if let Ok(url) = HttpUrl::parse(&base) {
                 let _ = url.origin();
@@ -122,7 +166,21 @@ fn scopes_and_launch_parameters() {
     let config = AppConfig::parse(include_str!("../../public/config.json")).unwrap();
     run(
         "ScopeSet::parse / ehr_launch",
-        near(&["patient/", "user/", "system/", "*", ".", "rs", "cruds", "read", "?", "=", " ", "launch", "Observation"]),
+        near(&[
+            "patient/",
+            "user/",
+            "system/",
+            "*",
+            ".",
+            "rs",
+            "cruds",
+            "read",
+            "?",
+            "=",
+            " ",
+            "launch",
+            "Observation",
+        ]),
         |text| {
             let _ = ScopeSet::parse_strict(&text);
             let set = ScopeSet::parse_lenient(&text);

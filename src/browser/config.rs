@@ -9,9 +9,7 @@ use super::navigation::app_base_url;
 
 pub async fn load() -> Result<AppConfig, Error> {
     let url = format!("{}config.json", app_base_url());
-    let response = get_json(&url)
-        .await
-        .map_err(|detail| Error::ConfigUnavailable { url: url.clone(), detail })?;
+    let response = get_json(&url).await.map_err(|detail| Error::ConfigUnavailable { url: url.clone(), detail })?;
     if response.status != 200 {
         return Err(Error::ConfigUnavailable { url, detail: format!("HTTP status {}", response.status) });
     }

@@ -2,9 +2,9 @@
 //! redirect.
 
 use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
+use smart_core::config::AuthorizationServerSource;
 use smart_core::config::{AppConfig, IssuerConfig};
 use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
-use smart_core::config::AuthorizationServerSource;
 use smart_core::session::{Session, SignatureVerdict};
 use smart_core::Error;
 

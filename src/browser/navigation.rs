@@ -12,10 +12,7 @@ fn window() -> web_sys::Window {
 /// The app's base URL (the document's `<base href>`, set by Trunk's
 /// public URL), always ending in `/`.
 pub fn app_base_url() -> String {
-    let base = window()
-        .document()
-        .and_then(|d| d.base_uri().ok().flatten())
-        .unwrap_or_else(|| "/".to_string());
+    let base = window().document().and_then(|d| d.base_uri().ok().flatten()).unwrap_or_else(|| "/".to_string());
     // Drop any query or fragment the base might carry.
     let base = base.split(['?', '#']).next().unwrap_or("/").to_string();
     if base.ends_with('/') {

@@ -18,9 +18,7 @@ fn storage() -> Option<web_sys::Storage> {
 pub fn save(pending: &PendingAuthorization, now: UnixTime) -> Result<(), Error> {
     let storage = storage().ok_or_else(unavailable)?;
     sweep_expired(&storage, now);
-    storage
-        .set_item(&format!("{PREFIX}{}", pending.state()), &pending.to_storage())
-        .map_err(|_| unavailable())
+    storage.set_item(&format!("{PREFIX}{}", pending.state()), &pending.to_storage()).map_err(|_| unavailable())
 }
 
 /// Removes and returns the record for `state`: a state can be used once.
@@ -55,6 +53,7 @@ fn sweep_expired(storage: &web_sys::Storage, now: UnixTime) {
 
 fn unavailable() -> Error {
     Error::PendingCorrupt {
-        detail: "this browser tab does not allow session storage, which the sign-in needs to survive the redirect".into(),
+        detail: "this browser tab does not allow session storage, which the sign-in needs to survive the redirect"
+            .into(),
     }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test. On a fresh machine it first installs what is missing
+# (scripts/setup.sh --browser); when all is installed that takes a second.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+started=$(date +%s)
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+# Every test command's output goes to the terminal and to $log, for the total.
+run() { "$@" 2>&1 | tee -a "$log"; }
+
+"$ROOT/scripts/setup.sh" --browser
+
+step "protocol core: unit and property tests (native)"
+# --nocapture shows how many inputs each property test ran.
+run cargo test -p smart-core --lib --tests -- --nocapture
+
+step "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
+run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
+
+step "release build of the app (Trunk, wasm-opt)"
+trunk build --release
+
+step "end to end: the release build in headless Chromium"
+# Two browsers at a time suit a 2-core machine.
+run cargo test -p e2e --tests -- --test-threads=2
+
+step "all tests passed in $(( $(date +%s) - started )) s"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"

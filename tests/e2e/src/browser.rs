@@ -1,0 +1,154 @@
+//! Chromium through chromedriver: one driver and one fresh profile per test.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+pub type TestResult = Result<(), String>;
+
+/// How long a test waits for something to appear.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tool(env: &str, default: &str) -> String {
+    std::env::var(env).unwrap_or_else(|_| default.to_string())
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new(tool("CHROMEDRIVER", "/usr/bin/chromedriver"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver (scripts/setup.sh --browser installs it)");
+        let profile = std::env::temp_dir().join(format!("e2e-profile-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": tool("CHROMIUM", "/usr/bin/chromium"),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-quic", "--no-first-run", "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new()).capabilities(capabilities.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(error) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!("chromedriver did not start: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Browser { client, driver, profile }
+    }
+
+    /// Runs a test body with a fresh browser; on failure saves a screenshot
+    /// and the page text under `tests/e2e/artifacts/NAME.*`, then panics.
+    pub async fn run<F, Fut>(name: &str, body: F)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = TestResult>,
+    {
+        let browser = Browser::start().await;
+        let outcome = body(browser.client.clone()).await;
+        if let Err(message) = &outcome {
+            browser.save_artifacts(name).await;
+            browser.close().await;
+            panic!("{name}: {message}");
+        }
+        browser.close().await;
+    }
+
+    async fn save_artifacts(&self, name: &str) {
+        let dir = crate::workspace_root().join("tests/e2e/artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+        let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let text = page_text(&self.client).await;
+        let _ = std::fs::write(dir.join(format!("{name}.txt")), format!("URL: {url}\n\n{text}"));
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// The visible text of the page.
+pub async fn page_text(client: &Client) -> String {
+    match client.execute("return document.body ? document.body.innerText : ''", vec![]).await {
+        Ok(value) => value.as_str().unwrap_or_default().to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the page text contains `needle`.
+pub async fn wait_for_text(client: &Client, needle: &str) -> TestResult {
+    let started = Instant::now();
+    loop {
+        let text = page_text(client).await;
+        if text.contains(needle) {
+            return Ok(());
+        }
+        if started.elapsed() > WAIT {
+            return Err(format!("the page never showed {needle:?}; it shows:\n{text}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text of the first element matching `css`, once it exists.
+pub async fn text_of(client: &Client, css: &str) -> Result<String, String> {
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|e| format!("no element {css}: {e}"))?;
+    element.text().await.map_err(|e| e.to_string())
+}
+
+/// Runs a script and returns its value.
+pub async fn script(client: &Client, js: &str) -> Result<serde_json::Value, String> {
+    client.execute(js, vec![]).await.map_err(|e| format!("script failed: {e}"))
+}
+
+/// Fails with `message` unless `condition` holds.
+pub fn check(condition: bool, message: impl Into<String>) -> TestResult {
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into())
+    }
+}

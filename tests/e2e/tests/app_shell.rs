@@ -1,0 +1,223 @@
+//! The release build, loaded in headless Chromium: it renders, reads its
+//! runtime configuration, refuses bad launches before any request, shows
+//! server-supplied text as text, and completes an EHR launch against a
+//! scripted EHR on another origin.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use e2e::browser::{check, page_text, script, text_of, wait_for_text};
+use e2e::{dist_dir, shipped_config, Browser, Response, TestServer};
+use serde_json::json;
+use smart_core::secret::PkceVerifier;
+
+fn app() -> TestServer {
+    TestServer::static_app(&dist_dir(), HashMap::new())
+}
+
+fn app_with_config(config: Option<Response>) -> TestServer {
+    TestServer::static_app(&dist_dir(), HashMap::from([("/config.json".to_string(), config)]))
+}
+
+/// A config with one SMART-discovery issuer at `fhir_base`.
+fn config_for(fhir_base: &str) -> serde_json::Value {
+    json!({
+        "issuers": [{
+            "id": "test-ehr", "name": "Test EHR", "fhir_base_url": fhir_base,
+            "authorization_server": {"type": "smart"}, "client_id": "e2e-client",
+            "ehr_launch_scopes": "launch openid fhirUser patient/*.rs",
+            "standalone_scopes": "launch/patient patient/*.rs"
+        }]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn release_build_renders_the_provider_picker_from_config() {
+    let app = app();
+    Browser::run("renders", |client| async move {
+        client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
+        let title = text_of(&client, "#standalone-title").await?;
+        check(title == "See your health record", format!("title was {title:?}"))?;
+        let buttons =
+            script(&client, "return [...document.querySelectorAll('button.provider')].map(b => b.innerText)").await?;
+        let expected: Vec<String> = shipped_config()["issuers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect();
+        check(buttons == json!(expected), format!("providers {buttons} != {expected:?}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disallowed_iss_is_refused_before_any_request() {
+    let app = app();
+    let elsewhere = TestServer::start(|_| Response::text(200, "{}"));
+    let iss = format!("http://127.0.0.1:{}/fhir", elsewhere.port);
+    let requests = {
+        let app = app.origin();
+        let iss = iss.clone();
+        Browser::run("disallowed-iss", |client| async move {
+            client.goto(&format!("{app}/launch?iss={iss}&launch=abc")).await.map_err(|e| e.to_string())?;
+            wait_for_text(&client, "This EHR is not one this app is set up for").await?;
+            wait_for_text(&client, &iss).await
+        })
+        .await;
+        elsewhere.requests()
+    };
+    assert!(requests.is_empty(), "the app contacted the disallowed issuer: {requests:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn launch_with_only_one_of_iss_and_launch_is_explained() {
+    let app = app();
+    Browser::run("half-launch", |client| async move {
+        client.goto(&format!("{}/launch?launch=abc", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "The launch is missing the EHR's address").await?;
+        client
+            .goto(&format!("{}/launch?iss=http://localhost:8090/fhir", app.origin()))
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for_text(&client, "The launch is missing its launch context").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_and_invalid_config_are_explained() {
+    let missing = app_with_config(None);
+    let mut broken = config_for("https://ehr.example.org/fhir");
+    broken["issuers"][0].as_object_mut().unwrap().remove("client_id");
+    let invalid = app_with_config(Some(Response::json(200, &broken)));
+    Browser::run("config-errors", |client| async move {
+        client.goto(&format!("{}/", missing.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "The app's configuration could not be loaded").await?;
+        wait_for_text(&client, "HTTP status 404").await?;
+        client.goto(&format!("{}/", invalid.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "The app's configuration is not valid").await?;
+        wait_for_text(&client, "issuers[0].client_id: this field is required").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callback_errors_are_shown_as_text_and_leave_the_address_bar() {
+    let app = app();
+    Browser::run("callback-errors", |client| async move {
+        client.goto(&format!("{}/callback", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "State mismatch").await?;
+        let markup = "%3Cimg%20src%3Dx%20onerror%3D%22document.title%3D%27pwned%27%22%3E%3Cb%3Ebold%3C%2Fb%3E";
+        client
+            .goto(&format!("{}/callback?error=access_denied&error_description={markup}&state=s1", app.origin()))
+            .await
+            .map_err(|e| e.to_string())?;
+        wait_for_text(&client, "Access was not granted").await?;
+        wait_for_text(&client, "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>").await?;
+        let injected =
+            script(&client, "return document.querySelectorAll('main img, main b').length + ':' + document.title")
+                .await?;
+        check(injected == json!("0:SMART Health Summary"), format!("markup was interpreted: {injected}"))?;
+        let url = client.current_url().await.map_err(|e| e.to_string())?;
+        check(url.query().is_none(), format!("the callback query stayed in the address bar: {url}"))
+    })
+    .await;
+}
+
+/// A scripted EHR: SMART discovery with relative endpoints, an authorize
+/// endpoint that records and stops, and a token endpoint.
+fn fake_ehr() -> TestServer {
+    TestServer::start(|request| match (request.method.as_str(), request.path()) {
+        ("GET", "/fhir/.well-known/smart-configuration") => Response::json(
+            200,
+            &json!({
+                "authorization_endpoint": "/auth/authorize",
+                "token_endpoint": "/auth/token",
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code"],
+                "capabilities": ["launch-ehr", "client-public"]
+            }),
+        ),
+        ("GET", "/auth/authorize") => Response::text(200, "authorization page"),
+        ("POST", "/auth/token") => Response::json(
+            200,
+            &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
+                    "scope": "launch patient/Condition.rs", "patient": "pat-42", "need_patient_banner": "false"}),
+        ),
+        _ => Response::text(404, "not found"),
+    })
+}
+
+async fn wait_for_request(server: &TestServer, path: &str) -> Result<e2e::Request, String> {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = server.requests().into_iter().find(|r| r.path() == path) {
+            return Ok(found);
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            return Err(format!(
+                "no request to {path}; saw {:?}",
+                server.requests().iter().map(|r| r.target.clone()).collect::<Vec<_>>()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
+    let ehr = fake_ehr();
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let app = app_with_config(Some(Response::json(200, &config_for(&fhir_base))));
+    let ehr_ref = &ehr;
+    Browser::run("ehr-launch", |client| async move {
+        let app_origin = app.origin();
+        client
+            .goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-123"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let authorize = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs();
+        let expect = |key: &str, value: &str| check(authorize.get(key).map(String::as_str) == Some(value), format!("{key}: {authorize:?}"));
+        expect("response_type", "code")?;
+        expect("client_id", "e2e-client")?;
+        expect("redirect_uri", &format!("{app_origin}/callback"))?;
+        expect("aud", &fhir_base)?;
+        expect("launch", "L-123")?;
+        expect("scope", "launch openid fhirUser patient/*.rs")?;
+        expect("code_challenge_method", "S256")?;
+        let state = authorize.get("state").cloned().ok_or("no state")?;
+        check(state.len() >= 43, "state shorter than 256 bits")?;
+        check(authorize.contains_key("nonce"), "openid requested but no nonce")?;
+
+        // The pending record is in sessionStorage (app origin), keyed by state.
+        client.goto(&format!("{app_origin}/callback?code=C-1&state={state}")).await.map_err(|e| e.to_string())?;
+        let token = wait_for_request(ehr_ref, "/auth/token").await?;
+        let form = token.form_pairs();
+        check(form.get("grant_type").map(String::as_str) == Some("authorization_code"), format!("{form:?}"))?;
+        check(form.get("code").map(String::as_str) == Some("C-1"), format!("{form:?}"))?;
+        check(!form.contains_key("client_secret"), "a public client sent a secret")?;
+        let verifier = form.get("code_verifier").cloned().ok_or("no code_verifier")?;
+        check(
+            PkceVerifier::new(verifier).challenge().as_str() == authorize["code_challenge"],
+            "the verifier does not match the challenge",
+        )?;
+        wait_for_text(&client, "Signed in").await?;
+        let patient = text_of(&client, "[data-testid=context-patient]").await?;
+        check(patient == "pat-42 (from the token response)", format!("patient: {patient}"))?;
+        let url = client.current_url().await.map_err(|e| e.to_string())?;
+        check(url.query().is_none(), format!("the code stayed in the address bar: {url}"))?;
+        let stored = script(&client, "return JSON.stringify(Object.assign({}, sessionStorage)) + JSON.stringify(Object.assign({}, localStorage)) + document.cookie").await?;
+        check(!stored.to_string().contains("opaque-access-token"), format!("token in storage: {stored}"))?;
+        check(stored == json!("{}{}"), format!("storage not empty after the callback: {stored}"))?;
+
+        // Back to the same callback URL: the state was used once.
+        client.goto(&format!("{app_origin}/callback?code=C-1&state={state}")).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "State mismatch").await?;
+        let exchanges = ehr_ref.requests().iter().filter(|r| r.path() == "/auth/token").count();
+        check(exchanges == 1, format!("{exchanges} token requests; a replayed state must make none"))?;
+        let text = page_text(&client).await;
+        check(!text.contains("opaque-access-token"), "the token is on the page")
+    })
+    .await;
+}
