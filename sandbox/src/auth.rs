@@ -1,0 +1,600 @@
+//! The Descope-compatible authorization server: Descope's paths
+//! (`/oauth2/v1/apps/{authorize,token,revoke,userinfo}`), OpenID discovery
+//! at `/{projectId}/.well-known/openid-configuration`, a JWKS, a login and
+//! consent page, codes, RS256 tokens and rotating refresh tokens.
+//!
+//! It is strict where real servers are: PKCE S256 required, exact redirect
+//! URIs, `aud` must be a protected FHIR base, `launch` single use and short
+//! lived, codes single use (reuse revokes what they issued), refresh-token
+//! reuse revokes the family.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use smart_core::scopes::{Scope, ScopeContext};
+use smart_core::secret::PkceVerifier;
+
+use crate::data::display_name;
+use crate::http::{escape, html_response, json_response, oauth_error, page, query, redirect};
+use crate::state::{
+    now, random_id, AccessRecord, Base, Code, Consent, ContextMode, Grant, Injection, LaunchSettings, RefreshRecord,
+    Sandbox, CLIENT_ID, CODE_LIFETIME, LAUNCH_LIFETIME,
+};
+
+type Shared = State<Arc<Sandbox>>;
+type Params = HashMap<String, String>;
+
+/// The patient a standalone sign-in gets when consent is automatic.
+pub const STANDALONE_DEFAULT_PATIENT: &str = "p003";
+
+/// The endpoints both discovery documents name.
+fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
+    let o = &sandbox.origin;
+    let mut map = Map::new();
+    map.insert("issuer".into(), json!(sandbox.issuer()));
+    map.insert("authorization_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/authorize")));
+    map.insert("token_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/token")));
+    map.insert("revocation_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/revoke")));
+    map.insert("userinfo_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/userinfo")));
+    map.insert("jwks_uri".into(), json!(format!("{}/.well-known/jwks.json", sandbox.issuer())));
+    map.insert("code_challenge_methods_supported".into(), json!(["S256"]));
+    map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
+    map.insert("response_types_supported".into(), json!(["code"]));
+    map.insert("token_endpoint_auth_methods_supported".into(), json!(["none"]));
+    map.insert(
+        "scopes_supported".into(),
+        json!([
+            "openid",
+            "fhirUser",
+            "profile",
+            "launch",
+            "launch/patient",
+            "launch/encounter",
+            "offline_access",
+            "online_access",
+            "patient/*.rs",
+            "user/*.rs",
+            "patient/*.read",
+            "user/*.read"
+        ]),
+    );
+    map
+}
+
+pub async fn openid_configuration(State(sandbox): Shared) -> Response {
+    let mut doc = endpoints(&sandbox);
+    doc.insert("id_token_signing_alg_values_supported".into(), json!(["RS256"]));
+    doc.insert("subject_types_supported".into(), json!(["public"]));
+    json_response(StatusCode::OK, &Value::Object(doc))
+}
+
+pub fn smart_configuration(sandbox: &Sandbox) -> Response {
+    let mut doc = endpoints(sandbox);
+    doc.insert(
+        "capabilities".into(),
+        json!([
+            "launch-ehr",
+            "launch-standalone",
+            "client-public",
+            "context-ehr-patient",
+            "context-ehr-encounter",
+            "context-standalone-patient",
+            "context-banner",
+            "context-style",
+            "permission-patient",
+            "permission-user",
+            "permission-offline",
+            "permission-v1",
+            "permission-v2",
+            "sso-openid-connect",
+            "authorize-post"
+        ]),
+    );
+    json_response(StatusCode::OK, &Value::Object(doc))
+}
+
+pub async fn jwks(State(sandbox): Shared) -> Response {
+    json_response(StatusCode::OK, &sandbox.keys.jwks())
+}
+
+/// Whether a scope token is one this server can grant a public client.
+fn scope_allowed(token: &str) -> bool {
+    match Scope::parse(token) {
+        Ok(Scope::Resource(r)) => r.context != ScopeContext::System,
+        Ok(Scope::Other(_)) | Err(_) => false,
+        Ok(_) => true,
+    }
+}
+
+fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split_ascii_whitespace().any(|s| s == wanted)
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    html_response(status, page("Sign-in error", &format!("<p role=\"alert\">{}</p>", escape(message))))
+}
+
+fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    redirect(&format!("{redirect_uri}{separator}{}", query(pairs)))
+}
+
+fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    redirect_with(redirect_uri, &pairs)
+}
+
+fn base_for_aud(sandbox: &Sandbox, aud: &str) -> Option<Base> {
+    let trimmed = aud.trim_end_matches('/');
+    [Base::Descope, Base::Smart].into_iter().find(|b| sandbox.fhir_base(*b) == trimmed)
+}
+
+/// `GET /oauth2/v1/apps/authorize`
+pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> Response {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Client and redirect URI first: an error must never be sent to an
+    // unverified redirect URI (RFC 6749 §4.1.2.1).
+    if get("client_id") != Some(CLIENT_ID) {
+        return error_page(StatusCode::BAD_REQUEST, "Unknown client_id: this app is not registered.");
+    }
+    let Some(redirect_uri) = get("redirect_uri").filter(|r| sandbox.redirect_uris.iter().any(|u| u == r)) else {
+        return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing or not registered for this client.");
+    };
+    let state = get("state");
+    let fail = |error: &str, description: &str| redirect_error(redirect_uri, state, error, description);
+    if get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "only response_type=code is supported");
+    }
+    let Some(challenge) = get("code_challenge") else {
+        return fail("invalid_request", "PKCE is required: code_challenge is missing");
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return fail("invalid_request", "PKCE code_challenge_method must be S256");
+    }
+    let Some(base) = get("aud").and_then(|aud| base_for_aud(&sandbox, aud)) else {
+        return fail("invalid_request", "aud must be the URL of a FHIR server this authorization server protects");
+    };
+    let scope = get("scope").unwrap_or_default().to_string();
+    if let Some(bad) = scope.split_ascii_whitespace().find(|s| !scope_allowed(s)) {
+        return fail("invalid_scope", &format!("the scope \"{bad}\" is not configured for this app"));
+    }
+    let settings = if has_scope(&scope, "launch") {
+        let mut registry = sandbox.registry();
+        let live = get("launch")
+            .and_then(|id| registry.launches.get_mut(id))
+            .filter(|l| !l.used && now().saturating_sub(l.created) <= LAUNCH_LIFETIME);
+        let Some(launch) = live else {
+            return fail("invalid_request", "the launch value is unknown, expired or already used");
+        };
+        if launch.settings.base != base {
+            return fail("invalid_request", "aud is not the FHIR server this launch came from");
+        }
+        launch.used = true;
+        launch.settings.clone()
+    } else {
+        let auto = sandbox.registry().faults.auto_approve_standalone;
+        LaunchSettings::standalone(base, auto)
+    };
+    let consent = Consent {
+        redirect_uri: redirect_uri.to_string(),
+        state: state.map(str::to_string),
+        scope,
+        code_challenge: challenge.to_string(),
+        nonce: get("nonce").map(str::to_string),
+        settings,
+    };
+    if consent.settings.auto_approve {
+        let patient =
+            consent.settings.patient.clone().or_else(|| {
+                has_scope(&consent.scope, "launch/patient").then(|| STANDALONE_DEFAULT_PATIENT.to_string())
+            });
+        return approve(&sandbox, consent, patient);
+    }
+    let id = random_id();
+    let page = consent_page(&sandbox, &id, &consent);
+    let deny_framing = consent.settings.deny_framing;
+    sandbox.registry().consents.insert(id, consent);
+    let mut response = html_response(StatusCode::OK, page);
+    if deny_framing {
+        let headers = response.headers_mut();
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        headers.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
+    }
+    response
+}
+
+fn consent_page(sandbox: &Sandbox, id: &str, consent: &Consent) -> String {
+    let scopes: String =
+        consent.scope.split_ascii_whitespace().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
+    let who = match (&consent.settings.practitioner, &consent.settings.patient) {
+        (Some(pr), Some(p)) => format!(
+            "<p>Signed in as <strong>{}</strong>, for patient <strong>{}</strong>.</p>",
+            escape(&sandbox.store.read("Practitioner", pr).map(display_name).unwrap_or_default()),
+            escape(&sandbox.store.read("Patient", p).map(display_name).unwrap_or_default())
+        ),
+        _ => {
+            let options: String = sandbox
+                .store
+                .all("Patient")
+                .iter()
+                .map(|p| {
+                    let pid = p["id"].as_str().unwrap_or_default();
+                    format!("<option value=\"{}\">{} ({})</option>", escape(pid), escape(&display_name(p)), escape(pid))
+                })
+                .collect();
+            format!("<label>Sign in as patient <select name=\"patient\">{options}</select></label>")
+        }
+    };
+    page(
+        "Sandbox sign-in and consent",
+        &format!(
+            "<form method=\"post\" action=\"/oauth2/v1/apps/consent\">\
+             <input type=\"hidden\" name=\"consent\" value=\"{}\">{who}\
+             <p>The app <strong>{CLIENT_ID}</strong> asks for:</p><ul>{scopes}</ul>\
+             <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
+             <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button></form>",
+            escape(id)
+        ),
+    )
+}
+
+/// `POST /oauth2/v1/apps/consent`
+pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Response {
+    let Some(consent) = form.get("consent").and_then(|id| sandbox.registry().consents.remove(id)) else {
+        return error_page(StatusCode::BAD_REQUEST, "This sign-in expired or was already answered.");
+    };
+    if form.get("decision").map(String::as_str) != Some("approve") {
+        return redirect_error(
+            &consent.redirect_uri,
+            consent.state.as_deref(),
+            "access_denied",
+            "the user denied access",
+        );
+    }
+    let patient = consent.settings.patient.clone().or_else(|| form.get("patient").cloned());
+    approve(&sandbox, consent, patient)
+}
+
+/// Issues the code and redirects back to the app.
+fn approve(sandbox: &Sandbox, consent: Consent, patient: Option<String>) -> Response {
+    let settings = consent.settings.clone();
+    let standalone = settings.practitioner.is_none();
+    let scope = match settings.inject {
+        Injection::ScopeDowngrade => consent
+            .scope
+            .split_ascii_whitespace()
+            .filter(|s| !s.contains('/') || s.starts_with("launch/"))
+            .chain(["patient/Patient.rs", "patient/Condition.rs"])
+            .collect::<Vec<_>>()
+            .join(" "),
+        Injection::EmptyGrant => String::new(),
+        _ => consent.scope.clone(),
+    };
+    let fhir_user = match (&settings.practitioner, &patient) {
+        (Some(pr), _) => format!("Practitioner/{pr}"),
+        (None, Some(p)) => format!("Patient/{p}"),
+        (None, None) => "Practitioner/pr1".to_string(),
+    };
+    let patient = if settings.inject == Injection::MissingPatient { None } else { patient };
+    let grant = Grant {
+        scope,
+        // A standalone patient-portal user only ever sees themselves.
+        patient: if standalone {
+            patient.or_else(|| fhir_user.strip_prefix("Patient/").map(str::to_string))
+        } else {
+            patient
+        },
+        encounter: settings.encounter.clone(),
+        fhir_user,
+        nonce: consent.nonce,
+        settings,
+    };
+    let code = random_id();
+    sandbox.registry().codes.insert(
+        code.clone(),
+        Code {
+            redirect_uri: consent.redirect_uri.clone(),
+            code_challenge: consent.code_challenge,
+            grant,
+            created: now(),
+            used: false,
+            families: Vec::new(),
+        },
+    );
+    let issuer = sandbox.issuer();
+    let mut pairs = vec![("code", code.as_str()), ("iss", issuer.as_str())];
+    if let Some(state) = consent.state.as_deref() {
+        pairs.push(("state", state));
+    }
+    redirect_with(&consent.redirect_uri, &pairs)
+}
+
+fn style_url(sandbox: &Sandbox, inject: Injection) -> String {
+    match inject {
+        Injection::StyleUnreachable => format!("{}/ehr/no-such-style.json", sandbox.origin),
+        Injection::StyleMalformed => format!("{}/ehr/smart-style-malformed.json", sandbox.origin),
+        _ => format!("{}/ehr/smart-style.json", sandbox.origin),
+    }
+}
+
+/// Issues an access token (and refresh and id tokens) for a grant.
+fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) -> Response {
+    let settings = &grant.settings;
+    let issued = now();
+    let jti = random_id();
+    let fhir_base = sandbox.fhir_base(settings.base);
+    let aud = if settings.inject == Injection::AudienceMismatch {
+        format!("{fhir_base}-elsewhere")
+    } else {
+        fhir_base.clone()
+    };
+    let style = style_url(sandbox, settings.inject);
+    let mut claims = json!({
+        "iss": sandbox.issuer(), "sub": grant.fhir_user, "aud": aud, "iat": issued,
+        "exp": issued + settings.token_lifetime, "jti": jti, "client_id": CLIENT_ID, "scope": grant.scope,
+    });
+    let context_in_claims = matches!(settings.context, ContextMode::Claims | ContextMode::Both);
+    let context_in_response = matches!(settings.context, ContextMode::Response | ContextMode::Both);
+    if context_in_claims {
+        // As Descope's JWT template renders them: "" when a value is unset.
+        claims["patient"] = json!(grant.patient.clone().unwrap_or_default());
+        claims["encounter"] = json!(grant.encounter.clone().unwrap_or_default());
+        claims["need_patient_banner"] = json!(settings.need_patient_banner);
+        claims["smart_style_url"] = json!(style);
+    }
+    let mut body = json!({
+        "access_token": sandbox.keys.sign(&claims),
+        "token_type": "Bearer",
+        "expires_in": settings.token_lifetime,
+        "scope": grant.scope,
+    });
+    if context_in_response {
+        if let Some(patient) = &grant.patient {
+            body["patient"] = json!(patient);
+        }
+        if let Some(encounter) = &grant.encounter {
+            body["encounter"] = json!(encounter);
+        }
+        body["need_patient_banner"] = json!(settings.need_patient_banner);
+        body["smart_style_url"] = json!(style);
+    }
+    if has_scope(&grant.scope, "offline_access") || has_scope(&grant.scope, "online_access") {
+        let refresh = random_id();
+        sandbox
+            .registry()
+            .refresh
+            .insert(refresh.clone(), RefreshRecord { family: family.to_string(), grant: grant.clone(), used: false });
+        body["refresh_token"] = json!(refresh);
+    }
+    if with_id_token && has_scope(&grant.scope, "openid") {
+        let mut id = json!({
+            "iss": sandbox.issuer(), "sub": grant.fhir_user, "aud": CLIENT_ID, "iat": issued,
+            "exp": issued + 3600, "fhirUser": format!("{fhir_base}/{}", grant.fhir_user),
+        });
+        if let Some(nonce) = &grant.nonce {
+            id["nonce"] = json!(nonce);
+        }
+        match settings.inject {
+            Injection::IdTokenWrongAudience => id["aud"] = json!("another-client"),
+            Injection::IdTokenExpired => {
+                id["iat"] = json!(issued - 7200);
+                id["exp"] = json!(issued - 3600);
+            }
+            Injection::IdTokenWrongNonce => id["nonce"] = json!("not-the-nonce-that-was-sent"),
+            _ => {}
+        }
+        body["id_token"] = json!(if settings.inject == Injection::IdTokenBadSignature {
+            sandbox.keys.sign_corrupted(&id)
+        } else {
+            sandbox.keys.sign(&id)
+        });
+    }
+    sandbox.registry().access.insert(
+        jti,
+        AccessRecord {
+            family: family.to_string(),
+            patient: grant.patient.clone(),
+            scope: grant.scope.clone(),
+            base: settings.base,
+        },
+    );
+    json_response(StatusCode::OK, &body)
+}
+
+/// `POST /oauth2/v1/apps/token`
+pub async fn token(State(sandbox): Shared, Form(form): Form<Params>) -> Response {
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if form.contains_key("client_secret") {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "this is a public client: no secret may be sent",
+        );
+    }
+    if get("client_id") != CLIENT_ID {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    match get("grant_type") {
+        "authorization_code" => exchange_code(&sandbox, &form),
+        "refresh_token" => refresh(&sandbox, get("refresh_token")),
+        other => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant_type \"{other}\" is not supported"),
+        ),
+    }
+}
+
+fn exchange_code(sandbox: &Sandbox, form: &Params) -> Response {
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let code = {
+        let mut registry = sandbox.registry();
+        let Some(code) = registry.codes.get_mut(get("code")) else { return invalid("unknown authorization code") };
+        if code.used {
+            // Reuse means the code leaked: revoke everything it issued.
+            let families = code.families.clone();
+            registry.revoked_families.extend(families);
+            return invalid("the authorization code was already used; the tokens it issued are revoked");
+        }
+        code.used = true;
+        code.clone()
+    };
+    if now().saturating_sub(code.created) > CODE_LIFETIME {
+        return invalid("the authorization code expired");
+    }
+    if get("redirect_uri") != code.redirect_uri {
+        return invalid("redirect_uri does not match the authorize request");
+    }
+    let verifier = get("code_verifier");
+    if verifier.is_empty() {
+        return invalid("code_verifier is missing (PKCE)");
+    }
+    if PkceVerifier::new(verifier.to_string()).challenge().as_str() != code.code_challenge {
+        return invalid("code_verifier does not match the code_challenge (PKCE)");
+    }
+    match code.grant.settings.inject {
+        Injection::TokenInvalidGrant => return invalid("injected: the grant is invalid"),
+        Injection::TokenNotJson => {
+            return crate::http::with_type(
+                StatusCode::BAD_GATEWAY,
+                "text/html",
+                "<html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+            )
+        }
+        Injection::TokenWithoutAccessToken => {
+            return json_response(
+                StatusCode::OK,
+                &json!({"token_type": "Bearer", "expires_in": 3600, "scope": code.grant.scope}),
+            )
+        }
+        _ => {}
+    }
+    let family = random_id();
+    if let Some(stored) = sandbox.registry().codes.get_mut(get("code")) {
+        stored.families.push(family.clone());
+    }
+    issue(sandbox, &code.grant, &family, true)
+}
+
+fn refresh(sandbox: &Sandbox, token: &str) -> Response {
+    let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let record = {
+        let mut registry = sandbox.registry();
+        let Some(record) = registry.refresh.get_mut(token) else { return invalid("unknown refresh token") };
+        let family = record.family.clone();
+        if record.used {
+            registry.revoked_families.push(family);
+            return invalid("the refresh token was already used; the session is revoked");
+        }
+        if registry.revoked_families.contains(&family) {
+            return invalid("the refresh token was revoked");
+        }
+        let record = registry.refresh.get_mut(token).map(|r| {
+            r.used = true;
+            r.clone()
+        });
+        match record {
+            Some(r) => r,
+            None => return invalid("unknown refresh token"),
+        }
+    };
+    issue(sandbox, &record.grant, &record.family, false)
+}
+
+/// `POST /oauth2/v1/apps/revoke` (RFC 7009): always 200 for a known client.
+pub async fn revoke(State(sandbox): Shared, Form(form): Form<Params>) -> Response {
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    let token = form.get("token").map(String::as_str).unwrap_or_default();
+    let family = {
+        let registry = sandbox.registry();
+        registry.refresh.get(token).map(|r| r.family.clone()).or_else(|| {
+            let jti = sandbox.keys.verify(token)?.get("jti")?.as_str()?.to_string();
+            registry.access.get(&jti).map(|a| a.family.clone())
+        })
+    };
+    if let Some(family) = family {
+        sandbox.registry().revoked_families.push(family);
+    }
+    json_response(StatusCode::OK, &json!({}))
+}
+
+/// Why a bearer token was refused: (status, error, description).
+pub type BearerFailure = (StatusCode, &'static str, String);
+
+/// Validates a bearer token for `base`: signature, expiry, audience and
+/// revocation. Returns the token's record.
+pub fn validate_bearer(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    base: Option<Base>,
+) -> Result<AccessRecord, BearerFailure> {
+    let unauthorized = |error: &'static str, why: String| (StatusCode::UNAUTHORIZED, error, why);
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
+        return Err(unauthorized("invalid_request", "no bearer token was sent".into()));
+    };
+    let claims = sandbox
+        .keys
+        .verify(token.trim())
+        .ok_or_else(|| unauthorized("invalid_token", "the token's signature is not valid".into()))?;
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    if exp <= now() {
+        return Err(unauthorized("invalid_token", "the access token expired".into()));
+    }
+    if let Some(base) = base {
+        let expected = sandbox.fhir_base(base);
+        if claims.get("aud").and_then(Value::as_str) != Some(expected.as_str()) {
+            return Err(unauthorized("invalid_token", format!("the token's aud is not {expected}")));
+        }
+    }
+    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+    let registry = sandbox.registry();
+    let record =
+        registry.access.get(jti).cloned().ok_or_else(|| unauthorized("invalid_token", "unknown token".into()))?;
+    if registry.revoked_families.contains(&record.family) {
+        return Err(unauthorized("invalid_token", "the token was revoked".into()));
+    }
+    Ok(record)
+}
+
+/// `WWW-Authenticate` for a refused bearer token (RFC 6750 §3).
+pub fn challenge(failure: &BearerFailure) -> HeaderValue {
+    let text = format!(
+        "Bearer realm=\"sandbox\", error=\"{}\", error_description=\"{}\"",
+        failure.1,
+        failure.2.replace('"', "'")
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"sandbox\""))
+}
+
+/// `GET /oauth2/v1/apps/userinfo`
+pub async fn userinfo(State(sandbox): Shared, headers: HeaderMap) -> Response {
+    match validate_bearer(&sandbox, &headers, None) {
+        Ok(record) => {
+            let family = record.family;
+            let user = sandbox
+                .registry()
+                .refresh
+                .values()
+                .find(|r| r.family == family)
+                .map(|r| r.grant.fhir_user.clone())
+                .unwrap_or_default();
+            json_response(StatusCode::OK, &json!({"sub": user, "fhirUser": user}))
+        }
+        Err(failure) => {
+            let mut response = oauth_error(failure.0, failure.1, &failure.2);
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge(&failure));
+            response
+        }
+    }
+}

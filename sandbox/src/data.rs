@@ -1,0 +1,403 @@
+//! Synthetic, deterministic clinical data: the same records at every start.
+//!
+//! 28 patients (names with non-ASCII letters, one with markup in it, MRNs,
+//! birth dates, genders) with encounters, conditions, vital signs and labs
+//! over several years, medication requests, allergies and immunizations.
+//! Two patients have more than 2,000 observations.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+/// A small deterministic generator (SplitMix64): no dependency, same
+/// sequence everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A value around `mean`, within ±`spread`.
+    fn around(&mut self, mean: f64, spread: f64) -> f64 {
+        let unit = (self.below(10_000) as f64) / 10_000.0;
+        mean + (unit * 2.0 - 1.0) * spread
+    }
+}
+
+/// The MRN identifier system used by the sandbox EHR.
+pub const MRN_SYSTEM: &str = "urn:oid:2.16.840.1.113883.19.5.99999.1";
+
+const PATIENTS: &[(&str, &str, &str)] = &[
+    ("Zoë", "Ōtani", "female"),
+    ("José", "Álvarez García", "male"),
+    ("Łukasz", "Wiśniewski", "male"),
+    ("Søren", "Kierkegård", "male"),
+    ("Thị Ánh", "Nguyễn", "female"),
+    ("Siobhán", "Ó Briain", "female"),
+    ("Jürgen", "Müller", "male"),
+    ("Ólafur", "Þórsson", "male"),
+    ("Amélie", "Lefèvre", "female"),
+    ("Ngozi", "Okonkwo", "female"),
+    ("Mateus", "Conceição", "male"),
+    ("Aiyana", "Whitehorse", "female"),
+    ("Dmitri", "Volkov", "male"),
+    ("Fatima", "Al-Sayed", "female"),
+    ("Hiroshi", "Tanaka", "male"),
+    ("Priya", "Raghunathan", "female"),
+    ("Chloé", "Dubois-Martin", "female"),
+    ("Kwame", "Mensah", "male"),
+    ("Ingrid", "Bergström", "female"),
+    ("Rafael", "Núñez", "male"),
+    ("Anaïs", "Kowalczyk", "female"),
+    ("Tomasz", "Dąbrowski", "male"),
+    ("Eleni", "Papadopoulou", "female"),
+    ("Bjørn", "Halvorsen", "male"),
+    ("Mei", "Chen", "female"),
+    ("Alex", "Rivera", "other"),
+    ("<img src=x onerror=alert(1)>Robert", "<b>Tables</b>", "male"),
+    ("Grace", "O'Connor", "female"),
+];
+
+/// Practitioners who can launch the app from the EHR simulator.
+pub const PRACTITIONERS: &[(&str, &str, &str)] = &[
+    ("pr1", "Amara", "Okafor"),
+    ("pr2", "Jonas", "Lindqvist"),
+    ("pr3", "Miguel Ángel", "Torres"),
+    ("pr4", "Helena", "Novák"),
+];
+
+const CONDITIONS: &[(&str, &str)] = &[
+    ("44054006", "Diabetes mellitus type 2"),
+    ("38341003", "Hypertensive disorder"),
+    ("195967001", "Asthma"),
+    ("55822004", "Hyperlipidemia"),
+    ("35489007", "Depressive disorder"),
+    ("239873007", "Osteoarthritis of knee"),
+    ("40055000", "Chronic sinusitis"),
+    ("230690007", "Cerebrovascular accident"),
+    ("431855005", "Chronic kidney disease stage 1"),
+    ("68496003", "Polyp of colon"),
+];
+
+const MEDICATIONS: &[(&str, &str, &str)] = &[
+    (
+        "860975",
+        "Metformin hydrochloride 500 MG Extended Release Oral Tablet",
+        "1 tablet by mouth twice daily with meals",
+    ),
+    ("314076", "Lisinopril 10 MG Oral Tablet", "1 tablet by mouth once daily"),
+    ("617312", "Atorvastatin 20 MG Oral Tablet", "1 tablet by mouth at bedtime"),
+    ("745679", "Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", "2 puffs every 4 to 6 hours as needed"),
+    ("197361", "Amlodipine 5 MG Oral Tablet", "1 tablet by mouth once daily"),
+    ("310965", "Ibuprofen 200 MG Oral Tablet", "1 to 2 tablets every 6 hours as needed for pain"),
+    ("312961", "Simvastatin 20 MG Oral Tablet", "1 tablet by mouth once daily"),
+];
+
+const ALLERGIES: &[(&str, &str, &str, &str)] = &[
+    ("91936005", "Allergy to penicillin", "247472004", "Hives"),
+    ("300913006", "Shellfish allergy", "39579001", "Anaphylaxis"),
+    ("418689008", "Allergy to grass pollen", "76067001", "Sneezing"),
+    ("714035009", "Allergy to soy", "271807003", "Skin rash"),
+    ("232350006", "House dust mite allergy", "267036007", "Dyspnea"),
+];
+
+const VACCINES: &[(&str, &str)] = &[
+    ("140", "Influenza, seasonal, injectable, preservative free"),
+    ("208", "COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose"),
+    ("115", "Tdap"),
+    ("33", "Pneumococcal polysaccharide PPV23"),
+];
+
+/// Labs: LOINC code, display, unit, mean, spread.
+const LABS: &[(&str, &str, &str, f64, f64)] = &[
+    ("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "mg/dL", 105.0, 30.0),
+    ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", 6.4, 1.2),
+    ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 1.0, 0.3),
+    ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 195.0, 40.0),
+];
+
+/// One resource store for both FHIR bases.
+pub struct Store {
+    /// Resources by type, in a stable order.
+    pub resources: HashMap<&'static str, Vec<Value>>,
+    index: HashMap<(String, String), usize>,
+}
+
+/// Days since 1970-01-01 to a calendar date (proleptic Gregorian).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn date(days: i64) -> String {
+    let (y, m, d) = civil(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn date_time(days: i64, minutes: u64) -> String {
+    format!("{}T{:02}:{:02}:00Z", date(days), (minutes / 60) % 24, minutes % 60)
+}
+
+/// "Today" for the data set: fixed, so the data never changes.
+const TODAY: i64 = 20_600; // 2026-05-27
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({"coding": [{"system": system, "code": code, "display": display}], "text": display})
+}
+
+fn category(code: &str, display: &str) -> Value {
+    json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": code, "display": display}]}])
+}
+
+fn quantity(value: f64, unit: &str) -> Value {
+    json!({"value": (value * 10.0).round() / 10.0, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit})
+}
+
+impl Store {
+    pub fn generate() -> Store {
+        let mut rng = Rng(0x5EED_CAFE);
+        let mut resources: HashMap<&'static str, Vec<Value>> = HashMap::new();
+        let mut push = |kind: &'static str, value: Value| resources.entry(kind).or_default().push(value);
+
+        for (id, given, family) in PRACTITIONERS {
+            push(
+                "Practitioner",
+                json!({"resourceType": "Practitioner", "id": id, "active": true,
+                       "name": [{"use": "official", "family": family, "given": [given], "prefix": ["Dr."]}]}),
+            );
+        }
+
+        for (index, (given, family, gender)) in PATIENTS.iter().enumerate() {
+            let pid = format!("p{:03}", index + 1);
+            let subject = json!({"reference": format!("Patient/{pid}")});
+            let birth = TODAY - 365 * (18 + rng.below(70) as i64) - rng.below(365) as i64;
+            push(
+                "Patient",
+                json!({
+                    "resourceType": "Patient", "id": pid, "active": true,
+                    "identifier": [{
+                        "use": "usual",
+                        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}]},
+                        "system": MRN_SYSTEM, "value": format!("MRN-{}", 104_729 + index * 7_919)
+                    }],
+                    "name": [{"use": "official", "family": family, "given": given.split(' ').collect::<Vec<_>>()}],
+                    "gender": gender, "birthDate": date(birth)
+                }),
+            );
+
+            // Encounters over the last five years; the newest is in progress.
+            let visits = 4 + rng.below(8) as i64;
+            for v in 0..visits {
+                let day = TODAY - (visits - v) * (1800 / visits) + rng.below(20) as i64;
+                let (class, label) = *rng.pick(&[
+                    ("AMB", "Office visit"),
+                    ("AMB", "Follow-up visit"),
+                    ("EMER", "Emergency department visit"),
+                    ("IMP", "Hospital admission"),
+                ]);
+                push(
+                    "Encounter",
+                    json!({"resourceType": "Encounter", "id": format!("{pid}-enc-{v:02}"), "status": "finished",
+                           "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class},
+                           "type": [{"text": label}], "subject": subject,
+                           "period": {"start": date_time(day, 540), "end": date_time(day, 600)}}),
+                );
+            }
+            push(
+                "Encounter",
+                json!({"resourceType": "Encounter", "id": format!("{pid}-enc-current"), "status": "in-progress",
+                       "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                       "type": [{"text": "Office visit"}], "subject": subject,
+                       "period": {"start": date_time(TODAY, 480)}}),
+            );
+
+            for c in 0..(1 + rng.below(4)) {
+                let (code, display) = *rng.pick(CONDITIONS);
+                let onset = TODAY - 100 - rng.below(3000) as i64;
+                let active = rng.below(4) > 0;
+                push(
+                    "Condition",
+                    json!({"resourceType": "Condition", "id": format!("{pid}-cond-{c}"),
+                           "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/condition-clinical", if active { "active" } else { "resolved" }, if active { "Active" } else { "Resolved" }),
+                           "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed", "Confirmed"),
+                           "category": [coding("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item")],
+                           "code": coding("http://snomed.info/sct", code, display), "subject": subject,
+                           "onsetDateTime": date(onset), "recordedDate": date(onset + 3)}),
+                );
+            }
+
+            for m in 0..rng.below(5) {
+                let (code, display, dosage) = *rng.pick(MEDICATIONS);
+                push(
+                    "MedicationRequest",
+                    json!({"resourceType": "MedicationRequest", "id": format!("{pid}-med-{m}"),
+                           "status": if rng.below(5) > 0 { "active" } else { "stopped" }, "intent": "order",
+                           "medicationCodeableConcept": coding("http://www.nlm.nih.gov/research/umls/rxnorm", code, display),
+                           "subject": subject, "authoredOn": date(TODAY - rng.below(900) as i64),
+                           "dosageInstruction": [{"text": dosage}]}),
+                );
+            }
+
+            for a in 0..rng.below(3) {
+                let (code, display, reaction, reaction_display) = *rng.pick(ALLERGIES);
+                push(
+                    "AllergyIntolerance",
+                    json!({"resourceType": "AllergyIntolerance", "id": format!("{pid}-alg-{a}"),
+                           "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", "Active"),
+                           "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "Confirmed"),
+                           "criticality": *rng.pick(&["low", "high"]),
+                           "code": coding("http://snomed.info/sct", code, display), "patient": subject,
+                           "recordedDate": date(TODAY - rng.below(3000) as i64),
+                           "reaction": [{"manifestation": [coding("http://snomed.info/sct", reaction, reaction_display)]}]}),
+                );
+            }
+
+            for (i, (code, display)) in VACCINES.iter().enumerate() {
+                if rng.below(3) == 0 {
+                    continue;
+                }
+                push(
+                    "Immunization",
+                    json!({"resourceType": "Immunization", "id": format!("{pid}-imm-{i}"), "status": "completed",
+                           "vaccineCode": coding("http://hl7.org/fhir/sid/cvx", code, display), "patient": subject,
+                           "occurrenceDateTime": date(TODAY - rng.below(1500) as i64)}),
+                );
+            }
+
+            // Vital signs: the first two patients are measured daily for
+            // ~18 months (4 vitals a day: 2,000+ observations).
+            let (readings, step) = if index < 2 { (540, 1) } else { (8 + rng.below(30) as i64, 45) };
+            let weight_base = rng.around(78.0, 18.0);
+            let height_m = rng.around(1.70, 0.12);
+            let mut n = 0;
+            let mut observation = |value: Value| {
+                n += 1;
+                let mut value = value;
+                value["id"] = json!(format!("{pid}-obs-{n:05}"));
+                value
+            };
+            for r in 0..readings {
+                let day = TODAY - (readings - r) * step;
+                let when = date_time(day, 500 + rng.below(300));
+                let vital = |code: &str, display: &str| {
+                    json!({"resourceType": "Observation", "status": "final", "category": category("vital-signs", "Vital Signs"),
+                           "code": coding("http://loinc.org", code, display), "subject": subject, "effectiveDateTime": when})
+                };
+                let mut bp = vital("85354-9", "Blood pressure panel with all children optional");
+                bp["component"] = json!([
+                    {"code": coding("http://loinc.org", "8480-6", "Systolic blood pressure"), "valueQuantity": quantity(rng.around(128.0, 18.0).round(), "mm[Hg]")},
+                    {"code": coding("http://loinc.org", "8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(rng.around(80.0, 10.0).round(), "mm[Hg]")}
+                ]);
+                let mut hr = vital("8867-4", "Heart rate");
+                hr["valueQuantity"] = quantity(rng.around(74.0, 12.0).round(), "/min");
+                let weight = weight_base + rng.around(0.0, 2.5);
+                let mut wt = vital("29463-7", "Body weight");
+                wt["valueQuantity"] = quantity(weight, "kg");
+                let mut bmi = vital("39156-5", "Body mass index (BMI) [Ratio]");
+                bmi["valueQuantity"] = quantity(weight / (height_m * height_m), "kg/m2");
+                for obs in [bp, hr, wt, bmi] {
+                    push("Observation", observation(obs));
+                }
+            }
+            for r in 0..(3 + rng.below(10) as i64) {
+                let day = TODAY - r * 120 - rng.below(30) as i64;
+                for (code, display, unit, mean, spread) in LABS {
+                    if rng.below(2) == 0 {
+                        continue;
+                    }
+                    let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
+                                         "code": coding("http://loinc.org", code, display), "subject": subject,
+                                         "effectiveDateTime": date_time(day, 450)});
+                    lab["valueQuantity"] = quantity(rng.around(*mean, *spread), unit);
+                    push("Observation", observation(lab));
+                }
+            }
+        }
+
+        let mut index = HashMap::new();
+        for (kind, list) in &resources {
+            for (i, resource) in list.iter().enumerate() {
+                index.insert((kind.to_string(), resource["id"].as_str().unwrap_or_default().to_string()), i);
+            }
+        }
+        Store { resources, index }
+    }
+
+    pub fn read(&self, kind: &str, id: &str) -> Option<&Value> {
+        let i = self.index.get(&(kind.to_string(), id.to_string()))?;
+        self.resources.get(kind)?.get(*i)
+    }
+
+    pub fn all(&self, kind: &str) -> &[Value] {
+        self.resources.get(kind).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn patient_ids(&self) -> Vec<String> {
+        self.all("Patient").iter().filter_map(|p| p["id"].as_str().map(str::to_string)).collect()
+    }
+}
+
+/// The patient a resource belongs to (its compartment), if any.
+pub fn patient_of(resource: &Value) -> Option<String> {
+    if resource["resourceType"] == "Patient" {
+        return resource["id"].as_str().map(str::to_string);
+    }
+    ["subject", "patient"]
+        .iter()
+        .find_map(|field| resource[field]["reference"].as_str())
+        .and_then(|r| r.strip_prefix("Patient/"))
+        .map(str::to_string)
+}
+
+/// A display name: "Given Family".
+pub fn display_name(resource: &Value) -> String {
+    let name = &resource["name"][0];
+    let given: Vec<&str> =
+        name["given"].as_array().map(|g| g.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    format!("{} {}", given.join(" "), name["family"].as_str().unwrap_or_default()).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_set_is_deterministic_and_has_what_the_tests_need() {
+        let a = Store::generate();
+        let b = Store::generate();
+        assert_eq!(a.all("Observation"), b.all("Observation"));
+        assert!(a.all("Patient").len() >= 25);
+        let count = |pid: &str| a.all("Observation").iter().filter(|o| patient_of(o).as_deref() == Some(pid)).count();
+        assert!(count("p001") > 2000, "{}", count("p001"));
+        assert!(count("p002") > 2000);
+        assert!(count("p003") < 500);
+        assert!(a.all("Patient").iter().any(|p| display_name(p).contains('<')), "a name with markup");
+        assert!(a.all("Patient").iter().any(|p| !display_name(p).is_ascii()), "non-ASCII names");
+        for kind in ["Encounter", "Condition", "MedicationRequest", "AllergyIntolerance", "Immunization"] {
+            assert!(!a.all(kind).is_empty(), "{kind}");
+        }
+        assert_eq!(a.read("Patient", "p001").unwrap()["identifier"][0]["system"], MRN_SYSTEM);
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(TODAY), "2026-05-27");
+    }
+}

@@ -1,0 +1,42 @@
+//! `smart-sandbox [--port 8090] [--foreign-port 8091] [--app-url http://localhost:8080/]…`
+
+use smart_sandbox::{start, Options};
+
+fn usage() -> ! {
+    eprintln!("usage: smart-sandbox [--port N] [--foreign-port N] [--app-url URL]...");
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut options = Options::default();
+    let mut app_urls = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
+            "--foreign-port" => options.foreign_port = value().parse().unwrap_or_else(|_| usage()),
+            "--app-url" => app_urls.push(value()),
+            _ => usage(),
+        }
+    }
+    if !app_urls.is_empty() {
+        options.app_urls = app_urls;
+    }
+    let running = match start(options).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("smart-sandbox: could not listen: {error}");
+            std::process::exit(1);
+        }
+    };
+    let o = &running.sandbox.origin;
+    println!("SMART sandbox running");
+    println!("  EHR simulator:        {o}/ehr");
+    println!("  FHIR (Descope-style): {o}/fhir");
+    println!("  FHIR (SMART):         {o}/smart/fhir");
+    println!("  OpenID discovery:     {o}/P2SANDBOX/.well-known/openid-configuration");
+    println!("  app:                  {}", running.sandbox.app_url);
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,253 @@
+//! What the sandbox remembers: launches, pending authorizations, codes,
+//! tokens and refresh-token families, fault switches, and a record of every
+//! request it received.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Store;
+use crate::keys::Keys;
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A random opaque value (codes, launch ids, refresh tokens).
+pub fn random_id() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+}
+
+/// The project id of the Descope-compatible authorization server.
+pub const PROJECT_ID: &str = "P2SANDBOX";
+/// The registered public client.
+pub const CLIENT_ID: &str = "smart-app-local";
+/// How long a launch value stays usable.
+pub const LAUNCH_LIFETIME: u64 = 300;
+/// How long an authorization code stays usable.
+pub const CODE_LIFETIME: u64 = 60;
+
+/// The two FHIR bases: the same data, two authorization styles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Base {
+    /// `/fhir`, behind the Descope-style OpenID server (context in claims).
+    Descope,
+    /// `/smart/fhir`, with SMART discovery (context in the token response).
+    Smart,
+}
+
+impl Base {
+    pub fn path(self) -> &'static str {
+        match self {
+            Base::Descope => "/fhir",
+            Base::Smart => "/smart/fhir",
+        }
+    }
+
+    pub fn default_context(self) -> ContextMode {
+        match self {
+            Base::Descope => ContextMode::Claims,
+            Base::Smart => ContextMode::Response,
+        }
+    }
+}
+
+/// Where the launch context goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContextMode {
+    /// Access-token claims, as Descope's JWT template does.
+    Claims,
+    /// The token response's top level, as standard SMART servers do.
+    Response,
+    Both,
+}
+
+/// Errors the sandbox can be asked to make, per launch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Injection {
+    #[default]
+    None,
+    TokenInvalidGrant,
+    TokenNotJson,
+    TokenWithoutAccessToken,
+    IdTokenBadSignature,
+    IdTokenWrongAudience,
+    IdTokenExpired,
+    IdTokenWrongNonce,
+    MissingPatient,
+    ScopeDowngrade,
+    EmptyGrant,
+    AudienceMismatch,
+    StyleUnreachable,
+    StyleMalformed,
+}
+
+/// Per-launch settings, chosen in the EHR simulator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LaunchSettings {
+    pub base: Base,
+    pub patient: Option<String>,
+    pub encounter: Option<String>,
+    pub practitioner: Option<String>,
+    pub need_patient_banner: bool,
+    pub token_lifetime: u64,
+    pub context: ContextMode,
+    /// Whether the authorization pages refuse to be framed.
+    pub deny_framing: bool,
+    pub auto_approve: bool,
+    pub inject: Injection,
+}
+
+impl LaunchSettings {
+    pub fn standalone(base: Base, auto_approve: bool) -> LaunchSettings {
+        LaunchSettings {
+            base,
+            patient: None,
+            encounter: None,
+            practitioner: None,
+            need_patient_banner: true,
+            token_lifetime: 3600,
+            context: base.default_context(),
+            deny_framing: false,
+            auto_approve,
+            inject: Injection::None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub settings: LaunchSettings,
+    pub created: u64,
+    pub used: bool,
+}
+
+/// An authorize request waiting for the user's consent.
+#[derive(Clone, Debug)]
+pub struct Consent {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub scope: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub settings: LaunchSettings,
+}
+
+/// What a code, and the tokens from it, grant.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub scope: String,
+    pub patient: Option<String>,
+    pub encounter: Option<String>,
+    /// `Practitioner/…` or `Patient/…`.
+    pub fhir_user: String,
+    pub nonce: Option<String>,
+    pub settings: LaunchSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct Code {
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub grant: Grant,
+    pub created: u64,
+    pub used: bool,
+    /// Token families issued from this code: revoked if the code is reused.
+    pub families: Vec<String>,
+}
+
+/// An issued access token, by its `jti`.
+#[derive(Clone, Debug)]
+pub struct AccessRecord {
+    pub family: String,
+    pub patient: Option<String>,
+    pub scope: String,
+    pub base: Base,
+}
+
+/// A refresh token (rotated on every use).
+#[derive(Clone, Debug)]
+pub struct RefreshRecord {
+    pub family: String,
+    pub grant: Grant,
+    pub used: bool,
+}
+
+/// FHIR fault switches (test control API).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Added to every response, in milliseconds.
+    pub latency_ms: u64,
+    /// The next N FHIR responses are 500.
+    pub server_errors: u32,
+    /// The next N FHIR responses are 429 with `Retry-After: 1`.
+    pub rate_limits: u32,
+    /// The next N FHIR responses are malformed JSON.
+    pub malformed: u32,
+    /// Search Bundles' `next` links point at the foreign host.
+    pub foreign_next_link: bool,
+    /// Standalone authorizations skip the consent page.
+    pub auto_approve_standalone: bool,
+}
+
+/// One request the sandbox (or its foreign host) received.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recorded {
+    pub host: &'static str,
+    pub method: String,
+    pub target: String,
+    pub origin: Option<String>,
+    /// Whether an `Authorization` header came with it (never its value).
+    pub authorization: bool,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    pub launches: HashMap<String, Launch>,
+    pub consents: HashMap<String, Consent>,
+    pub codes: HashMap<String, Code>,
+    pub access: HashMap<String, AccessRecord>,
+    pub refresh: HashMap<String, RefreshRecord>,
+    pub revoked_families: Vec<String>,
+    pub faults: Faults,
+    pub requests: Vec<Recorded>,
+}
+
+pub struct Sandbox {
+    /// The sandbox's own origin, e.g. `http://localhost:8090`.
+    pub origin: String,
+    /// The foreign host's origin (for `next` links that must get no token).
+    pub foreign_origin: String,
+    /// Origins allowed by CORS: where the app is served.
+    pub app_origins: Vec<String>,
+    /// Where the EHR simulator opens the app.
+    pub app_url: String,
+    /// Redirect URIs registered for the public client.
+    pub redirect_uris: Vec<String>,
+    pub keys: Keys,
+    pub store: Store,
+    pub registry: Mutex<Registry>,
+}
+
+impl Sandbox {
+    pub fn fhir_base(&self, base: Base) -> String {
+        format!("{}{}", self.origin, base.path())
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("{}/{PROJECT_ID}", self.origin)
+    }
+
+    pub fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while holding the lock must not take the sandbox down.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

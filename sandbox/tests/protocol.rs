@@ -1,0 +1,575 @@
+//! The sandbox's rules, checked over HTTP with no browser: each test
+//! breaks one rule and expects the refusal a real server would give.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use serde_json::{json, Value};
+use smart_core::secret::PkceVerifier;
+use smart_sandbox::{start, Options, Running};
+
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection.
+fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(host.replace("localhost", "127.0.0.1")).expect("connect");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply { status, headers, body: body.to_string() }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn query_of(location: &str) -> HashMap<String, String> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+const APP: &str = "http://localhost:18080/";
+const REDIRECT: &str = "http://localhost:18080/callback";
+const CLIENT: &str = "smart-app-local";
+
+async fn sandbox() -> Running {
+    start(Options { port: 0, foreign_port: 0, app_urls: vec![APP.into()] }).await.expect("start the sandbox")
+}
+
+struct Env {
+    running: Running,
+}
+
+impl Env {
+    async fn new() -> Env {
+        Env { running: sandbox().await }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running.sandbox.origin)
+    }
+    fn fhir(&self, base: &str) -> String {
+        self.url(base)
+    }
+    fn launch(&self, settings: Value) -> String {
+        let reply =
+            http("POST", &self.url("/sandbox/launch"), &[("Content-Type", "application/json")], &settings.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()["launch"].as_str().unwrap().to_string()
+    }
+    fn faults(&self, faults: Value) {
+        let reply =
+            http("POST", &self.url("/sandbox/faults"), &[("Content-Type", "application/json")], &faults.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    /// GET authorize with defaults overridden by `overrides` (empty value = omit).
+    fn authorize(&self, overrides: &[(&str, &str)], verifier: &PkceVerifier) -> Reply {
+        let challenge = verifier.challenge();
+        let aud = self.fhir("/fhir");
+        let mut params: Vec<(&str, String)> = vec![
+            ("response_type", "code".into()),
+            ("client_id", CLIENT.into()),
+            ("redirect_uri", REDIRECT.into()),
+            ("scope", "launch/patient openid fhirUser patient/*.rs offline_access".into()),
+            ("state", "st-1".into()),
+            ("aud", aud),
+            ("code_challenge", challenge.as_str().into()),
+            ("code_challenge_method", "S256".into()),
+            ("nonce", "n-1".into()),
+        ];
+        for (k, v) in overrides {
+            params.retain(|(key, _)| key != k);
+            if !v.is_empty() {
+                params.push((k, v.to_string()));
+            }
+        }
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        http("GET", &format!("{}?{}", self.url("/oauth2/v1/apps/authorize"), form(&pairs)), &[], "")
+    }
+    /// Runs authorize (auto-approved) and returns the code.
+    fn code(&self, overrides: &[(&str, &str)], verifier: &PkceVerifier) -> String {
+        let reply = self.authorize(overrides, verifier);
+        assert_eq!(reply.status, 302, "{}", reply.body);
+        let q = query_of(reply.header("location").unwrap());
+        assert_eq!(q.get("state").map(String::as_str), Some("st-1"), "state echoed");
+        q.get("code").unwrap_or_else(|| panic!("no code: {q:?}")).clone()
+    }
+    fn exchange(&self, code: &str, verifier: &str) -> Reply {
+        http(
+            "POST",
+            &self.url("/oauth2/v1/apps/token"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", CLIENT),
+                ("code_verifier", verifier),
+            ]),
+        )
+    }
+    fn refresh(&self, token: &str) -> Reply {
+        http(
+            "POST",
+            &self.url("/oauth2/v1/apps/token"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form(&[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", CLIENT)]),
+        )
+    }
+    fn get(&self, path: &str, token: &str) -> Reply {
+        http(
+            "GET",
+            &self.url(path),
+            &[("Authorization", &format!("Bearer {token}")), ("Accept", "application/fhir+json")],
+            "",
+        )
+    }
+    /// A full standalone sign-in (auto-approved): the token response.
+    fn sign_in(&self, overrides: &[(&str, &str)]) -> Value {
+        let verifier = PkceVerifier::new_random().unwrap();
+        let code = self.code(overrides, &verifier);
+        let reply = self.exchange(&code, verifier.secret());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    }
+}
+
+fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn auto_env() -> Env {
+    let env = Env::new().await;
+    env.faults(json!({"auto_approve_standalone": true}));
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkce_is_required_and_checked() {
+    let env = auto_env().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    // No challenge: refused at authorize.
+    let reply = env.authorize(&[("code_challenge", "")], &verifier);
+    assert_eq!(query_of(reply.header("location").unwrap())["error"], "invalid_request");
+    let reply = env.authorize(&[("code_challenge_method", "plain")], &verifier);
+    assert_eq!(query_of(reply.header("location").unwrap())["error"], "invalid_request");
+    // Wrong and missing verifier: invalid_grant.
+    let code = env.code(&[], &verifier);
+    let wrong = PkceVerifier::new_random().unwrap();
+    let reply = env.exchange(&code, wrong.secret());
+    assert_eq!((reply.status, reply.json()["error"].as_str()), (400, Some("invalid_grant")));
+    let code = env.code(&[], &verifier);
+    let reply = env.exchange(&code, "");
+    assert_eq!(reply.json()["error"], "invalid_grant");
+    // A client secret is refused: this is a public client.
+    let code = env.code(&[], &verifier);
+    let reply = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/token"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT),
+            ("code_verifier", verifier.secret()),
+            ("client_secret", "x"),
+        ]),
+    );
+    assert_eq!(reply.json()["error"], "invalid_client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_refuses_bad_clients_redirects_scopes_and_audiences() {
+    let env = auto_env().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    // Unknown client or unregistered redirect: an error page, never a redirect.
+    for overrides in [[("client_id", "someone")], [("redirect_uri", "http://localhost:18080/evil")]] {
+        let reply = env.authorize(&overrides, &verifier);
+        assert_eq!(reply.status, 400);
+        assert!(reply.header("location").is_none());
+    }
+    let reply = env.authorize(&[("aud", "http://localhost:1/fhir")], &verifier);
+    let q = query_of(reply.header("location").unwrap());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("aud"));
+    assert_eq!(q["state"], "st-1");
+    for scope in ["openid patient/*.rs unknown_scope", "system/*.rs", "patient/Observation.sr"] {
+        let reply = env.authorize(&[("scope", scope)], &verifier);
+        assert_eq!(query_of(reply.header("location").unwrap())["error"], "invalid_scope", "{scope}");
+    }
+    let reply = env.authorize(&[("response_type", "token")], &verifier);
+    assert_eq!(query_of(reply.header("location").unwrap())["error"], "unsupported_response_type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_page_and_deny() {
+    let env = Env::new().await; // consent is not automatic
+    let verifier = PkceVerifier::new_random().unwrap();
+    let page = env.authorize(&[], &verifier);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Approve") && page.body.contains("Deny"));
+    // Names with markup are escaped on the sandbox's own pages.
+    assert!(page.body.contains("&lt;b&gt;Tables&lt;/b&gt;") && !page.body.contains("<b>Tables</b>"));
+    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let deny = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/consent"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("consent", &consent), ("decision", "deny")]),
+    );
+    let q = query_of(deny.header("location").unwrap());
+    assert_eq!((q["error"].as_str(), q["state"].as_str()), ("access_denied", "st-1"));
+    // The answered consent cannot be answered again.
+    let again = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/consent"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
+    );
+    assert_eq!(again.status, 400);
+    // Approving a fresh one as patient p004 gives that patient.
+    let page = env.authorize(&[], &verifier);
+    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let approve = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/consent"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
+    );
+    let code = query_of(approve.header("location").unwrap())["code"].clone();
+    let token = env.exchange(&code, verifier.secret()).json();
+    assert_eq!(claims(token["access_token"].as_str().unwrap())["patient"], "p004");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_single_use_and_reuse_revokes_their_tokens() {
+    let env = auto_env().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let code = env.code(&[], &verifier);
+    let first = env.exchange(&code, verifier.secret());
+    assert_eq!(first.status, 200);
+    let access = first.json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(env.get("/fhir/Patient/p003", &access).status, 200);
+    let second = env.exchange(&code, verifier.secret());
+    assert_eq!(second.json()["error"], "invalid_grant");
+    let after = env.get("/fhir/Patient/p003", &access);
+    assert_eq!(after.status, 401, "tokens from a reused code are revoked");
+    assert!(after.header("www-authenticate").unwrap().contains("invalid_token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ehr_launch_values_are_single_use_and_bound_to_their_server() {
+    let env = Env::new().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let launch = env.launch(json!({"patient": "p005", "auto_approve": true}));
+    let ehr_scope = [("scope", "launch openid fhirUser patient/*.rs"), ("launch", launch.as_str())];
+    let code = env.code(&ehr_scope, &verifier);
+    let token = env.exchange(&code, verifier.secret()).json();
+    let access = claims(token["access_token"].as_str().unwrap());
+    assert_eq!(access["patient"], "p005");
+    assert_eq!(access["encounter"], "", "no encounter: Descope renders an empty string");
+    let reuse = env.authorize(&ehr_scope, &verifier);
+    assert_eq!(query_of(reuse.header("location").unwrap())["error"], "invalid_request");
+    let unknown = env.authorize(&[("scope", "launch patient/*.rs"), ("launch", "made-up")], &verifier);
+    assert_eq!(query_of(unknown.header("location").unwrap())["error"], "invalid_request");
+    let missing = env.authorize(&[("scope", "launch patient/*.rs")], &verifier);
+    assert_eq!(query_of(missing.header("location").unwrap())["error"], "invalid_request");
+    // A launch for /smart/fhir cannot be redeemed with aud=/fhir.
+    let smart = env.launch(json!({"patient": "p005", "base": "smart", "auto_approve": true}));
+    let crossed = env.authorize(&[("scope", "launch patient/*.rs"), ("launch", smart.as_str())], &verifier);
+    assert_eq!(query_of(crossed.header("location").unwrap())["error"], "invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_goes_to_claims_or_to_the_token_response() {
+    let env = Env::new().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let smart_aud = env.fhir("/smart/fhir");
+    for (base, aud, in_claims, in_response) in
+        [("descope", env.fhir("/fhir"), true, false), ("smart", smart_aud.clone(), false, true)]
+    {
+        let launch = env.launch(json!({"patient": "p006", "encounter": "current", "base": base, "auto_approve": true, "need_patient_banner": false}));
+        let code = env.code(
+            &[("scope", "launch openid patient/*.rs"), ("launch", launch.as_str()), ("aud", aud.as_str())],
+            &verifier,
+        );
+        let token = env.exchange(&code, verifier.secret()).json();
+        let access = claims(token["access_token"].as_str().unwrap());
+        assert_eq!(access["aud"], aud.as_str());
+        assert_eq!(access.get("patient").is_some(), in_claims, "{base}: {access}");
+        assert_eq!(token.get("patient").is_some(), in_response, "{base}: {token}");
+        let context = if in_claims { &access } else { &token };
+        assert_eq!(context["patient"], "p006");
+        assert_eq!(context["encounter"], "p006-enc-current");
+        assert_eq!(context["need_patient_banner"], false);
+        assert!(context["smart_style_url"].as_str().unwrap().ends_with("/ehr/smart-style.json"));
+    }
+    let launch = env.launch(json!({"patient": "p007", "context": "both", "auto_approve": true}));
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let token = env.exchange(&code, verifier.secret()).json();
+    assert_eq!(token["patient"], "p007");
+    assert_eq!(claims(token["access_token"].as_str().unwrap())["patient"], "p007");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_token_carries_nonce_audience_and_fhir_user_and_verifies() {
+    let env = auto_env().await;
+    let token = env.sign_in(&[]);
+    let id = token["id_token"].as_str().unwrap();
+    let c = claims(id);
+    assert_eq!(c["nonce"], "n-1");
+    assert_eq!(c["aud"], CLIENT);
+    assert_eq!(c["iss"], env.running.sandbox.issuer());
+    assert!(c["fhirUser"].as_str().unwrap().ends_with("/fhir/Patient/p003"));
+    assert!(env.running.sandbox.keys.verify(id).is_some());
+    let jwks = http("GET", &env.url("/P2SANDBOX/.well-known/jwks.json"), &[], "").json();
+    let header: Value = {
+        use base64::Engine;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id.split('.').next().unwrap()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(jwks["keys"][0]["kid"], header["kid"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let env = auto_env().await;
+    let token = env.sign_in(&[]);
+    let rt1 = token["refresh_token"].as_str().unwrap().to_string();
+    let second = env.refresh(&rt1);
+    assert_eq!(second.status, 200, "{}", second.body);
+    let second = second.json();
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2, "rotated");
+    let at2 = second["access_token"].as_str().unwrap().to_string();
+    assert_eq!(env.get("/fhir/Patient/p003", &at2).status, 200);
+    // Reusing the old one revokes the whole family.
+    assert_eq!(env.refresh(&rt1).json()["error"], "invalid_grant");
+    assert_eq!(env.get("/fhir/Patient/p003", &at2).status, 401);
+    assert_eq!(env.refresh(&rt2).json()["error"], "invalid_grant");
+    // No refresh token without offline_access/online_access.
+    let token = env.sign_in(&[("scope", "launch/patient patient/*.rs")]);
+    assert!(token.get("refresh_token").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_ends_the_session() {
+    let env = auto_env().await;
+    let token = env.sign_in(&[]);
+    let rt = token["refresh_token"].as_str().unwrap();
+    let at = token["access_token"].as_str().unwrap();
+    let reply = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/revoke"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("token", rt), ("token_type_hint", "refresh_token"), ("client_id", CLIENT)]),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(env.refresh(rt).json()["error"], "invalid_grant");
+    assert_eq!(env.get("/fhir/Patient/p003", at).status, 401);
+    let userinfo = http("GET", &env.url("/oauth2/v1/apps/userinfo"), &[("Authorization", &format!("Bearer {at}"))], "");
+    assert_eq!(userinfo.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fhir_enforces_bearer_audience_scope_and_compartment() {
+    let env = auto_env().await;
+    assert_eq!(http("GET", &env.url("/fhir/Patient/p003"), &[], "").status, 401);
+    let token = env.sign_in(&[("scope", "launch/patient patient/Patient.rs patient/Condition.rs")]);
+    let at = token["access_token"].as_str().unwrap();
+    assert_eq!(env.get("/fhir/Patient/p003", at).status, 200);
+    let other = env.get("/fhir/Patient/p004", at);
+    assert_eq!(other.status, 403, "outside the compartment");
+    assert_eq!(other.json()["resourceType"], "OperationOutcome");
+    assert_eq!(env.get("/fhir/Condition?patient=p004", at).status, 403);
+    let own = env.get("/fhir/Condition?patient=p003", at).json();
+    assert!(own["entry"].as_array().unwrap().iter().all(|e| e["resource"]["subject"]["reference"] == "Patient/p003"));
+    let not_granted = env.get("/fhir/Observation?patient=p003", at);
+    assert_eq!(not_granted.status, 403);
+    assert!(not_granted.body.contains("do not allow"));
+    // A token for /fhir is refused at /smart/fhir (aud).
+    let wrong_aud = env.get("/smart/fhir/Patient/p003", at);
+    assert_eq!(wrong_aud.status, 401);
+    assert!(wrong_aud.header("www-authenticate").unwrap().contains("aud"));
+    // The audience-mismatch injection makes the FHIR server refuse with 401.
+    let launch = env.launch(json!({"patient": "p003", "auto_approve": true, "inject": "audience-mismatch"}));
+    let verifier = PkceVerifier::new_random().unwrap();
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let token = env.exchange(&code, verifier.secret()).json();
+    assert_eq!(env.get("/fhir/Patient/p003", token["access_token"].as_str().unwrap()).status, 401);
+    // User-level scopes reach every patient (a clinician's view).
+    let launch = env.launch(json!({"patient": "p003", "auto_approve": true}));
+    let code = env.code(&[("scope", "launch user/*.rs"), ("launch", launch.as_str())], &verifier);
+    let token = env.exchange(&code, verifier.secret()).json();
+    let found = env.get("/fhir/Patient?name=zo%C3%AB", token["access_token"].as_str().unwrap()).json();
+    assert_eq!(found["total"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_pages_sorts_and_filters() {
+    let env = auto_env().await;
+    let token = env.sign_in(&[]);
+    let at = token["access_token"].as_str().unwrap().to_string();
+    let env_ref = &env;
+    let first = env.get("/fhir/Observation?patient=p003&category=vital-signs&_count=10&_sort=-date", &at).json();
+    assert_eq!(first["entry"].as_array().unwrap().len(), 10);
+    let dates: Vec<&str> = first["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["effectiveDateTime"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "sorted newest first");
+    let next = first["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(next.starts_with(&env.running.sandbox.origin));
+    let path = next.strip_prefix(&env_ref.running.sandbox.origin).unwrap();
+    let second = env.get(path, &at).json();
+    assert_ne!(second["entry"][0]["resource"]["id"], first["entry"][0]["resource"]["id"]);
+    let hr = env.get("/fhir/Observation?patient=p003&code=http://loinc.org|8867-4", &at).json();
+    assert!(hr["entry"].as_array().unwrap().iter().all(|e| e["resource"]["code"]["coding"][0]["code"] == "8867-4"));
+    let recent = env.get("/fhir/Observation?patient=p003&date=ge2026-01-01", &at).json();
+    assert!(recent["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource"]["effectiveDateTime"].as_str().unwrap() >= "2026-01-01"));
+    let missing = env.get("/fhir/Condition/nope", &at);
+    assert_eq!((missing.status, missing.json()["resourceType"].as_str()), (404, Some("OperationOutcome")));
+    let metadata = http("GET", &env.url("/fhir/metadata"), &[], "").json();
+    assert_eq!(metadata["resourceType"], "CapabilityStatement");
+    let smart = http("GET", &env.url("/smart/fhir/.well-known/smart-configuration"), &[], "").json();
+    assert_eq!(smart["code_challenge_methods_supported"], json!(["S256"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heavy_patient_has_thousands_of_observations() {
+    let env = auto_env().await;
+    let launch = env.launch(json!({"patient": "p001", "auto_approve": true}));
+    let verifier = PkceVerifier::new_random().unwrap();
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let at = env.exchange(&code, verifier.secret()).json()["access_token"].as_str().unwrap().to_string();
+    let page = env.get("/fhir/Observation?patient=p001&_count=1", &at).json();
+    assert!(page["total"].as_u64().unwrap() > 2000, "{}", page["total"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_and_the_request_record() {
+    let env = auto_env().await;
+    let token = env.sign_in(&[]);
+    let at = token["access_token"].as_str().unwrap().to_string();
+    env.faults(json!({"auto_approve_standalone": true, "rate_limits": 1, "server_errors": 1, "malformed": 1, "foreign_next_link": true}));
+    let limited = env.get("/fhir/Condition?patient=p003", &at);
+    assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1")));
+    assert_eq!(env.get("/fhir/Condition?patient=p003", &at).status, 500);
+    let malformed = env.get("/fhir/Condition?patient=p003", &at);
+    assert!(serde_json::from_str::<Value>(&malformed.body).is_err());
+    let page = env.get("/fhir/Observation?patient=p003&_count=1", &at).json();
+    let next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(next.starts_with(&env.running.sandbox.foreign_origin), "{next}");
+    http("GET", &next, &[], "");
+    let record = http("GET", &env.url("/sandbox/requests"), &[], "").json();
+    let entries = record.as_array().unwrap();
+    let foreign: Vec<&Value> = entries.iter().filter(|r| r["host"] == "foreign").collect();
+    assert_eq!(foreign.len(), 1);
+    assert_eq!(foreign[0]["authorization"], false);
+    assert!(entries.iter().any(|r| r["host"] == "sandbox" && r["authorization"] == true));
+    assert!(!record.to_string().contains(&at), "the record never holds a token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_app_origin_only() {
+    let env = auto_env().await;
+    let allowed = http(
+        "OPTIONS",
+        &env.url("/fhir/Patient/p003"),
+        &[
+            ("Origin", "http://localhost:18080"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ],
+        "",
+    );
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("http://localhost:18080"));
+    assert!(allowed.header("access-control-allow-headers").unwrap().contains("authorization"));
+    let other =
+        http("GET", &env.url("/P2SANDBOX/.well-known/openid-configuration"), &[("Origin", "http://evil.example")], "");
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    let token = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/token"),
+        &[("Origin", "http://localhost:18080"), ("Content-Type", "application/x-www-form-urlencoded")],
+        "grant_type=x&client_id=smart-app-local",
+    );
+    assert_eq!(token.header("access-control-allow-origin"), Some("http://localhost:18080"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ehr_simulator_frames_the_app_with_a_fresh_launch() {
+    let env = Env::new().await;
+    let home = http("GET", &env.url("/ehr"), &[], "");
+    assert!(home.body.contains("name=\"patient\"") && home.body.contains("&lt;b&gt;Tables&lt;/b&gt;"));
+    let page = http(
+        "POST",
+        &env.url("/ehr/launch"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("patient", "p008"), ("practitioner", "pr2"), ("base", "smart"), ("inject", "none")]),
+    );
+    assert_eq!(page.status, 200);
+    let src = page
+        .body
+        .split("<iframe id=\"app\" title=\"SMART app\" src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(src.starts_with(&format!("{APP}launch?")), "{src}");
+    let q = query_of(&src);
+    assert_eq!(q["iss"], env.fhir("/smart/fhir"));
+    assert!(q["launch"].len() >= 20);
+}
