@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Builds the app and serves it on http://localhost:8080 (installs what is
-# missing first). Until the local sandbox lands, the app runs alone: the
-# provider picker and the launch checks work, sign-in needs a SMART server.
+# Runs the app with the local SMART sandbox (installs what is missing first):
+#   EHR simulator  http://localhost:8090/ehr   (launch a patient into the app)
+#   the app        http://localhost:8080/      (standalone: pick a provider)
+# The app is the release build, served from dist/ as a static host would.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
 "$ROOT/scripts/setup.sh"
 
-step "serving the app at http://localhost:8080 (Ctrl-C to stop)"
-exec trunk serve --release --port 8080
+step "building the app (release) and the sandbox"
+trunk build --release
+cargo build --quiet -p smart-sandbox
+
+step "starting: open http://localhost:8090/ehr and press Launch (Ctrl-C stops)"
+exec target/debug/smart-sandbox --port 8090 --foreign-port 8091 \
+  --app-dir dist --app-port 8080 \
+  --app-url http://localhost:8080/ --app-url http://127.0.0.1:8080/

@@ -16,6 +16,9 @@ step "protocol core: unit and property tests (native)"
 # --nocapture shows how many inputs each property test ran.
 run cargo test -p smart-core --lib --tests -- --nocapture
 
+step "sandbox: protocol rules over HTTP (no browser)"
+run cargo test -p smart-sandbox
+
 step "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
 run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 

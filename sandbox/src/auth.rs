@@ -166,10 +166,11 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         return fail("invalid_scope", &format!("the scope \"{bad}\" is not configured for this app"));
     }
     let settings = if has_scope(&scope, "launch") {
+        let current = sandbox.now();
         let mut registry = sandbox.registry();
         let live = get("launch")
             .and_then(|id| registry.launches.get_mut(id))
-            .filter(|l| !l.used && now().saturating_sub(l.created) <= LAUNCH_LIFETIME);
+            .filter(|l| !l.used && current.saturating_sub(l.created) <= LAUNCH_LIFETIME);
         let Some(launch) = live else {
             return fail("invalid_request", "the launch value is unknown, expired or already used");
         };
@@ -447,7 +448,7 @@ fn exchange_code(sandbox: &Sandbox, form: &Params) -> Response {
         code.used = true;
         code.clone()
     };
-    if now().saturating_sub(code.created) > CODE_LIFETIME {
+    if sandbox.now().saturating_sub(code.created) > CODE_LIFETIME {
         return invalid("the authorization code expired");
     }
     if get("redirect_uri") != code.redirect_uri {
@@ -548,7 +549,7 @@ pub fn validate_bearer(
         .verify(token.trim())
         .ok_or_else(|| unauthorized("invalid_token", "the token's signature is not valid".into()))?;
     let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-    if exp <= now() {
+    if exp <= sandbox.now() {
         return Err(unauthorized("invalid_token", "the access token expired".into()));
     }
     if let Some(base) = base {

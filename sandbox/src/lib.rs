@@ -20,6 +20,7 @@ pub mod fhir;
 pub mod http;
 pub mod keys;
 pub mod state;
+pub mod static_app;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,9 @@ pub struct Options {
     /// trailing slash); its origin is allowed by CORS and its `callback`
     /// is a registered redirect URI.
     pub app_urls: Vec<String>,
+    /// Serve a built app directory on `app_port` (the demo does).
+    pub app_dir: Option<std::path::PathBuf>,
+    pub app_port: u16,
 }
 
 impl Default for Options {
@@ -55,6 +59,8 @@ impl Default for Options {
             port: 8090,
             foreign_port: 8091,
             app_urls: vec!["http://localhost:8080/".into(), "http://127.0.0.1:8080/".into()],
+            app_dir: None,
+            app_port: 8080,
         }
     }
 }
@@ -94,6 +100,10 @@ pub async fn start(options: Options) -> std::io::Result<Running> {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let foreign_app = foreign_router(sandbox.clone());
     tokio::spawn(async move { axum::serve(foreign, foreign_app).await });
+    if let Some(dir) = options.app_dir {
+        let listener = TcpListener::bind(("127.0.0.1", options.app_port)).await?;
+        tokio::spawn(async move { axum::serve(listener, static_app::router(dir)).await });
+    }
     Ok(Running { sandbox, port, foreign_port })
 }
 

@@ -1,9 +1,10 @@
-//! `smart-sandbox [--port 8090] [--foreign-port 8091] [--app-url http://localhost:8080/]…`
+//! `smart-sandbox [--port 8090] [--foreign-port 8091] [--app-url http://localhost:8080/]…
+//!  [--app-dir dist --app-port 8080]`
 
 use smart_sandbox::{start, Options};
 
 fn usage() -> ! {
-    eprintln!("usage: smart-sandbox [--port N] [--foreign-port N] [--app-url URL]...");
+    eprintln!("usage: smart-sandbox [--port N] [--foreign-port N] [--app-url URL]... [--app-dir DIR --app-port N]");
     std::process::exit(2)
 }
 
@@ -18,6 +19,8 @@ async fn main() {
             "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
             "--foreign-port" => options.foreign_port = value().parse().unwrap_or_else(|_| usage()),
             "--app-url" => app_urls.push(value()),
+            "--app-dir" => options.app_dir = Some(value().into()),
+            "--app-port" => options.app_port = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -38,5 +41,6 @@ async fn main() {
     println!("  FHIR (SMART):         {o}/smart/fhir");
     println!("  OpenID discovery:     {o}/P2SANDBOX/.well-known/openid-configuration");
     println!("  app:                  {}", running.sandbox.app_url);
+    println!("Open the EHR simulator and press Launch; Ctrl-C stops.");
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -196,6 +196,9 @@ pub struct Faults {
     pub foreign_next_link: bool,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
+    /// Seconds added to the clock that expiry checks read (codes, launch
+    /// values, access tokens), so tests can make things expire.
+    pub clock_offset_seconds: u64,
 }
 
 /// One request the sandbox (or its foreign host) received.
@@ -244,6 +247,12 @@ impl Sandbox {
 
     pub fn issuer(&self) -> String {
         format!("{}/{PROJECT_ID}", self.origin)
+    }
+
+    /// The time expiry checks use: real time plus the test clock offset.
+    /// (Never call it while holding the registry lock.)
+    pub fn now(&self) -> u64 {
+        now() + self.registry().faults.clock_offset_seconds
     }
 
     pub fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {

@@ -67,7 +67,9 @@ const REDIRECT: &str = "http://localhost:18080/callback";
 const CLIENT: &str = "smart-app-local";
 
 async fn sandbox() -> Running {
-    start(Options { port: 0, foreign_port: 0, app_urls: vec![APP.into()] }).await.expect("start the sandbox")
+    start(Options { port: 0, foreign_port: 0, app_urls: vec![APP.into()], app_dir: None, app_port: 0 })
+        .await
+        .expect("start the sandbox")
 }
 
 struct Env {
@@ -572,4 +574,25 @@ async fn the_ehr_simulator_frames_the_app_with_a_fresh_launch() {
     let q = query_of(&src);
     assert_eq!(q["iss"], env.fhir("/smart/fhir"));
     assert!(q["launch"].len() >= 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_launch_values_and_access_tokens_expire() {
+    let env = auto_env().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let code = env.code(&[], &verifier);
+    let launch = env.launch(json!({"patient": "p003", "auto_approve": true}));
+    let token = env.sign_in(&[]);
+    let at = token["access_token"].as_str().unwrap().to_string();
+    assert_eq!(env.get("/fhir/Patient/p003", &at).status, 200);
+    // Move the sandbox's clock past every lifetime.
+    env.faults(json!({"auto_approve_standalone": true, "clock_offset_seconds": 3700}));
+    let late = env.exchange(&code, verifier.secret()).json();
+    assert_eq!(late["error"], "invalid_grant");
+    assert!(late["error_description"].as_str().unwrap().contains("expired"));
+    let stale = env.authorize(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    assert_eq!(query_of(stale.header("location").unwrap())["error"], "invalid_request");
+    let expired = env.get("/fhir/Patient/p003", &at);
+    assert_eq!(expired.status, 401);
+    assert!(expired.header("www-authenticate").unwrap().contains("expired"));
 }

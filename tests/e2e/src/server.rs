@@ -117,7 +117,8 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn static_file(dir: &Path, path: &str) -> Response {
+/// A file from a built app directory, with the SPA fallback.
+pub fn static_file(dir: &Path, path: &str) -> Response {
     let relative = path.trim_start_matches('/');
     if relative.split('/').any(|segment| segment == "..") {
         return Response::text(400, "bad path");
