@@ -23,6 +23,7 @@ pub mod config;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod fhir;
 pub mod form;
 pub mod id_token;
 pub mod jwt;

@@ -162,6 +162,32 @@ fn jwts_and_key_sets() {
 }
 
 #[test]
+fn fhir_resources_and_bundles() {
+    use smart_core::fhir::{display, models, response};
+    const FHIR_BITS: &[&str] = &[
+        "{", "}", "[", "]", ",", ":", "\"resourceType\"", "\"Bundle\"", "\"Patient\"", "\"Observation\"",
+        "\"entry\"", "\"resource\"", "\"link\"", "\"next\"", "\"relation\"", "\"url\"", "\"name\"",
+        "\"given\"", "\"birthDate\"", "\"1980-02-30\"", "\"component\"", "\"valueQuantity\"", "\"value\"",
+        "1e308", "-0", "\"identifier\"", "\"OperationOutcome\"", "\"issue\"", "\"diagnostics\"",
+    ];
+    run("fhir::parse_bundle / parse_resource / display", (near(FHIR_BITS), any::<u16>()), |(body, status)| {
+        if let Ok(patient) = models::parse_resource::<models::Patient>(&body) {
+            let _ = (display::patient_name(&patient), display::banner_identifier(&patient));
+            if let Some(birth) = &patient.birth_date {
+                let _ = display::age_in_years(birth, (2026, 11, 29));
+            }
+        }
+        if let Ok(page) = models::parse_bundle::<models::Observation>(&body) {
+            for observation in &page.items {
+                let _ = (display::observation_value(observation), display::observation_time(observation));
+            }
+        }
+        let _ = models::outcome_text(&body);
+        let _ = response::classify("https://ehr.example.org/fhir/Patient", status, &body, Some(&body));
+    });
+}
+
+#[test]
 fn scopes_and_launch_parameters() {
     let config = AppConfig::parse(include_str!("../../public/config.json")).unwrap();
     run(

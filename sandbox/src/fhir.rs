@@ -210,7 +210,7 @@ fn date_matches(parameter: &str, date: Option<&str>) -> bool {
         Some(p @ ("ge" | "le" | "gt" | "lt" | "eq")) => (p, &parameter[2..]),
         _ => ("eq", parameter),
     };
-    let subject = &date[..date.len().min(value.len())];
+    let subject = date.get(..date.len().min(value.len())).unwrap_or(date);
     match prefix {
         "ge" => subject >= value,
         "le" => subject <= value,

@@ -1,0 +1,235 @@
+//! How FHIR values are shown: the banner's name, age, gender and MRN, and
+//! the text of codes, quantities and observation values. Every result is
+//! plain text; the views render it as text.
+
+use super::models::{CodeableConcept, HumanName, Observation, Patient, Quantity};
+
+/// A calendar date `(year, month, day)`.
+pub type Date = (i32, u32, u32);
+
+/// The name to show: the official name, else the usual one, else the first;
+/// its `text` when given, else "Given Family".
+pub fn patient_name(patient: &Patient) -> Option<String> {
+    let pick = |wanted: &str| patient.name.iter().find(|n| n.name_use.as_deref() == Some(wanted));
+    let name = pick("official").or_else(|| pick("usual")).or_else(|| patient.name.first())?;
+    format_name(name)
+}
+
+fn format_name(name: &HumanName) -> Option<String> {
+    if let Some(text) = name.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        return Some(text.to_string());
+    }
+    let mut parts: Vec<&str> = name.given.iter().map(|g| g.trim()).filter(|g| !g.is_empty()).collect();
+    if let Some(family) = name.family.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        parts.push(family);
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Parses `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (a FHIR `date`), or the date
+/// part of a `dateTime`; missing month or day count as the first.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let date = text.get(..10.min(text.len()))?;
+    let mut parts = date.split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(1))?;
+    let day: u32 = parts.next().map(|d| d.parse().ok()).unwrap_or(Some(1))?;
+    ((1..=12).contains(&month) && (1..=31).contains(&day) && (1..=9999).contains(&year)).then_some((year, month, day))
+}
+
+/// Whole years between `birth` and `today`; `None` for a birth date in the
+/// future or unreadable.
+pub fn age_in_years(birth_date: &str, today: Date) -> Option<u32> {
+    let (by, bm, bd) = parse_date(birth_date)?;
+    let (ty, tm, td) = today;
+    let mut years = ty - by;
+    if (tm, td) < (bm, bd) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// "Female", "Male", "Other", "Unknown" (FHIR administrative gender).
+pub fn gender_label(gender: Option<&str>) -> &'static str {
+    match gender {
+        Some("female") => "Female",
+        Some("male") => "Male",
+        Some("other") => "Other",
+        Some("unknown") => "Unknown",
+        _ => "Gender not recorded",
+    }
+}
+
+/// The identifier the banner shows: the MRN (type code `MR`) if there is
+/// one, else the usual or official identifier, else the first with a value.
+/// Returns (label, value).
+pub fn banner_identifier(patient: &Patient) -> Option<(&'static str, String)> {
+    let with_value = || patient.identifier.iter().filter(|i| i.value.as_deref().is_some_and(|v| !v.trim().is_empty()));
+    let is_mrn = |i: &&super::models::Identifier| {
+        i.kind.as_ref().is_some_and(|k| k.coding.iter().any(|c| c.code.as_deref() == Some("MR")))
+    };
+    if let Some(mrn) = with_value().find(is_mrn) {
+        return Some(("MRN", mrn.value.clone()?));
+    }
+    let preferred = with_value()
+        .find(|i| matches!(i.identifier_use.as_deref(), Some("usual" | "official")))
+        .or_else(|| with_value().next())?;
+    Some(("ID", preferred.value.clone()?))
+}
+
+/// The text of a code: its `text`, else the first display, else the first code.
+pub fn concept_text(concept: Option<&CodeableConcept>) -> String {
+    let Some(concept) = concept else { return "Unnamed".into() };
+    concept
+        .text
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| concept.coding.iter().find_map(|c| c.display.clone()))
+        .or_else(|| concept.coding.iter().find_map(|c| c.code.clone()))
+        .unwrap_or_else(|| "Unnamed".into())
+}
+
+/// Whether a concept carries `code` (any system).
+pub fn has_code(concept: Option<&CodeableConcept>, code: &str) -> bool {
+    concept.is_some_and(|c| c.coding.iter().any(|coding| coding.code.as_deref() == Some(code)))
+}
+
+fn number(value: f64) -> String {
+    let rounded = (value * 100.0).round() / 100.0;
+    if rounded.fract() == 0.0 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded}")
+    }
+}
+
+/// "72 /min", "6.4 %".
+pub fn quantity_text(quantity: &Quantity) -> String {
+    match (quantity.value, quantity.unit.as_deref().or(quantity.code.as_deref())) {
+        (Some(v), Some(unit)) => format!("{} {unit}", number(v)),
+        (Some(v), None) => number(v),
+        (None, _) => "—".into(),
+    }
+}
+
+/// LOINC codes of the blood-pressure components.
+pub const SYSTOLIC: &str = "8480-6";
+pub const DIASTOLIC: &str = "8462-4";
+
+/// An observation's value: "128/80 mm[Hg]" for blood pressure, else its
+/// quantity, string or coded value.
+pub fn observation_value(observation: &Observation) -> String {
+    let component = |code: &str| {
+        observation.component.iter().find(|c| has_code(c.code.as_ref(), code)).and_then(|c| c.value_quantity.as_ref())
+    };
+    if let (Some(sys), Some(dia)) = (component(SYSTOLIC), component(DIASTOLIC)) {
+        if let (Some(s), Some(d)) = (sys.value, dia.value) {
+            return format!("{}/{} {}", number(s), number(d), sys.unit.as_deref().unwrap_or("mm[Hg]"));
+        }
+    }
+    if let Some(q) = &observation.value_quantity {
+        return quantity_text(q);
+    }
+    if let Some(s) = &observation.value_string {
+        return s.clone();
+    }
+    if let Some(c) = &observation.value_codeable_concept {
+        return concept_text(Some(c));
+    }
+    "—".into()
+}
+
+/// When an observation was made (the date-time text as given).
+pub fn observation_time(observation: &Observation) -> Option<&str> {
+    observation
+        .effective_date_time
+        .as_deref()
+        .or_else(|| observation.effective_period.as_ref().and_then(|p| p.start.as_deref()))
+        .or(observation.issued.as_deref())
+}
+
+/// The date part of a FHIR date or dateTime, for display.
+pub fn date_text(value: Option<&str>) -> String {
+    match value {
+        // `get` rather than indexing: byte 10 may fall inside a character.
+        Some(v) if v.len() >= 10 => v.get(..10).unwrap_or(v).to_string(),
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => "—".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::models::parse_resource;
+
+    fn patient(json: &str) -> Patient {
+        parse_resource(json).unwrap()
+    }
+
+    #[test]
+    fn names_prefer_official_then_usual_then_text() {
+        let p = patient(
+            r#"{"resourceType": "Patient", "name": [
+                {"use": "nickname", "given": ["Zo"]},
+                {"use": "usual", "given": ["Zoë"], "family": "O."},
+                {"use": "official", "given": ["Zoë", "Ann"], "family": "Ōtani"}]}"#,
+        );
+        assert_eq!(patient_name(&p).as_deref(), Some("Zoë Ann Ōtani"));
+        let p = patient(r#"{"resourceType": "Patient", "name": [{"text": "  Dr. J. Smith ", "family": "Smith"}]}"#);
+        assert_eq!(patient_name(&p).as_deref(), Some("Dr. J. Smith"));
+        let p = patient(r#"{"resourceType": "Patient", "name": [{"given": [" "]}]}"#);
+        assert_eq!(patient_name(&p), None);
+        assert_eq!(patient_name(&patient(r#"{"resourceType": "Patient"}"#)), None);
+    }
+
+    #[test]
+    fn ages_count_whole_years() {
+        assert_eq!(age_in_years("1980-06-15", (2026, 6, 14)), Some(45));
+        assert_eq!(age_in_years("1980-06-15", (2026, 6, 15)), Some(46));
+        assert_eq!(age_in_years("2000-02-29", (2026, 2, 28)), Some(25));
+        assert_eq!(age_in_years("1980", (2026, 1, 1)), Some(46));
+        assert_eq!(age_in_years("2030-01-01", (2026, 1, 1)), None);
+        assert_eq!(age_in_years("not a date", (2026, 1, 1)), None);
+        assert_eq!(age_in_years("1980-13-01", (2026, 1, 1)), None);
+        assert_eq!(parse_date("2024-03-01T09:30:00Z"), Some((2024, 3, 1)));
+    }
+
+    #[test]
+    fn banner_shows_the_mrn_else_the_best_identifier() {
+        let p = patient(
+            r#"{"resourceType": "Patient", "identifier": [
+                {"use": "official", "system": "ssn", "value": "999"},
+                {"type": {"coding": [{"code": "MR"}]}, "value": "MRN-1"}]}"#,
+        );
+        assert_eq!(banner_identifier(&p), Some(("MRN", "MRN-1".into())));
+        let p = patient(r#"{"resourceType": "Patient", "identifier": [{"value": ""}, {"value": "A1"}, {"use": "usual", "value": "U1"}]}"#);
+        assert_eq!(banner_identifier(&p), Some(("ID", "U1".into())));
+        assert_eq!(banner_identifier(&patient(r#"{"resourceType": "Patient"}"#)), None);
+        assert_eq!(gender_label(Some("female")), "Female");
+        assert_eq!(gender_label(None), "Gender not recorded");
+    }
+
+    #[test]
+    fn values_read_the_way_clinicians_write_them() {
+        let bp: Observation = parse_resource(
+            r#"{"resourceType": "Observation", "code": {"coding": [{"code": "85354-9"}]}, "component": [
+                {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 128.0, "unit": "mm[Hg]"}},
+                {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 81, "unit": "mm[Hg]"}}],
+                "effectiveDateTime": "2024-01-02T03:04:05Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(observation_value(&bp), "128/81 mm[Hg]");
+        assert_eq!(date_text(observation_time(&bp)), "2024-01-02");
+        let a1c: Observation = parse_resource(r#"{"resourceType": "Observation", "valueQuantity": {"value": 6.4123, "unit": "%"}}"#).unwrap();
+        assert_eq!(observation_value(&a1c), "6.41 %");
+        let coded: Observation =
+            parse_resource(r#"{"resourceType": "Observation", "valueCodeableConcept": {"coding": [{"display": "Positive"}]}}"#).unwrap();
+        assert_eq!(observation_value(&coded), "Positive");
+        let empty: Observation = parse_resource(r#"{"resourceType": "Observation"}"#).unwrap();
+        assert_eq!(observation_value(&empty), "—");
+        assert_eq!(concept_text(None), "Unnamed");
+        assert_eq!(date_text(None), "—");
+        assert_eq!(date_text(Some("2024-01-0éx")), "2024-01-0éx", "no panic inside a character");
+    }
+}

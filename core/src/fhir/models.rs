@@ -1,0 +1,321 @@
+//! Minimal FHIR R4 models for what the app displays. Every field is
+//! optional and unknown fields are ignored, so a server that sends more, or
+//! less, never breaks parsing.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Coding {
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub display: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CodeableConcept {
+    pub coding: Vec<Coding>,
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Quantity {
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Period {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HumanName {
+    #[serde(rename = "use")]
+    pub name_use: Option<String>,
+    pub text: Option<String>,
+    pub family: Option<String>,
+    pub given: Vec<String>,
+    pub prefix: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Identifier {
+    #[serde(rename = "use")]
+    pub identifier_use: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<CodeableConcept>,
+    pub system: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Patient {
+    pub id: Option<String>,
+    pub identifier: Vec<Identifier>,
+    pub name: Vec<HumanName>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Condition {
+    pub id: Option<String>,
+    pub clinical_status: Option<CodeableConcept>,
+    pub code: Option<CodeableConcept>,
+    pub onset_date_time: Option<String>,
+    pub recorded_date: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Dosage {
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Reference {
+    pub reference: Option<String>,
+    pub display: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MedicationRequest {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub medication_codeable_concept: Option<CodeableConcept>,
+    pub medication_reference: Option<Reference>,
+    pub authored_on: Option<String>,
+    pub dosage_instruction: Vec<Dosage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Reaction {
+    pub manifestation: Vec<CodeableConcept>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AllergyIntolerance {
+    pub id: Option<String>,
+    pub clinical_status: Option<CodeableConcept>,
+    pub criticality: Option<String>,
+    pub code: Option<CodeableConcept>,
+    pub reaction: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ObservationComponent {
+    pub code: Option<CodeableConcept>,
+    pub value_quantity: Option<Quantity>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Observation {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub category: Vec<CodeableConcept>,
+    pub code: Option<CodeableConcept>,
+    pub effective_date_time: Option<String>,
+    pub effective_period: Option<Period>,
+    pub issued: Option<String>,
+    pub value_quantity: Option<Quantity>,
+    pub value_string: Option<String>,
+    pub value_codeable_concept: Option<CodeableConcept>,
+    pub component: Vec<ObservationComponent>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Encounter {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub class: Option<Coding>,
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConcept>,
+    pub period: Option<Period>,
+}
+
+/// A resource type the app can read from a Bundle.
+pub trait Resource: for<'de> Deserialize<'de> {
+    const TYPE: &'static str;
+}
+
+impl Resource for Patient {
+    const TYPE: &'static str = "Patient";
+}
+impl Resource for Condition {
+    const TYPE: &'static str = "Condition";
+}
+impl Resource for MedicationRequest {
+    const TYPE: &'static str = "MedicationRequest";
+}
+impl Resource for AllergyIntolerance {
+    const TYPE: &'static str = "AllergyIntolerance";
+}
+impl Resource for Observation {
+    const TYPE: &'static str = "Observation";
+}
+impl Resource for Encounter {
+    const TYPE: &'static str = "Encounter";
+}
+
+/// One page of a search result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The `next` link, as given (the caller decides whether to follow it).
+    pub next: Option<String>,
+    pub total: Option<u64>,
+    /// Entries that could not be read as `T` (kept count, not fatal).
+    pub skipped: usize,
+}
+
+/// Why a body is not a usable resource or Bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+fn object(body: &str) -> Result<serde_json::Map<String, Value>, ParseError> {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ParseError("the response is JSON but not a FHIR resource".into())),
+        Err(e) => Err(ParseError(format!("the response is not JSON ({e})"))),
+    }
+}
+
+/// Parses one resource, checking its `resourceType`.
+pub fn parse_resource<T: Resource>(body: &str) -> Result<T, ParseError> {
+    let map = object(body)?;
+    match map.get("resourceType").and_then(Value::as_str) {
+        Some(kind) if kind == T::TYPE => {
+            serde_json::from_value(Value::Object(map)).map_err(|e| ParseError(format!("the {} is malformed ({e})", T::TYPE)))
+        }
+        Some(other) => Err(ParseError(format!("expected a {}, got a {other}", T::TYPE))),
+        None => Err(ParseError("the response has no resourceType".into())),
+    }
+}
+
+/// Parses a search-set Bundle, keeping the entries that are `T` (a server
+/// may include OperationOutcome or `_include`d entries; they are skipped).
+pub fn parse_bundle<T: Resource>(body: &str) -> Result<Page<T>, ParseError> {
+    let map = object(body)?;
+    if map.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(ParseError("expected a Bundle".into()));
+    }
+    let mut items = Vec::new();
+    let mut skipped = 0;
+    for entry in map.get("entry").and_then(Value::as_array).into_iter().flatten() {
+        let resource = &entry["resource"];
+        if resource["resourceType"].as_str() != Some(T::TYPE) {
+            continue;
+        }
+        match serde_json::from_value::<T>(resource.clone()) {
+            Ok(item) => items.push(item),
+            Err(_) => skipped += 1,
+        }
+    }
+    let next = map
+        .get("link")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|l| l["relation"].as_str() == Some("next"))
+        .and_then(|l| l["url"].as_str())
+        .map(str::to_string);
+    let total = map.get("total").and_then(Value::as_u64);
+    Ok(Page { items, next, total, skipped })
+}
+
+/// The diagnostics of an OperationOutcome, joined, if the body is one.
+pub fn outcome_text(body: &str) -> Option<String> {
+    let map = object(body).ok()?;
+    if map.get("resourceType").and_then(Value::as_str) != Some("OperationOutcome") {
+        return None;
+    }
+    let texts: Vec<String> = map
+        .get("issue")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|issue| {
+            issue["diagnostics"].as_str().map(str::to_string).or_else(|| issue["details"]["text"].as_str().map(str::to_string))
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_patient_ignoring_unknown_fields() {
+        let patient: Patient = parse_resource(
+            r#"{"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-02-29",
+                "name": [{"use": "official", "family": "Ōtani", "given": ["Zoë"], "extension": [{"url": "x"}]}],
+                "identifier": [{"system": "urn:mrn", "value": "123", "type": {"coding": [{"code": "MR"}]}}],
+                "maritalStatus": {"text": "M"}, "_birthDate": {"extension": []}}"#,
+        )
+        .unwrap();
+        assert_eq!(patient.name[0].given, ["Zoë"]);
+        assert_eq!(patient.birth_date.as_deref(), Some("1980-02-29"));
+        assert_eq!(patient.identifier[0].kind.as_ref().unwrap().coding[0].code.as_deref(), Some("MR"));
+    }
+
+    #[test]
+    fn refuses_the_wrong_resource_type_and_non_json() {
+        assert!(parse_resource::<Patient>(r#"{"resourceType": "Observation"}"#).unwrap_err().0.contains("got a Observation"));
+        assert!(parse_resource::<Patient>("<html>").is_err());
+        assert!(parse_resource::<Patient>("[]").is_err());
+        assert!(parse_resource::<Patient>(r#"{"id": "x"}"#).is_err());
+        // A field of the wrong shape is a malformed resource, not a panic.
+        assert!(parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": "Bob"}"#).unwrap_err().0.contains("malformed"));
+    }
+
+    #[test]
+    fn reads_bundle_entries_next_link_and_skips_the_rest() {
+        let page: Page<Condition> = parse_bundle(
+            r#"{"resourceType": "Bundle", "type": "searchset", "total": 3,
+                "link": [{"relation": "self", "url": "a"}, {"relation": "next", "url": "https://ehr/fhir/Condition?page=2"}],
+                "entry": [
+                  {"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}}},
+                  {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}},
+                  {"resource": {"resourceType": "Condition", "id": "c2", "code": "not an object"}},
+                  {"fullUrl": "no resource"}
+                ]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.skipped, 1);
+        assert_eq!(page.next.as_deref(), Some("https://ehr/fhir/Condition?page=2"));
+        assert_eq!(page.total, Some(3));
+        let empty: Page<Condition> = parse_bundle(r#"{"resourceType": "Bundle"}"#).unwrap();
+        assert!(empty.items.is_empty() && empty.next.is_none());
+        assert!(parse_bundle::<Condition>(r#"{"resourceType": "Bundle", "entry": ["#).is_err());
+    }
+
+    #[test]
+    fn reads_operation_outcome_diagnostics() {
+        let text = outcome_text(
+            r#"{"resourceType": "OperationOutcome", "issue": [{"severity": "error", "diagnostics": "<b>no</b> access"}, {"details": {"text": "second"}}]}"#,
+        );
+        assert_eq!(text.as_deref(), Some("<b>no</b> access; second"));
+        assert_eq!(outcome_text(r#"{"resourceType": "Patient"}"#), None);
+        assert_eq!(outcome_text("nope"), None);
+    }
+}
