@@ -596,3 +596,17 @@ async fn codes_launch_values_and_access_tokens_expire() {
     assert_eq!(expired.status, 401);
     assert!(expired.header("www-authenticate").unwrap().contains("expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_works_for_an_ehr_launch_grant() {
+    let env = Env::new().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let launch = env.launch(json!({"patient": "p009", "auto_approve": true, "inject": "audience-mismatch"}));
+    let code = env.code(
+        &[("scope", "launch openid fhirUser patient/*.rs offline_access"), ("launch", launch.as_str())],
+        &verifier,
+    );
+    let token = env.exchange(&code, verifier.secret()).json();
+    let refreshed = env.refresh(token["refresh_token"].as_str().unwrap());
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+}

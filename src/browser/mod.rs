@@ -1,10 +1,13 @@
 //! Browser effects, kept thin: every decision is made in `smart_core`.
 
 pub mod config;
+pub mod fhir_client;
 pub mod flow;
 pub mod http;
 pub mod navigation;
 pub mod pending_store;
+pub mod refresh;
+pub mod timer;
 pub mod webcrypto;
 
 use smart_core::UnixTime;

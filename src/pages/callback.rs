@@ -9,7 +9,8 @@ use smart_core::Error;
 
 use crate::app::{Config, SessionSlot};
 use crate::browser::{flow, navigation, now, pending_store};
-use crate::views::{ErrorView, Progress, SessionSummary};
+use crate::pages::SummaryPage;
+use crate::views::{ErrorView, Progress};
 
 #[component]
 pub fn CallbackPage() -> impl IntoView {
@@ -40,6 +41,9 @@ pub fn CallbackPage() -> impl IntoView {
     };
 
     let failure = RwSignal::new(None::<Error>);
+    // Only the signed-in status picks the view: a refresh updates the
+    // session in place and must not remount (and refetch) the summary.
+    let signed_in = Memo::new(move |_| session.with(Option::is_some));
     spawn_local(async move {
         match flow::complete(exchange).await {
             Ok(signed_in) => session.set(Some(signed_in)),
@@ -50,8 +54,8 @@ pub fn CallbackPage() -> impl IntoView {
         {move || {
             if let Some(error) = failure.get() {
                 view! { <ErrorView error/> }.into_any()
-            } else if session.with(Option::is_some) {
-                view! { <SessionSummary/> }.into_any()
+            } else if signed_in.get() {
+                view! { <SummaryPage/> }.into_any()
             } else {
                 view! { <Progress label="Completing sign-in…"/> }.into_any()
             }

@@ -1,9 +1,13 @@
 //! Small view components, one concern each.
 
+mod clinical_section;
+mod diagnostics;
 mod error_view;
+mod patient_banner;
 mod progress;
-mod session_summary;
 
+pub use clinical_section::ClinicalSection;
+pub use diagnostics::Diagnostics;
 pub use error_view::ErrorView;
+pub use patient_banner::PatientBanner;
 pub use progress::Progress;
-pub use session_summary::SessionSummary;

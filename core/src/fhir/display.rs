@@ -203,7 +203,9 @@ mod tests {
                 {"type": {"coding": [{"code": "MR"}]}, "value": "MRN-1"}]}"#,
         );
         assert_eq!(banner_identifier(&p), Some(("MRN", "MRN-1".into())));
-        let p = patient(r#"{"resourceType": "Patient", "identifier": [{"value": ""}, {"value": "A1"}, {"use": "usual", "value": "U1"}]}"#);
+        let p = patient(
+            r#"{"resourceType": "Patient", "identifier": [{"value": ""}, {"value": "A1"}, {"use": "usual", "value": "U1"}]}"#,
+        );
         assert_eq!(banner_identifier(&p), Some(("ID", "U1".into())));
         assert_eq!(banner_identifier(&patient(r#"{"resourceType": "Patient"}"#)), None);
         assert_eq!(gender_label(Some("female")), "Female");
@@ -221,10 +223,14 @@ mod tests {
         .unwrap();
         assert_eq!(observation_value(&bp), "128/81 mm[Hg]");
         assert_eq!(date_text(observation_time(&bp)), "2024-01-02");
-        let a1c: Observation = parse_resource(r#"{"resourceType": "Observation", "valueQuantity": {"value": 6.4123, "unit": "%"}}"#).unwrap();
+        let a1c: Observation =
+            parse_resource(r#"{"resourceType": "Observation", "valueQuantity": {"value": 6.4123, "unit": "%"}}"#)
+                .unwrap();
         assert_eq!(observation_value(&a1c), "6.41 %");
-        let coded: Observation =
-            parse_resource(r#"{"resourceType": "Observation", "valueCodeableConcept": {"coding": [{"display": "Positive"}]}}"#).unwrap();
+        let coded: Observation = parse_resource(
+            r#"{"resourceType": "Observation", "valueCodeableConcept": {"coding": [{"display": "Positive"}]}}"#,
+        )
+        .unwrap();
         assert_eq!(observation_value(&coded), "Positive");
         let empty: Observation = parse_resource(r#"{"resourceType": "Observation"}"#).unwrap();
         assert_eq!(observation_value(&empty), "—");

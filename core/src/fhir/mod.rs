@@ -9,5 +9,6 @@
 pub mod display;
 pub mod models;
 pub mod response;
+pub mod summary;
 
 pub use models::*;

@@ -202,9 +202,8 @@ fn object(body: &str) -> Result<serde_json::Map<String, Value>, ParseError> {
 pub fn parse_resource<T: Resource>(body: &str) -> Result<T, ParseError> {
     let map = object(body)?;
     match map.get("resourceType").and_then(Value::as_str) {
-        Some(kind) if kind == T::TYPE => {
-            serde_json::from_value(Value::Object(map)).map_err(|e| ParseError(format!("the {} is malformed ({e})", T::TYPE)))
-        }
+        Some(kind) if kind == T::TYPE => serde_json::from_value(Value::Object(map))
+            .map_err(|e| ParseError(format!("the {} is malformed ({e})", T::TYPE))),
         Some(other) => Err(ParseError(format!("expected a {}, got a {other}", T::TYPE))),
         None => Err(ParseError("the response has no resourceType".into())),
     }
@@ -253,7 +252,10 @@ pub fn outcome_text(body: &str) -> Option<String> {
         .into_iter()
         .flatten()
         .filter_map(|issue| {
-            issue["diagnostics"].as_str().map(str::to_string).or_else(|| issue["details"]["text"].as_str().map(str::to_string))
+            issue["diagnostics"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| issue["details"]["text"].as_str().map(str::to_string))
         })
         .collect();
     (!texts.is_empty()).then(|| texts.join("; "))
@@ -279,12 +281,18 @@ mod tests {
 
     #[test]
     fn refuses_the_wrong_resource_type_and_non_json() {
-        assert!(parse_resource::<Patient>(r#"{"resourceType": "Observation"}"#).unwrap_err().0.contains("got a Observation"));
+        assert!(parse_resource::<Patient>(r#"{"resourceType": "Observation"}"#)
+            .unwrap_err()
+            .0
+            .contains("got a Observation"));
         assert!(parse_resource::<Patient>("<html>").is_err());
         assert!(parse_resource::<Patient>("[]").is_err());
         assert!(parse_resource::<Patient>(r#"{"id": "x"}"#).is_err());
         // A field of the wrong shape is a malformed resource, not a panic.
-        assert!(parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": "Bob"}"#).unwrap_err().0.contains("malformed"));
+        assert!(parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": "Bob"}"#)
+            .unwrap_err()
+            .0
+            .contains("malformed"));
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub fn classify(url: &str, status: u16, body: &str, retry_after: Option<&str>) -
 mod tests {
     use super::*;
 
-    const OUTCOME: &str = r#"{"resourceType": "OperationOutcome", "issue": [{"diagnostics": "outside the compartment"}]}"#;
+    const OUTCOME: &str =
+        r#"{"resourceType": "OperationOutcome", "issue": [{"diagnostics": "outside the compartment"}]}"#;
 
     #[test]
     fn classifies_statuses() {
@@ -57,7 +58,10 @@ mod tests {
             Verdict::Failed(Error::FhirForbidden { diagnostics: Some("outside the compartment".into()) })
         );
         assert!(matches!(classify("https://x/Patient/1", 404, "", None), Verdict::Failed(Error::FhirNotFound { .. })));
-        assert!(matches!(classify("u", 500, "<html>", None), Verdict::Failed(Error::FhirServerError { status: 500, diagnostics: None })));
+        assert!(matches!(
+            classify("u", 500, "<html>", None),
+            Verdict::Failed(Error::FhirServerError { status: 500, diagnostics: None })
+        ));
     }
 
     #[test]

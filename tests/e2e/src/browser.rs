@@ -139,6 +139,29 @@ pub async fn text_of(client: &Client, css: &str) -> Result<String, String> {
     element.text().await.map_err(|e| e.to_string())
 }
 
+/// The full text of the first element matching `css`, hidden parts
+/// included (for the collapsed diagnostics), once it exists.
+pub async fn text_content(client: &Client, css: &str) -> Result<String, String> {
+    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("no element {css}: {e}"))?;
+    let js = format!("return document.querySelector({}).textContent", serde_json::to_string(css).unwrap());
+    Ok(script(client, &js).await?.as_str().unwrap_or_default().to_string())
+}
+
+/// Waits until the element matching `css` contains `needle` in its text.
+pub async fn wait_for_text_in(client: &Client, css: &str, needle: &str) -> TestResult {
+    let started = Instant::now();
+    loop {
+        let text = text_content(client, css).await.unwrap_or_default();
+        if text.contains(needle) {
+            return Ok(());
+        }
+        if started.elapsed() > WAIT {
+            return Err(format!("{css} never showed {needle:?}; it shows:\n{text}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs a script and returns its value.
 pub async fn script(client: &Client, js: &str) -> Result<serde_json::Value, String> {
     client.execute(js, vec![]).await.map_err(|e| format!("script failed: {e}"))

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use e2e::browser::{check, page_text, script, text_of, wait_for_text};
+use e2e::browser::{check, page_text, script, text_content, text_of, wait_for_text, wait_for_text_in};
 use e2e::{dist_dir, shipped_config, Browser, Response, TestServer};
 use serde_json::json;
 use smart_core::secret::PkceVerifier;
@@ -140,6 +140,11 @@ fn fake_ehr() -> TestServer {
             }),
         ),
         ("GET", "/auth/authorize") => Response::text(200, "authorization page"),
+        ("GET", "/fhir/Condition") => Response::json(
+            200,
+            &json!({"resourceType": "Bundle", "type": "searchset", "entry": [
+                {"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}, "onsetDateTime": "2020-01-02"}}]}),
+        ),
         ("POST", "/auth/token") => Response::json(
             200,
             &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
@@ -149,10 +154,11 @@ fn fake_ehr() -> TestServer {
     })
 }
 
+/// The first non-preflight request to `path`.
 async fn wait_for_request(server: &TestServer, path: &str) -> Result<e2e::Request, String> {
     let started = Instant::now();
     loop {
-        if let Some(found) = server.requests().into_iter().find(|r| r.path() == path) {
+        if let Some(found) = server.requests().into_iter().find(|r| r.path() == path && r.method != "OPTIONS") {
             return Ok(found);
         }
         if started.elapsed() > Duration::from_secs(15) {
@@ -202,9 +208,17 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
             PkceVerifier::new(verifier).challenge().as_str() == authorize["code_challenge"],
             "the verifier does not match the challenge",
         )?;
-        wait_for_text(&client, "Signed in").await?;
-        let patient = text_of(&client, "[data-testid=context-patient]").await?;
+        // The granted Condition scope is used; the others are explained.
+        wait_for_text_in(&client, "#section-condition", "Asthma").await?;
+        wait_for_text_in(&client, "#section-observation", "Not covered by the granted scopes").await?;
+        let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "pat-42 (from the token response)", format!("patient: {patient}"))?;
+        // need_patient_banner "false" (a string, as one vendor sends it): no banner.
+        let banner = script(&client, "return document.querySelector('[data-testid=patient-banner]') === null").await?;
+        check(banner == json!(true), "a banner was shown although need_patient_banner was \"false\"")?;
+        let search = wait_for_request(ehr_ref, "/fhir/Condition").await?;
+        check(search.header("authorization") == Some("Bearer opaque-access-token"), format!("FHIR request headers: {:?}", search.headers))?;
+        check(search.header("accept") == Some("application/fhir+json"), "Accept is not application/fhir+json")?;
         let url = client.current_url().await.map_err(|e| e.to_string())?;
         check(url.query().is_none(), format!("the code stayed in the address bar: {url}"))?;
         let stored = script(&client, "return JSON.stringify(Object.assign({}, sessionStorage)) + JSON.stringify(Object.assign({}, localStorage)) + document.cookie").await?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use e2e::browser::{check, script, text_of, wait_for_text};
+use e2e::browser::{check, script, text_content, wait_for_text, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -48,12 +48,27 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
         click(&client, "#launch").await?;
         client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
         client.clone().enter_frame(0).await.map_err(err)?;
-        wait_for_text(&client, "Signed in").await?;
-        let patient = text_of(&client, "[data-testid=context-patient]").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
+        wait_for_text_in(&client, "[data-testid=patient-identifier]", "MRN ").await?;
+        wait_for_text_in(&client, "[data-testid=patient-born]", " y)").await?;
+        for section in ["#section-condition", "#section-observation", "#section-encounter"] {
+            let started = std::time::Instant::now();
+            loop {
+                let text = text_content(&client, section).await?;
+                if !text.contains("Loading") {
+                    check(!text.contains("FHIR") && !text.contains("Not covered"), format!("{section}: {text}"))?;
+                    break;
+                }
+                check(started.elapsed() < Duration::from_secs(15), format!("{section} kept loading"))?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p005 (from the access-token claim)", format!("patient: {patient}"))?;
         // fhirUser is read from the id_token only once its signature has
         // been verified with WebCrypto against the sandbox's JWKS.
-        wait_for_text(&client, "Practitioner/pr1 (from the id_token)").await?;
+        wait_for_text_in(&client, "[data-testid=diagnostics]", "Practitioner/pr1 (from the id_token)").await?;
+        wait_for_text_in(&client, "[data-testid=aud-check]", "yes").await?;
         no_token_left_behind(&client).await
     })
     .await;
@@ -65,10 +80,10 @@ async fn ehr_launch_against_a_standard_smart_server_reads_the_token_response() {
     let url = env.launch(json!({"patient": "p006", "base": "smart", "auto_approve": true, "encounter": "current"}));
     Browser::run("ehr-smart", |client| async move {
         client.goto(&url).await.map_err(err)?;
-        wait_for_text(&client, "Signed in").await?;
-        let patient = text_of(&client, "[data-testid=context-patient]").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Siobhán Ó Briain").await?;
+        let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p006 (from the token response)", format!("patient: {patient}"))?;
-        wait_for_text(&client, "p006-enc-current (from the token response)").await?;
+        wait_for_text_in(&client, "[data-testid=diagnostics]", "p006-enc-current (from the token response)").await?;
         no_token_left_behind(&client).await
     })
     .await;
@@ -90,8 +105,8 @@ async fn standalone_sign_in_through_the_consent_page() {
             .await
             .map_err(err)?;
         click(&client, "#approve").await?;
-        wait_for_text(&client, "Signed in").await?;
-        let patient = text_of(&client, "[data-testid=context-patient]").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
+        let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p004 (from the access-token claim)", format!("patient: {patient}"))?;
         no_token_left_behind(&client).await
     })
@@ -134,10 +149,65 @@ async fn injected_token_and_id_token_failures_are_refused() {
         for (url, expected) in urls {
             client.goto(&url).await.map_err(err)?;
             wait_for_text(&client, expected).await?;
-            let text = e2e::browser::page_text(&client).await;
-            check(!text.contains("Signed in"), format!("signed in despite {expected}"))?;
+            let summary = script(&client, "return document.querySelector('[data-testid=summary]') === null").await?;
+            check(summary == json!(true), format!("the summary was shown despite {expected}"))?;
         }
         Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patient_name_with_markup_is_rendered_as_text() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p027", "auto_approve": true}));
+    Browser::run("markup-name", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "<img src=x onerror=alert(1)>Robert <b>Tables</b>")
+            .await?;
+        let elements = script(&client, "return document.querySelectorAll('main img, main b').length").await?;
+        check(elements == json!(0), format!("markup from the name became {elements} elements"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_downgraded_grant_is_explained_per_section() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "scope-downgrade"}));
+    Browser::run("scope-downgrade", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-medicationrequest", "Not covered by the granted scopes").await?;
+        wait_for_text_in(&client, "#section-observation", "Not covered by the granted scopes").await?;
+        // Condition and Patient were granted: the banner and conditions load.
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Jürgen Müller").await?;
+        let conditions = text_content(&client, "#section-condition").await?;
+        check(!conditions.contains("Not covered"), format!("conditions: {conditions}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_from_an_aud_mismatch_is_named() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p009", "auto_approve": true, "inject": "audience-mismatch"}));
+    let env_ref = &env;
+    Browser::run("aud-mismatch", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-condition", "FHIR API returns 401").await?;
+        wait_for_text_in(&client, "#section-condition", "does not match the FHIR server").await?;
+        wait_for_text_in(&client, "[data-testid=aud-check]", "NO").await?;
+        // One refresh was tried (the token might merely have expired), and
+        // only one: a second would mean the summary refetched in a loop.
+        let refreshes = env_ref
+            .sandbox
+            .sandbox
+            .registry()
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.target == "/oauth2/v1/apps/token")
+            .count();
+        check(refreshes == 2, format!("{refreshes} token requests: expected the code exchange and one refresh"))
     })
     .await;
 }

@@ -1,0 +1,211 @@
+//! The clinical summary's sections: what each one searches, which scope it
+//! needs, and how a page of results becomes rows of text.
+
+use super::display::{concept_text, date_text, observation_time, observation_value};
+use super::models::{
+    parse_bundle, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError, Resource,
+};
+use crate::url::HttpUrl;
+
+/// One line of a section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub title: String,
+    pub detail: String,
+    pub date: String,
+}
+
+/// The sections of the summary, in display order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Conditions,
+    Medications,
+    Allergies,
+    VitalSigns,
+    Labs,
+    Encounters,
+}
+
+/// Pages followed at most per section: enough for a summary, bounded for
+/// a patient with thousands of records.
+pub const MAX_PAGES: usize = 5;
+
+impl Section {
+    pub const ALL: [Section; 6] = [
+        Section::Conditions,
+        Section::Medications,
+        Section::Allergies,
+        Section::VitalSigns,
+        Section::Labs,
+        Section::Encounters,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Conditions => "Conditions",
+            Section::Medications => "Medications",
+            Section::Allergies => "Allergies",
+            Section::VitalSigns => "Vital signs",
+            Section::Labs => "Laboratory results",
+            Section::Encounters => "Encounters",
+        }
+    }
+
+    /// The FHIR resource type searched (and the scope needed for it).
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Section::Conditions => Condition::TYPE,
+            Section::Medications => MedicationRequest::TYPE,
+            Section::Allergies => AllergyIntolerance::TYPE,
+            Section::VitalSigns | Section::Labs => Observation::TYPE,
+            Section::Encounters => Encounter::TYPE,
+        }
+    }
+
+    /// The first search URL for `patient` on `fhir_base`.
+    pub fn search_url(self, fhir_base: &HttpUrl, patient: &str) -> HttpUrl {
+        let base = fhir_base.join_path(self.resource_type());
+        let patient = patient.trim_start_matches("Patient/");
+        let params: &[(&str, &str)] = match self {
+            Section::Conditions | Section::Medications | Section::Allergies => &[("_count", "100")],
+            Section::VitalSigns => &[("category", "vital-signs"), ("_sort", "-date"), ("_count", "200")],
+            Section::Labs => &[("category", "laboratory"), ("_sort", "-date"), ("_count", "100")],
+            Section::Encounters => &[("_sort", "-date"), ("_count", "20")],
+        };
+        base.with_query_pairs(std::iter::once(("patient", patient)).chain(params.iter().copied()))
+    }
+
+    /// Whether the section stops after its first page (the newest results
+    /// are all a summary shows).
+    pub fn first_page_only(self) -> bool {
+        matches!(self, Section::VitalSigns | Section::Labs | Section::Encounters)
+    }
+
+    /// Rows from one page of search results.
+    pub fn rows(self, body: &str) -> Result<Page<Row>, ParseError> {
+        match self {
+            Section::Conditions => page(body, |c: &Condition| Row {
+                title: concept_text(c.code.as_ref()),
+                detail: c.clinical_status.as_ref().map(|s| concept_text(Some(s))).unwrap_or_default(),
+                date: date_text(c.onset_date_time.as_deref().or(c.recorded_date.as_deref())),
+            }),
+            Section::Medications => page(body, |m: &MedicationRequest| Row {
+                title: m
+                    .medication_codeable_concept
+                    .as_ref()
+                    .map(|c| concept_text(Some(c)))
+                    .or_else(|| m.medication_reference.as_ref().and_then(|r| r.display.clone()))
+                    .unwrap_or_else(|| "Unnamed medication".into()),
+                detail: [m.status.clone(), m.dosage_instruction.first().and_then(|d| d.text.clone())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                date: date_text(m.authored_on.as_deref()),
+            }),
+            Section::Allergies => page(body, |a: &AllergyIntolerance| Row {
+                title: concept_text(a.code.as_ref()),
+                detail: {
+                    let reactions: Vec<String> =
+                        a.reaction.iter().flat_map(|r| r.manifestation.iter()).map(|m| concept_text(Some(m))).collect();
+                    let mut parts = reactions;
+                    if let Some(c) = &a.criticality {
+                        parts.push(format!("criticality {c}"));
+                    }
+                    parts.join(" · ")
+                },
+                date: String::new(),
+            }),
+            Section::VitalSigns | Section::Labs => page(body, |o: &Observation| Row {
+                title: concept_text(o.code.as_ref()),
+                detail: observation_value(o),
+                date: date_text(observation_time(o)),
+            }),
+            Section::Encounters => page(body, |e: &Encounter| Row {
+                title: e.kind.first().map(|k| concept_text(Some(k))).unwrap_or_else(|| "Encounter".into()),
+                detail: e.status.clone().unwrap_or_default(),
+                date: date_text(e.period.as_ref().and_then(|p| p.start.as_deref())),
+            }),
+        }
+    }
+
+    /// Final shaping: vitals and labs show the newest value per test.
+    pub fn finish(self, rows: Vec<Row>) -> Vec<Row> {
+        match self {
+            Section::VitalSigns | Section::Labs => {
+                let mut seen: Vec<String> = Vec::new();
+                rows.into_iter()
+                    .filter(|r| {
+                        let fresh = !seen.contains(&r.title);
+                        if fresh {
+                            seen.push(r.title.clone());
+                        }
+                        fresh
+                    })
+                    .collect()
+            }
+            _ => rows,
+        }
+    }
+}
+
+fn page<T: Resource>(body: &str, to_row: impl Fn(&T) -> Row) -> Result<Page<Row>, ParseError> {
+    let parsed = parse_bundle::<T>(body)?;
+    Ok(Page {
+        items: parsed.items.iter().map(to_row).collect(),
+        next: parsed.next,
+        total: parsed.total,
+        skipped: parsed.skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_search_urls_per_section() {
+        let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        assert_eq!(
+            Section::VitalSigns.search_url(&base, "Patient/p 1").to_string(),
+            "https://ehr.example.org/fhir/Observation?patient=p%201&category=vital-signs&_sort=-date&_count=200"
+        );
+        assert_eq!(
+            Section::Conditions.search_url(&base, "p1").to_string(),
+            "https://ehr.example.org/fhir/Condition?patient=p1&_count=100"
+        );
+        assert_eq!(Section::Medications.resource_type(), "MedicationRequest");
+    }
+
+    #[test]
+    fn vitals_keep_the_newest_value_per_test() {
+        let body = r#"{"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Observation", "code": {"text": "Heart rate"}, "valueQuantity": {"value": 80, "unit": "/min"}, "effectiveDateTime": "2026-05-02"}},
+            {"resource": {"resourceType": "Observation", "code": {"text": "Body weight"}, "valueQuantity": {"value": 70.5, "unit": "kg"}, "effectiveDateTime": "2026-05-01"}},
+            {"resource": {"resourceType": "Observation", "code": {"text": "Heart rate"}, "valueQuantity": {"value": 60, "unit": "/min"}, "effectiveDateTime": "2026-04-01"}}]}"#;
+        let rows = Section::VitalSigns.finish(Section::VitalSigns.rows(body).unwrap().items);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].title.as_str(), rows[0].detail.as_str(), rows[0].date.as_str()),
+            ("Heart rate", "80 /min", "2026-05-02")
+        );
+    }
+
+    #[test]
+    fn medication_and_allergy_rows_read_naturally() {
+        let meds = Section::Medications
+            .rows(r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MedicationRequest", "status": "active",
+                "medicationCodeableConcept": {"text": "Metformin 500 MG"}, "dosageInstruction": [{"text": "twice daily"}], "authoredOn": "2025-01-02"}}]}"#)
+            .unwrap();
+        assert_eq!(
+            meds.items[0],
+            Row { title: "Metformin 500 MG".into(), detail: "active · twice daily".into(), date: "2025-01-02".into() }
+        );
+        let allergies = Section::Allergies
+            .rows(r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "AllergyIntolerance", "criticality": "high",
+                "code": {"text": "Penicillin"}, "reaction": [{"manifestation": [{"text": "Hives"}]}]}}]}"#)
+            .unwrap();
+        assert_eq!(allergies.items[0].detail, "Hives · criticality high");
+        assert!(Section::Encounters.rows("not json").is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! The signed-in view: the patient banner (unless the EHR shows its own),
+//! the clinical summary's sections, all requested at once, and the
+//! connection diagnostics.
+
+use leptos::prelude::*;
+use smart_core::authorize::LaunchKind;
+use smart_core::fhir::summary::Section;
+use smart_core::session::PatientContext;
+
+use crate::app::SessionSlot;
+use crate::views::{ClinicalSection, Diagnostics, ErrorView, PatientBanner};
+
+#[component]
+pub fn SummaryPage() -> impl IntoView {
+    let session = expect_context::<SessionSlot>();
+    let Some((patient, banner)) = session.with_untracked(|s| {
+        s.as_ref().map(|s| (s.patient_context(), s.kind == LaunchKind::Standalone || s.context.wants_banner()))
+    }) else {
+        return view! { <ErrorView error=smart_core::Error::SessionExpired/> }.into_any();
+    };
+    let patient_id = match patient {
+        Ok(PatientContext::Given(p)) => p.value,
+        Ok(PatientContext::PickerNeeded) => {
+            return view! {
+                <section class="notice" role="status">
+                    <h1>"No patient selected"</h1>
+                    <p>"The sign-in did not name a patient. Choosing one from a list is not available yet; launch the app from a patient's chart instead."</p>
+                </section>
+                <Diagnostics/>
+            }
+            .into_any()
+        }
+        Err(error) => return view! { <ErrorView error/> <Diagnostics/> }.into_any(),
+    };
+    view! {
+        {banner.then(|| view! { <PatientBanner patient_id=patient_id.clone()/> })}
+        <div class="summary" data-testid="summary">
+            {Section::ALL
+                .into_iter()
+                .map(|section| view! { <ClinicalSection section patient_id=patient_id.clone()/> })
+                .collect_view()}
+        </div>
+        <Diagnostics/>
+    }
+    .into_any()
+}

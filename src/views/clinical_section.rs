@@ -1,0 +1,75 @@
+//! One section of the clinical summary, with its own loading, empty,
+//! error and "not covered by the granted scopes" states. Every section
+//! starts its request as soon as it is shown, so all run concurrently.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use smart_core::fhir::summary::{Row, Section, MAX_PAGES};
+use smart_core::Error;
+
+use crate::app::SessionSlot;
+use crate::browser::fhir_client;
+
+#[derive(Clone)]
+enum State {
+    Loading,
+    NotCovered(String),
+    Failed(Error),
+    Ready { rows: Vec<Row>, note: Option<Error> },
+}
+
+#[component]
+pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
+    let session = expect_context::<SessionSlot>();
+    let state = RwSignal::new(State::Loading);
+    let plan = session.with_untracked(|s| {
+        s.as_ref()
+            .map(|s| (s.granted.may_search(section.resource_type()), section.search_url(&s.fhir_base, &patient_id)))
+    });
+    match plan {
+        Some((false, _)) => state.set(State::NotCovered(format!(
+            "Not covered by the granted scopes: this needs permission to search {} (for example patient/{}.rs).",
+            section.resource_type(),
+            section.resource_type()
+        ))),
+        Some((true, url)) => spawn_local(async move {
+            let pages = if section.first_page_only() { 1 } else { MAX_PAGES };
+            let result = fhir_client::search(session, url, pages, |body| section.rows(body)).await;
+            state.set(match result {
+                Ok(gathered) => State::Ready { rows: section.finish(gathered.items), note: gathered.stopped },
+                Err(error) => State::Failed(error),
+            });
+        }),
+        None => state.set(State::Failed(Error::SessionExpired)),
+    }
+    let id = format!("section-{}", section.resource_type().to_lowercase());
+    let heading = format!("{id}-title");
+    let labelled_by = heading.clone();
+    view! {
+        <section class="clinical-section" id=id aria-labelledby=labelled_by aria-busy=move || matches!(state.get(), State::Loading).to_string()>
+            <h2 id=heading>{section.title()}</h2>
+            {move || match state.get() {
+                State::Loading => view! { <p class="section-status">"Loading…"</p> }.into_any(),
+                State::NotCovered(text) => view! { <p class="section-status not-covered">{text}</p> }.into_any(),
+                State::Failed(error) => {
+                    let d = error.diagnosis();
+                    view! { <p class="section-status section-error" role="alert">{format!("{}: {}", d.title, d.detail)}</p> }.into_any()
+                }
+                State::Ready { rows, .. } if rows.is_empty() => view! { <p class="section-status">"None recorded."</p> }.into_any(),
+                State::Ready { rows, note } => view! {
+                    <ul class="rows">
+                        {rows.into_iter().map(|row| view! {
+                            <li class="row">
+                                <span class="row-title">{row.title}</span>
+                                <span class="row-detail">{row.detail}</span>
+                                <span class="row-date">{row.date}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    {note.map(|n| view! { <p class="section-note">{n.diagnosis().detail}</p> })}
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
