@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use smart_core::authorize::LaunchKind;
 use smart_core::config::AppConfig;
 use smart_core::session::Session;
 use smart_core::Error;
 
 use crate::browser;
-use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, StandalonePage};
+use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, SignedInArea, StandalonePage};
 use crate::views::{ErrorView, Progress};
 
 /// Where the runtime configuration stands.
@@ -28,10 +29,29 @@ pub type Config = Arc<AppConfig>;
 /// The signed-in session, in memory only: a reload ends it by design.
 pub type SessionSlot = RwSignal<Option<Session>>;
 
+/// Why a session ended, while the page still shows it.
+#[derive(Clone, Debug)]
+pub enum EndReason {
+    /// The user signed out; `revoked` says whether the server confirmed the
+    /// revocation (`None`: the server has no revocation endpoint).
+    SignedOut { revoked: Option<bool> },
+    /// The token expired or could not be refreshed.
+    Failed(Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct Ended {
+    pub reason: EndReason,
+    pub kind: LaunchKind,
+}
+
+pub type EndedSlot = RwSignal<Option<Ended>>;
+
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(ConfigState::Loading);
     provide_context::<SessionSlot>(RwSignal::new(None));
+    provide_context::<EndedSlot>(RwSignal::new(None));
     spawn_local(async move {
         state.set(match browser::config::load().await {
             Ok(config) => ConfigState::Ready(Arc::new(config)),
@@ -65,6 +85,7 @@ fn Routed(config: Config) -> impl IntoView {
                 <Route path=path!("/") view=StandalonePage/>
                 <Route path=path!("/launch") view=LaunchPage/>
                 <Route path=path!("/callback") view=CallbackPage/>
+                <Route path=path!("/summary") view=SignedInArea/>
             </Routes>
         </Router>
     }

@@ -24,7 +24,8 @@ use crate::{Error, UnixTime};
 /// Lifetime assumed when neither `expires_in` nor the JWT `exp` says.
 pub const DEFAULT_LIFETIME_SECONDS: u64 = 300;
 
-/// Refresh this long before the access token expires.
+/// Refresh this long before the access token expires (at most; a short
+/// lived token is refreshed when a fifth of its life remains).
 pub const REFRESH_MARGIN_SECONDS: u64 = 60;
 
 /// Where the granted scopes were read.
@@ -128,6 +129,7 @@ impl TokenGrant {
             access_token: self.response.access_token,
             refresh_token: self.response.refresh_token,
             expires_at,
+            lifetime: expires_at.saturating_sub(self.now),
             requested,
             granted,
             grant_source,
@@ -167,6 +169,8 @@ pub struct Session {
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
     pub expires_at: UnixTime,
+    /// How long the current access token was issued for, in seconds.
+    pub lifetime: u64,
     pub requested: ScopeSet,
     pub granted: ScopeSet,
     pub grant_source: GrantSource,
@@ -201,9 +205,12 @@ impl Session {
         now >= self.expires_at
     }
 
-    /// Seconds until a refresh should start (0 when it is due now).
+    /// Seconds until a refresh should start (0 when it is due now): a
+    /// minute before expiry, or at four fifths of a shorter lifetime, so a
+    /// short-lived token is not refreshed over and over.
     pub fn seconds_until_refresh(&self, now: UnixTime) -> u64 {
-        self.expires_at.saturating_sub(REFRESH_MARGIN_SECONDS).saturating_sub(now)
+        let margin = REFRESH_MARGIN_SECONDS.min(self.lifetime / 5);
+        self.expires_at.saturating_sub(margin).saturating_sub(now)
     }
 
     /// What the launch gave as patient, or whether a picker must ask.
@@ -259,6 +266,7 @@ impl Session {
             .map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
         self.expires_at = expiry(response.expires_in, access_claims.as_ref(), now);
+        self.lifetime = self.expires_at.saturating_sub(now);
         match (&response.scope, access_claims.as_ref().and_then(|c| c.get("scope")).and_then(|v| v.as_str())) {
             (Some(scope), _) => {
                 self.granted = ScopeSet::parse_lenient(scope);
@@ -503,6 +511,9 @@ mod tests {
             .unwrap();
         assert_eq!(session.bearer_for(&fhir).unwrap(), "at-2");
         assert_eq!(session.expires_at, NOW + 170);
+        // A 120 s token is refreshed when a fifth of it remains (24 s), not
+        // 60 s early; a refresh right away would repeat forever.
+        assert_eq!(session.seconds_until_refresh(NOW + 50), 96);
         assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
         assert!(session.granted.may_search("Observation"), "grant kept when no scope comes back");
         session

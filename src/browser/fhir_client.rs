@@ -13,10 +13,10 @@ use smart_core::Error;
 
 use super::refresh::refresh;
 use super::timer::sleep_ms;
-use crate::app::SessionSlot;
+use crate::app::{EndedSlot, SessionSlot};
 
 /// GETs `url` and returns the body of a successful answer.
-pub async fn get(session: SessionSlot, url: &HttpUrl) -> Result<String, Error> {
+pub async fn get(session: SessionSlot, ended: EndedSlot, url: &HttpUrl) -> Result<String, Error> {
     let mut refreshed = false;
     let mut attempt = 0;
     loop {
@@ -40,7 +40,7 @@ pub async fn get(session: SessionSlot, url: &HttpUrl) -> Result<String, Error> {
                 if !refreshed && session.with_untracked(|s| s.as_ref().is_some_and(|s| s.has_refresh_token())) =>
             {
                 refreshed = true;
-                refresh(session).await?;
+                refresh(session, ended).await?;
             }
             Verdict::Unauthorized => {
                 return Err(session.with_untracked(|s| Error::FhirUnauthorized {
@@ -67,6 +67,7 @@ pub struct Gathered<T> {
 /// parsing each page with `parse`.
 pub async fn search<T>(
     session: SessionSlot,
+    ended: EndedSlot,
     first: HttpUrl,
     max_pages: usize,
     parse: impl Fn(&str) -> Result<Page<T>, ParseError>,
@@ -74,7 +75,7 @@ pub async fn search<T>(
     let mut items = Vec::new();
     let mut url = first;
     for page_number in 1..=max_pages {
-        let body = get(session, &url).await?;
+        let body = get(session, ended, &url).await?;
         let page = parse(&body).map_err(|e| Error::FhirMalformed { detail: e.0 })?;
         items.extend(page.items);
         let Some(next) = page.next else { break };

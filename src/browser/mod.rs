@@ -4,6 +4,7 @@ pub mod config;
 pub mod fhir_client;
 pub mod flow;
 pub mod http;
+pub mod lifecycle;
 pub mod navigation;
 pub mod pending_store;
 pub mod refresh;

@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use smart_core::Error;
 
 use super::http::post_form;
+use super::lifecycle::end;
 use super::now;
 use super::timer::sleep_ms;
-use crate::app::SessionSlot;
+use crate::app::{EndReason, EndedSlot, SessionSlot};
 
 thread_local! {
     static IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
@@ -18,7 +19,16 @@ thread_local! {
 /// Refreshes the session's access token. A caller arriving while another
 /// refresh runs waits for that one instead of starting a second (a second
 /// would present a rotated-out refresh token and revoke the session).
-pub async fn refresh(session: SessionSlot) -> Result<(), Error> {
+/// A failed refresh ends the session: the user is asked to relaunch.
+pub async fn refresh(session: SessionSlot, ended: EndedSlot) -> Result<(), Error> {
+    let result = refresh_once(session).await;
+    if let Err(error) = &result {
+        end(session, ended, EndReason::Failed(error.clone()));
+    }
+    result
+}
+
+async fn refresh_once(session: SessionSlot) -> Result<(), Error> {
     if IN_FLIGHT.with(Cell::get) {
         for _ in 0..150 {
             sleep_ms(100).await;

@@ -7,15 +7,16 @@ use leptos::task::spawn_local;
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::Error;
 
-use crate::app::{Config, SessionSlot};
-use crate::browser::{flow, navigation, now, pending_store};
-use crate::pages::SummaryPage;
+use crate::app::{Config, EndedSlot, SessionSlot};
+use crate::browser::{flow, lifecycle, navigation, now, pending_store};
+use crate::pages::{summary_path, SignedInArea};
 use crate::views::{ErrorView, Progress};
 
 #[component]
 pub fn CallbackPage() -> impl IntoView {
     let config = expect_context::<Config>();
     let session = expect_context::<SessionSlot>();
+    let ended = expect_context::<EndedSlot>();
     let query = navigation::current_query();
     // Whatever happens next, the code and state leave the address bar and
     // the history entry now.
@@ -41,12 +42,17 @@ pub fn CallbackPage() -> impl IntoView {
     };
 
     let failure = RwSignal::new(None::<Error>);
-    // Only the signed-in status picks the view: a refresh updates the
-    // session in place and must not remount (and refetch) the summary.
-    let signed_in = Memo::new(move |_| session.with(Option::is_some));
+    let done = RwSignal::new(false);
     spawn_local(async move {
         match flow::complete(exchange).await {
-            Ok(signed_in) => session.set(Some(signed_in)),
+            Ok(signed_in) => {
+                // The address bar now says how to come back after a reload.
+                navigation::replace_url(&summary_path(signed_in.kind, &signed_in.issuer_id));
+                ended.set(None);
+                session.set(Some(signed_in));
+                lifecycle::start(session, ended);
+                done.set(true);
+            }
             Err(error) => failure.set(Some(error)),
         }
     });
@@ -54,8 +60,8 @@ pub fn CallbackPage() -> impl IntoView {
         {move || {
             if let Some(error) = failure.get() {
                 view! { <ErrorView error/> }.into_any()
-            } else if signed_in.get() {
-                view! { <SummaryPage/> }.into_any()
+            } else if done.get() {
+                view! { <SignedInArea/> }.into_any()
             } else {
                 view! { <Progress label="Completing sign-in…"/> }.into_any()
             }

@@ -3,11 +3,13 @@
 mod callback;
 mod launch;
 mod not_found;
+mod signed_in;
 mod standalone;
 mod summary;
 
 pub use callback::CallbackPage;
 pub use launch::LaunchPage;
 pub use not_found::NotFoundPage;
+pub use signed_in::{summary_path, SignedInArea};
 pub use standalone::StandalonePage;
 pub use summary::SummaryPage;

@@ -7,7 +7,10 @@ use smart_core::authorize::LaunchKind;
 use smart_core::fhir::summary::Section;
 use smart_core::session::PatientContext;
 
-use crate::app::SessionSlot;
+use leptos::task::spawn_local;
+
+use crate::app::{EndedSlot, SessionSlot};
+use crate::browser::lifecycle;
 use crate::views::{ClinicalSection, Diagnostics, ErrorView, PatientBanner};
 
 #[component]
@@ -32,7 +35,18 @@ pub fn SummaryPage() -> impl IntoView {
         }
         Err(error) => return view! { <ErrorView error/> <Diagnostics/> }.into_any(),
     };
+    let ended = expect_context::<EndedSlot>();
+    let signing_out = RwSignal::new(false);
+    let sign_out = move |_| {
+        signing_out.set(true);
+        spawn_local(lifecycle::sign_out(session, ended));
+    };
     view! {
+        <div class="toolbar">
+            <button type="button" class="sign-out" on:click=sign_out disabled=move || signing_out.get()>
+                {move || if signing_out.get() { "Signing out…" } else { "Sign out" }}
+            </button>
+        </div>
         {banner.then(|| view! { <PatientBanner patient_id=patient_id.clone()/> })}
         <div class="summary" data-testid="summary">
             {Section::ALL

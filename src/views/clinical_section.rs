@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use smart_core::fhir::summary::{Row, Section, MAX_PAGES};
 use smart_core::Error;
 
-use crate::app::SessionSlot;
+use crate::app::{EndedSlot, SessionSlot};
 use crate::browser::fhir_client;
 
 #[derive(Clone)]
@@ -21,6 +21,7 @@ enum State {
 #[component]
 pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
     let session = expect_context::<SessionSlot>();
+    let ended = expect_context::<EndedSlot>();
     let state = RwSignal::new(State::Loading);
     let plan = session.with_untracked(|s| {
         s.as_ref()
@@ -34,7 +35,7 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
         ))),
         Some((true, url)) => spawn_local(async move {
             let pages = if section.first_page_only() { 1 } else { MAX_PAGES };
-            let result = fhir_client::search(session, url, pages, |body| section.rows(body)).await;
+            let result = fhir_client::search(session, ended, url, pages, |body| section.rows(body)).await;
             state.set(match result {
                 Ok(gathered) => State::Ready { rows: section.finish(gathered.items), note: gathered.stopped },
                 Err(error) => State::Failed(error),

@@ -8,7 +8,7 @@ use smart_core::fhir::display::{age_in_years, banner_identifier, gender_label, p
 use smart_core::fhir::models::{parse_resource, Patient};
 use smart_core::Error;
 
-use crate::app::SessionSlot;
+use crate::app::{EndedSlot, SessionSlot};
 use crate::browser::fhir_client;
 
 fn today() -> (i32, u32, u32) {
@@ -19,11 +19,12 @@ fn today() -> (i32, u32, u32) {
 #[component]
 pub fn PatientBanner(patient_id: String) -> impl IntoView {
     let session = expect_context::<SessionSlot>();
+    let ended = expect_context::<EndedSlot>();
     let loaded = RwSignal::new(None::<Result<Patient, Error>>);
     let url = session.with_untracked(|s| s.as_ref().map(|s| s.fhir_base.join_path(&format!("Patient/{patient_id}"))));
     spawn_local(async move {
         let Some(url) = url else { return };
-        let result = fhir_client::get(session, &url)
+        let result = fhir_client::get(session, ended, &url)
             .await
             .and_then(|body| parse_resource::<Patient>(&body).map_err(|e| Error::FhirMalformed { detail: e.0 }));
         loaded.set(Some(result));

@@ -211,3 +211,85 @@ async fn a_401_from_an_aud_mismatch_is_named() {
     })
     .await;
 }
+
+fn token_requests(env: &AppWithSandbox) -> usize {
+    env.sandbox
+        .sandbox
+        .registry()
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.target == "/oauth2/v1/apps/token")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_keeps_a_short_lived_session_alive() {
+    let env = AppWithSandbox::start().await;
+    // 10-second tokens: refreshed at 8 s, again at 16 s.
+    let url = env.launch(json!({"patient": "p010", "auto_approve": true, "token_lifetime": 10}));
+    let env_ref = &env;
+    Browser::run("refresh", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Ngozi Okonkwo").await?;
+        tokio::time::sleep(Duration::from_secs(19)).await;
+        let exchanges = token_requests(env_ref);
+        check(
+            exchanges >= 3,
+            format!("{exchanges} token requests in 19 s with 10 s tokens: the session was not refreshed"),
+        )?;
+        check(exchanges <= 5, format!("{exchanges} token requests in 19 s: refreshing too often"))?;
+        // Still signed in, and the newest token works at the FHIR server.
+        let summary = script(&client, "return document.querySelector('[data-testid=summary]') !== null").await?;
+        check(summary == json!(true), "the summary is gone")?;
+        let ended = script(&client, "return document.querySelector('[data-testid=signed-out]') === null").await?;
+        check(ended == json!(true), "the session ended")?;
+        no_token_left_behind(&client).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_revokes_and_leaves_nothing_behind() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p011", "auto_approve": true}));
+    let env_ref = &env;
+    Browser::run("sign-out", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Mateus Conceição").await?;
+        click(&client, "button.sign-out").await?;
+        wait_for_text(&client, "You have signed out").await?;
+        wait_for_text(&client, "revoked at the server").await?;
+        wait_for_text(&client, "open the app again from the patient's chart").await?;
+        let registry = env_ref.sandbox.sandbox.registry();
+        let revokes = registry.requests.iter().filter(|r| r.target == "/oauth2/v1/apps/revoke").count();
+        check(revokes == 1, format!("{revokes} revocation requests"))?;
+        let all_revoked = registry.refresh.values().all(|r| registry.revoked_families.contains(&r.family));
+        check(!registry.refresh.is_empty() && all_revoked, "a refresh token still works after sign-out")?;
+        drop(registry);
+        let names = script(&client, "return document.querySelector('[data-testid=patient-banner]') === null").await?;
+        check(names == json!(true), "the patient banner is still shown after sign-out")?;
+        no_token_left_behind(&client).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_ends_the_session_and_says_how_to_come_back() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p012", "auto_approve": true}));
+    let app = env.app.origin();
+    Browser::run("reload", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Aiyana Whitehorse").await?;
+        let here = client.current_url().await.map_err(err)?;
+        check(here.path() == "/summary" && here.query() == Some("launch=ehr"), format!("address bar: {here}"))?;
+        client.refresh().await.map_err(err)?;
+        wait_for_text(&client, "Your session has ended").await?;
+        wait_for_text(&client, "open the app again from the patient's chart").await?;
+        // Standalone: the way back is signing in again.
+        client.goto(&format!("{app}/summary?provider=sandbox-descope")).await.map_err(err)?;
+        wait_for_text(&client, "Sign in again").await?;
+        no_token_left_behind(&client).await
+    })
+    .await;
+}

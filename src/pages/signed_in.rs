@@ -1,0 +1,86 @@
+//! `/summary`, and the callback once signed in: the summary while the
+//! session lives; why it ended once it has; and after a reload (memory is
+//! gone by design) the right way back.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use smart_core::authorize::LaunchKind;
+
+use crate::app::{EndReason, Ended, EndedSlot, SessionSlot};
+use crate::pages::SummaryPage;
+use crate::views::ErrorView;
+
+/// The query the address bar carries while signed in, so a reload can say
+/// how to come back. It holds no token and no patient.
+pub fn summary_path(kind: LaunchKind, issuer_id: &str) -> String {
+    match kind {
+        LaunchKind::Ehr => "summary?launch=ehr".to_string(),
+        LaunchKind::Standalone => format!("summary?provider={}", smart_core::url::encode_query_component(issuer_id)),
+    }
+}
+
+#[component]
+fn WayBack(kind: LaunchKind) -> impl IntoView {
+    match kind {
+        LaunchKind::Ehr => view! {
+            <p class="way-back">"To continue, open the app again from the patient's chart in your EHR."</p>
+        }
+        .into_any(),
+        LaunchKind::Standalone => view! {
+            <p class="way-back"><a href="./" class="sign-in-again">"Sign in again"</a></p>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn EndedView(ended: Ended) -> impl IntoView {
+    let kind = ended.kind;
+    match ended.reason {
+        EndReason::SignedOut { revoked } => {
+            let detail = match revoked {
+                Some(true) => "The sign-in was revoked at the server, and nothing of it is kept in this page.",
+                Some(false) => {
+                    "The server did not confirm the revocation; nothing of the sign-in is kept in this page."
+                }
+                None => "The server offers no revocation; nothing of the sign-in is kept in this page.",
+            };
+            view! {
+                <section class="notice" role="status" data-testid="signed-out">
+                    <h1>"You have signed out"</h1>
+                    <p>{detail}</p>
+                    <WayBack kind/>
+                </section>
+            }
+            .into_any()
+        }
+        EndReason::Failed(error) => view! { <ErrorView error/> <WayBack kind/> }.into_any(),
+    }
+}
+
+#[component]
+pub fn SignedInArea() -> impl IntoView {
+    let session = expect_context::<SessionSlot>();
+    let ended = expect_context::<EndedSlot>();
+    // Only the signed-in status picks the view: a refresh updates the
+    // session in place and must not remount (and refetch) the summary.
+    let signed_in = Memo::new(move |_| session.with(Option::is_some));
+    let query = use_query_map().get_untracked();
+    let reload_kind = if query.get_str("launch") == Some("ehr") { LaunchKind::Ehr } else { LaunchKind::Standalone };
+    move || {
+        if let Some(ended) = ended.get() {
+            view! { <EndedView ended/> }.into_any()
+        } else if signed_in.get() {
+            view! { <SummaryPage/> }.into_any()
+        } else {
+            view! {
+                <section class="notice" role="status" data-testid="reloaded">
+                    <h1>"Your session has ended"</h1>
+                    <p>"The page was reloaded. This app keeps your sign-in only in the page's memory, never in the browser's storage, so a reload ends it."</p>
+                    <WayBack kind=reload_kind/>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
