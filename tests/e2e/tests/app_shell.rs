@@ -220,7 +220,10 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
         check(search.header("authorization") == Some("Bearer opaque-access-token"), format!("FHIR request headers: {:?}", search.headers))?;
         check(search.header("accept") == Some("application/fhir+json"), "Accept is not application/fhir+json")?;
         let url = client.current_url().await.map_err(|e| e.to_string())?;
-        check(url.query().is_none(), format!("the code stayed in the address bar: {url}"))?;
+        check(
+            url.path() == "/summary" && url.query() == Some("launch=ehr"),
+            format!("the address bar should say how to come back, and hold no code or state: {url}"),
+        )?;
         let stored = script(&client, "return JSON.stringify(Object.assign({}, sessionStorage)) + JSON.stringify(Object.assign({}, localStorage)) + document.cookie").await?;
         check(!stored.to_string().contains("opaque-access-token"), format!("token in storage: {stored}"))?;
         check(stored == json!("{}{}"), format!("storage not empty after the callback: {stored}"))?;
