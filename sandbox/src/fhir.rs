@@ -149,18 +149,19 @@ fn known_type(kind: &str) -> Result<(), Response> {
     }
 }
 
+/// Everything a data request must pass, in order: a known type, a valid
+/// bearer token, the fault switches, and a scope that reaches the type.
+fn admit(sandbox: &Sandbox, base: Base, kind: &str, headers: &HeaderMap, search: bool) -> Result<Reach, Response> {
+    known_type(kind)?;
+    let record = authorize(sandbox, headers, base)?;
+    if let Some(response) = fault(sandbox) {
+        return Err(response);
+    }
+    reach(&record, kind, search)
+}
+
 pub async fn read(sandbox: Arc<Sandbox>, base: Base, kind: String, id: String, headers: HeaderMap) -> Response {
-    if let Err(r) = known_type(&kind) {
-        return r;
-    }
-    let record = match authorize(&sandbox, &headers, base) {
-        Ok(record) => record,
-        Err(response) => return response,
-    };
-    if let Some(response) = fault(&sandbox) {
-        return response;
-    }
-    let reach = match reach(&record, &kind, false) {
+    let reach = match admit(&sandbox, base, &kind, &headers, false) {
         Ok(reach) => reach,
         Err(response) => return response,
     };
@@ -225,17 +226,7 @@ fn patient_parameter(params: &Params) -> Option<String> {
 }
 
 pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Params, headers: HeaderMap) -> Response {
-    if let Err(r) = known_type(&kind) {
-        return r;
-    }
-    let record = match authorize(&sandbox, &headers, base) {
-        Ok(record) => record,
-        Err(response) => return response,
-    };
-    if let Some(response) = fault(&sandbox) {
-        return response;
-    }
-    let reach = match reach(&record, &kind, true) {
+    let reach = match admit(&sandbox, base, &kind, &headers, true) {
         Ok(reach) => reach,
         Err(response) => return response,
     };

@@ -12,7 +12,8 @@ use axum::Router;
 
 use crate::http::with_type;
 
-fn content_type(path: &Path) -> &'static str {
+/// The `Content-Type` a static host sends for a built app's files.
+pub fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript",

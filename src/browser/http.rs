@@ -25,6 +25,10 @@ pub async fn get_json(url: &str) -> Result<TextResponse, String> {
         .send()
         .await
         .map_err(network_failure)?;
+    read(response).await
+}
+
+async fn read(response: gloo_net::http::Response) -> Result<TextResponse, String> {
     let status = response.status();
     let body = response.text().await.map_err(network_failure)?;
     Ok(TextResponse { status, body })
@@ -41,7 +45,5 @@ pub async fn post_form(post: &FormPost) -> Result<TextResponse, String> {
         .send()
         .await
         .map_err(network_failure)?;
-    let status = response.status();
-    let body = response.text().await.map_err(network_failure)?;
-    Ok(TextResponse { status, body })
+    read(response).await
 }

@@ -106,17 +106,6 @@ impl TestServer {
     }
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
-        Some("wasm") => "application/wasm",
-        Some("css") => "text/css",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    }
-}
-
 /// A file from a built app directory, with the SPA fallback.
 pub fn static_file(dir: &Path, path: &str) -> Response {
     let relative = path.trim_start_matches('/');
@@ -132,7 +121,7 @@ pub fn static_file(dir: &Path, path: &str) -> Response {
         file = dir.join("index.html");
     }
     match std::fs::read(&file) {
-        Ok(body) => Response { status: 200, content_type: content_type(&file).into(), body },
+        Ok(body) => Response { status: 200, content_type: smart_sandbox::static_app::content_type(&file).into(), body },
         Err(_) => Response::text(404, "not found"),
     }
 }
