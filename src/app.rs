@@ -47,11 +47,16 @@ pub struct Ended {
 
 pub type EndedSlot = RwSignal<Option<Ended>>;
 
+/// What became of the EHR's `smart_style_url`, for the diagnostics.
+#[derive(Clone, Copy)]
+pub struct StyleNote(pub RwSignal<Option<String>>);
+
 #[component]
 pub fn App() -> impl IntoView {
     let state = RwSignal::new(ConfigState::Loading);
     provide_context::<SessionSlot>(RwSignal::new(None));
     provide_context::<EndedSlot>(RwSignal::new(None));
+    provide_context(StyleNote(RwSignal::new(None)));
     spawn_local(async move {
         state.set(match browser::config::load().await {
             Ok(config) => ConfigState::Ready(Arc::new(config)),

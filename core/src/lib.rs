@@ -33,6 +33,7 @@ pub mod random;
 pub mod scopes;
 pub mod secret;
 pub mod session;
+pub mod style;
 pub mod token;
 pub mod url;
 

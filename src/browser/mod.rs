@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod navigation;
 pub mod pending_store;
 pub mod refresh;
+pub mod style;
 pub mod timer;
 pub mod webcrypto;
 

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::Error;
 
-use crate::app::{Config, EndedSlot, SessionSlot};
+use crate::app::{Config, EndedSlot, SessionSlot, StyleNote};
 use crate::browser::{flow, lifecycle, navigation, now, pending_store};
 use crate::pages::{summary_path, SignedInArea};
 use crate::views::{ErrorView, Progress};
@@ -17,6 +17,7 @@ pub fn CallbackPage() -> impl IntoView {
     let config = expect_context::<Config>();
     let session = expect_context::<SessionSlot>();
     let ended = expect_context::<EndedSlot>();
+    let style_note = expect_context::<StyleNote>().0;
     let query = navigation::current_query();
     // Whatever happens next, the code and state leave the address bar and
     // the history entry now.
@@ -48,6 +49,9 @@ pub fn CallbackPage() -> impl IntoView {
             Ok(signed_in) => {
                 // The address bar now says how to come back after a reload.
                 navigation::replace_url(&summary_path(signed_in.kind, &signed_in.issuer_id));
+                if let Some(url) = signed_in.context.smart_style_url.as_ref().map(|s| s.value.clone()) {
+                    spawn_local(async move { style_note.set(Some(crate::browser::style::apply(&url).await)) });
+                }
                 ended.set(None);
                 session.set(Some(signed_in));
                 lifecycle::start(session, ended);

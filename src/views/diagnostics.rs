@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use smart_core::context::Sourced;
 
-use crate::app::SessionSlot;
+use crate::app::{SessionSlot, StyleNote};
 
 fn sourced(value: &Option<Sourced<String>>) -> String {
     match value {
@@ -18,6 +18,7 @@ fn sourced(value: &Option<Sourced<String>>) -> String {
 #[component]
 pub fn Diagnostics() -> impl IntoView {
     let session = expect_context::<SessionSlot>();
+    let style_note = expect_context::<StyleNote>().0;
     move || {
         session.with(|current| {
             current.as_ref().map(|s| {
@@ -53,6 +54,8 @@ pub fn Diagnostics() -> impl IntoView {
                             <dd>{expiry}</dd>
                             <dt>"Token audience (aud) matches the FHIR server"</dt>
                             <dd data-testid="aud-check">{aud}</dd>
+                            <dt>"EHR styling (smart_style_url)"</dt>
+                            <dd data-testid="style-note">{move || style_note.get().unwrap_or_else(|| "—".to_string())}</dd>
                             <dt>"Warnings"</dt>
                             <dd>{if warnings.is_empty() { "—".to_string() } else { warnings }}</dd>
                         </dl>

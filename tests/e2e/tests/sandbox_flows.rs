@@ -293,3 +293,82 @@ async fn a_reload_ends_the_session_and_says_how_to_come_back() {
     })
     .await;
 }
+
+async fn root_property(client: &Client, name: &str) -> Result<String, String> {
+    let js = format!("return getComputedStyle(document.documentElement).getPropertyValue('{name}').trim()");
+    Ok(script(client, &js).await?.as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ehr_style_is_applied_after_validation() {
+    let env = AppWithSandbox::start().await;
+    let good = env.launch(json!({"patient": "p013", "auto_approve": true}));
+    let malformed = env.launch(json!({"patient": "p013", "auto_approve": true, "inject": "style-malformed"}));
+    let missing = env.launch(json!({"patient": "p013", "auto_approve": true, "inject": "style-unreachable"}));
+    Browser::run("style", |client| async move {
+        client.goto(&good).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=style-note]", "10 style values applied").await?;
+        let size = root_property(&client, "--dim-font-size").await?;
+        check(size == "13px", format!("--dim-font-size is {size:?}"))?;
+        client.goto(&malformed).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=style-note]", "refused").await?;
+        let background = root_property(&client, "--color-background").await?;
+        check(background == "#f7f8fa", format!("a refused value was applied: --color-background is {background:?}"))?;
+        client.goto(&missing).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=style-note]", "HTTP 404").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Dmitri Volkov").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_patient_is_diagnosed() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p014", "auto_approve": true, "inject": "missing-patient"}));
+    Browser::run("missing-patient", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text(&client, "Missing patient claim in token").await?;
+        wait_for_text(&client, "JWT template").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fhir_faults_are_survived_with_clear_messages() {
+    let env = AppWithSandbox::start().await;
+    let busy = env.launch(json!({"patient": "p015", "auto_approve": true}));
+    let failing = env.launch(json!({"patient": "p015", "auto_approve": true}));
+    let env_ref = &env;
+    Browser::run("fhir-faults", |client| async move {
+        // Two 429s with Retry-After: 1 — retried, then everything loads.
+        env_ref.control("/sandbox/faults", &json!({"rate_limits": 2}));
+        client.goto(&busy).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Hiroshi Tanaka").await?;
+        for section in ["#section-condition", "#section-medicationrequest", "#section-encounter"] {
+            let started = std::time::Instant::now();
+            loop {
+                let text = text_content(&client, section).await?;
+                if !text.contains("Loading") {
+                    check(!text.contains("busy") && !text.contains("failed"), format!("{section}: {text}"))?;
+                    break;
+                }
+                check(started.elapsed() < Duration::from_secs(20), format!("{section} kept loading"))?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let throttled = env_ref.sandbox.sandbox.registry().faults.rate_limits;
+        check(throttled == 0, "the 429s were not consumed")?;
+        // Every FHIR answer a 500, then malformed JSON: each section says so; the app stays usable.
+        env_ref.control("/sandbox/faults", &json!({"server_errors": 1000}));
+        client.goto(&failing).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-condition", "The FHIR server failed").await?;
+        wait_for_text_in(&client, "[data-testid=patient-banner]", "Patient details unavailable").await?;
+        env_ref.control("/sandbox/faults", &json!({"malformed": 1000}));
+        let again = env_ref.launch(json!({"patient": "p015", "auto_approve": true}));
+        client.goto(&again).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-observation", "unreadable").await?;
+        click(&client, "button.sign-out").await?;
+        wait_for_text(&client, "You have signed out").await
+    })
+    .await;
+}

@@ -1,0 +1,44 @@
+//! Applies the EHR's `smart_style_url` document as CSS custom properties on
+//! the root element, after `smart_core::style` validated every value. The
+//! document is public: it is fetched without the access token.
+
+use smart_core::style::parse_style;
+use smart_core::url::HttpUrl;
+use wasm_bindgen::JsCast;
+
+use super::http::get_json;
+
+/// Fetches, validates and applies the style; returns a note for the
+/// diagnostics (what was applied, what was refused, or why nothing was).
+pub async fn apply(url: &str) -> String {
+    let target = match HttpUrl::parse(url) {
+        Ok(u) if u.is_secure() => u,
+        Ok(_) => return format!("smart_style_url {url} is not https; not fetched"),
+        Err(e) => return format!("smart_style_url is not a usable URL ({e}); not fetched"),
+    };
+    let response = match get_json(&target.to_string()).await {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => return format!("the style at {target} answered HTTP {}; the app's own theme is used", r.status),
+        Err(e) => return format!("the style at {target} could not be fetched ({e}); the app's own theme is used"),
+    };
+    let style = match parse_style(&response.body) {
+        Ok(style) => style,
+        Err(e) => return format!("{e}; the app's own theme is used"),
+    };
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(root) = root {
+        for (property, value) in &style.properties {
+            // setProperty parses `value` as one property value: it cannot
+            // add other declarations.
+            let _ = root.style().set_property(property, value);
+        }
+    }
+    let mut note = format!("{} style values applied from {target}", style.properties.len());
+    if !style.rejected.is_empty() {
+        note.push_str(&format!("; refused: {}", style.rejected.join("; ")));
+    }
+    note
+}
