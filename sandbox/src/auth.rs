@@ -220,6 +220,11 @@ fn consent_page(sandbox: &Sandbox, id: &str, consent: &Consent) -> String {
             escape(&sandbox.store.read("Practitioner", pr).map(display_name).unwrap_or_default()),
             escape(&sandbox.store.read("Patient", p).map(display_name).unwrap_or_default())
         ),
+        // A standalone sign-in without launch/patient is a clinician's:
+        // no patient is chosen here (the app may offer its own picker).
+        _ if !has_scope(&consent.scope, "launch/patient") => {
+            "<p>Signed in as <strong>Dr. Amara Okafor</strong> (no patient chosen).</p>".to_string()
+        }
         _ => {
             let options: String = sandbox
                 .store
@@ -259,7 +264,8 @@ pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Respon
             "the user denied access",
         );
     }
-    let patient = consent.settings.patient.clone().or_else(|| form.get("patient").cloned());
+    let chosen = form.get("patient").cloned().filter(|_| has_scope(&consent.scope, "launch/patient"));
+    let patient = consent.settings.patient.clone().or(chosen);
     approve(&sandbox, consent, patient)
 }
 

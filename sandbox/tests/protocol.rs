@@ -610,3 +610,23 @@ async fn refresh_works_for_an_ehr_launch_grant() {
     let refreshed = env.refresh(token["refresh_token"].as_str().unwrap());
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_sign_in_without_launch_patient_has_no_patient() {
+    let env = Env::new().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    let page = env.authorize(&[("scope", "openid fhirUser user/*.rs")], &verifier);
+    assert!(!page.body.contains("name=\"patient\""), "no patient choice without launch/patient");
+    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let approve = http(
+        "POST",
+        &env.url("/oauth2/v1/apps/consent"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
+    );
+    let code = query_of(approve.header("location").unwrap())["code"].clone();
+    let token = env.exchange(&code, verifier.secret()).json();
+    let claims = claims(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["patient"], "", "{claims}");
+    assert_eq!(claims["sub"], "Practitioner/pr1");
+}

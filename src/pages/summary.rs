@@ -1,6 +1,7 @@
 //! The signed-in view: the patient banner (unless the EHR shows its own),
 //! the clinical summary's sections, all requested at once, and the
-//! connection diagnostics.
+//! connection diagnostics; a patient picker first when the sign-in named
+//! no patient but the grant allows searching for one.
 
 use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
@@ -11,7 +12,7 @@ use leptos::task::spawn_local;
 
 use crate::app::{EndedSlot, SessionSlot};
 use crate::browser::lifecycle;
-use crate::views::{ClinicalSection, Diagnostics, ErrorView, PatientBanner};
+use crate::views::{ClinicalSection, Diagnostics, ErrorView, PatientBanner, PatientPicker};
 
 #[component]
 pub fn SummaryPage() -> impl IntoView {
@@ -21,20 +22,19 @@ pub fn SummaryPage() -> impl IntoView {
     }) else {
         return view! { <ErrorView error=smart_core::Error::SessionExpired/> }.into_any();
     };
-    let patient_id = match patient {
-        Ok(PatientContext::Given(p)) => p.value,
-        Ok(PatientContext::PickerNeeded) => {
-            return view! {
-                <section class="notice" role="status">
-                    <h1>"No patient selected"</h1>
-                    <p>"The sign-in did not name a patient. Choosing one from a list is not available yet; launch the app from a patient's chart instead."</p>
-                </section>
-                <Diagnostics/>
-            }
-            .into_any()
-        }
+    let chosen = RwSignal::new(match patient {
+        Ok(PatientContext::Given(p)) => Some(p.value),
+        Ok(PatientContext::PickerNeeded) => None,
         Err(error) => return view! { <ErrorView error/> <Diagnostics/> }.into_any(),
-    };
+    });
+    let choose = Callback::new(move |id: String| {
+        session.update(|s| {
+            if let Some(s) = s.as_mut() {
+                s.choose_patient(id.clone());
+            }
+        });
+        chosen.set(Some(id));
+    });
     let ended = expect_context::<EndedSlot>();
     let signing_out = RwSignal::new(false);
     let sign_out = move |_| {
@@ -47,13 +47,19 @@ pub fn SummaryPage() -> impl IntoView {
                 {move || if signing_out.get() { "Signing out…" } else { "Sign out" }}
             </button>
         </div>
-        {banner.then(|| view! { <PatientBanner patient_id=patient_id.clone()/> })}
-        <div class="summary" data-testid="summary">
-            {Section::ALL
-                .into_iter()
-                .map(|section| view! { <ClinicalSection section patient_id=patient_id.clone()/> })
-                .collect_view()}
-        </div>
+        {move || match chosen.get() {
+            None => view! { <PatientPicker on_choose=choose/> }.into_any(),
+            Some(patient_id) => view! {
+                {banner.then(|| view! { <PatientBanner patient_id=patient_id.clone()/> })}
+                <div class="summary" data-testid="summary">
+                    {Section::ALL
+                        .into_iter()
+                        .map(|section| view! { <ClinicalSection section patient_id=patient_id.clone()/> })
+                        .collect_view()}
+                </div>
+            }
+            .into_any(),
+        }}
         <Diagnostics/>
     }
     .into_any()

@@ -37,6 +37,11 @@ pub struct AppWithSandbox {
 
 impl AppWithSandbox {
     pub async fn start() -> AppWithSandbox {
+        AppWithSandbox::start_with(|_| {}).await
+    }
+
+    /// Like [`AppWithSandbox::start`], with the served `config.json` edited.
+    pub async fn start_with(edit: impl FnOnce(&mut serde_json::Value)) -> AppWithSandbox {
         let config = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
         let served = config.clone();
         let dist = dist_dir();
@@ -56,7 +61,11 @@ impl AppWithSandbox {
         };
         let sandbox = smart_sandbox::start(options).await.expect("start the sandbox");
         let shipped = std::fs::read_to_string(workspace_root().join("public/config.json")).expect("public/config.json");
-        let _ = config.set(shipped.replace("localhost:8090", &format!("localhost:{}", sandbox.port)));
+        let mut value: serde_json::Value =
+            serde_json::from_str(&shipped.replace("localhost:8090", &format!("localhost:{}", sandbox.port)))
+                .expect("config JSON");
+        edit(&mut value);
+        let _ = config.set(value.to_string());
         AppWithSandbox { app, sandbox }
     }
 

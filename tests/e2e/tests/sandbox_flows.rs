@@ -13,6 +13,19 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Waits until a section has left its loading state; returns its text.
+async fn settled(client: &Client, css: &str) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = text_content(client, css).await?;
+        if !text.contains("Loading") {
+            return Ok(text);
+        }
+        check(started.elapsed() < Duration::from_secs(20), format!("{css} kept loading"))?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn click(client: &Client, css: &str) -> Result<(), String> {
     client
         .wait()
@@ -52,16 +65,8 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
         wait_for_text_in(&client, "[data-testid=patient-identifier]", "MRN ").await?;
         wait_for_text_in(&client, "[data-testid=patient-born]", " y)").await?;
         for section in ["#section-condition", "#section-observation", "#section-encounter"] {
-            let started = std::time::Instant::now();
-            loop {
-                let text = text_content(&client, section).await?;
-                if !text.contains("Loading") {
-                    check(!text.contains("FHIR") && !text.contains("Not covered"), format!("{section}: {text}"))?;
-                    break;
-                }
-                check(started.elapsed() < Duration::from_secs(15), format!("{section} kept loading"))?;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let text = settled(&client, section).await?;
+            check(!text.contains("FHIR") && !text.contains("Not covered"), format!("{section}: {text}"))?;
         }
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p005 (from the access-token claim)", format!("patient: {patient}"))?;
@@ -345,16 +350,8 @@ async fn fhir_faults_are_survived_with_clear_messages() {
         client.goto(&busy).await.map_err(err)?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Hiroshi Tanaka").await?;
         for section in ["#section-condition", "#section-medicationrequest", "#section-encounter"] {
-            let started = std::time::Instant::now();
-            loop {
-                let text = text_content(&client, section).await?;
-                if !text.contains("Loading") {
-                    check(!text.contains("busy") && !text.contains("failed"), format!("{section}: {text}"))?;
-                    break;
-                }
-                check(started.elapsed() < Duration::from_secs(20), format!("{section} kept loading"))?;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let text = settled(&client, section).await?;
+            check(!text.contains("busy") && !text.contains("failed"), format!("{section}: {text}"))?;
         }
         let throttled = env_ref.sandbox.sandbox.registry().faults.rate_limits;
         check(throttled == 0, "the 429s were not consumed")?;
@@ -369,6 +366,39 @@ async fn fhir_faults_are_survived_with_clear_messages() {
         wait_for_text_in(&client, "#section-observation", "unreadable").await?;
         click(&client, "button.sign-out").await?;
         wait_for_text(&client, "You have signed out").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clinician_standalone_sign_in_picks_the_patient() {
+    let env = AppWithSandbox::start_with(|config| {
+        config["issuers"][0]["standalone_scopes"] = json!("openid fhirUser user/*.rs");
+    })
+    .await;
+    let app = env.app.origin();
+    Browser::run("patient-picker", |client| async move {
+        client.goto(&format!("{app}/")).await.map_err(err)?;
+        click(&client, "button.provider").await?;
+        click(&client, "#approve").await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("#patient-search"))
+            .await
+            .map_err(err)?;
+        client.find(Locator::Css("#patient-search")).await.map_err(err)?.send_keys("kierk").await.map_err(err)?;
+        click(&client, ".patient-picker button[type=submit]").await?;
+        wait_for_text_in(&client, ".picker-results", "Søren Kierkegård").await?;
+        click(&client, "button.pick").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
+        wait_for_text_in(&client, "[data-testid=context-patient]", "p004 (from the patient picker)").await?;
+        let conditions = settled(&client, "#section-condition").await?;
+        check(
+            !conditions.contains("Not covered") && !conditions.contains("FHIR"),
+            format!("conditions: {conditions}"),
+        )?;
+        no_token_left_behind(&client).await
     })
     .await;
 }
