@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use smart_core::fhir::summary::{Row, Section, MAX_PAGES};
+use smart_core::fhir::summary::{sparkline_points, Row, Section, MAX_PAGES};
 use smart_core::Error;
 
 use crate::app::{EndedSlot, SessionSlot};
@@ -43,7 +43,7 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
         }),
         None => state.set(State::Failed(Error::SessionExpired)),
     }
-    let id = format!("section-{}", section.resource_type().to_lowercase());
+    let id = format!("section-{}", section.slug());
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
     view! {
@@ -59,12 +59,16 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
                 State::Ready { rows, .. } if rows.is_empty() => view! { <p class="section-status">"None recorded."</p> }.into_any(),
                 State::Ready { rows, note } => view! {
                     <ul class="rows">
-                        {rows.into_iter().map(|row| view! {
-                            <li class="row">
-                                <span class="row-title">{row.title}</span>
-                                <span class="row-detail">{row.detail}</span>
-                                <span class="row-date">{row.date}</span>
-                            </li>
+                        {rows.into_iter().map(|row| {
+                            let trend = (row.trend.len() >= 2).then(|| view! { <Trend title=row.title.clone() values=row.trend.clone()/> });
+                            view! {
+                                <li class="row">
+                                    <span class="row-title">{row.title}</span>
+                                    <span class="row-detail">{row.detail}</span>
+                                    <span class="row-date">{row.date}</span>
+                                    {trend}
+                                </li>
+                            }
                         }).collect_view()}
                     </ul>
                     {note.map(|n| view! { <p class="section-note">{n.diagnosis().detail}</p> })}
@@ -72,5 +76,17 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
                 .into_any(),
             }}
         </section>
+    }
+}
+
+/// A small trend line for a vital sign, with a text alternative.
+#[component]
+fn Trend(title: String, values: Vec<f64>) -> impl IntoView {
+    let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let label = format!("{title}: {} readings, from {low} to {high}", values.len());
+    view! {
+        <svg class="trend" viewBox="0 0 120 24" width="120" height="24" role="img" aria-label=label>
+            <polyline points=sparkline_points(&values, 120.0, 24.0) fill="none" stroke="currentColor" stroke-width="1.5"/>
+        </svg>
     }
 }

@@ -139,6 +139,19 @@ pub fn observation_value(observation: &Observation) -> String {
     "—".into()
 }
 
+/// An observation's number, for trends: the quantity, or the systolic
+/// pressure of a blood-pressure panel.
+pub fn observation_number(observation: &Observation) -> Option<f64> {
+    observation.value_quantity.as_ref().and_then(|q| q.value).or_else(|| {
+        observation
+            .component
+            .iter()
+            .find(|c| has_code(c.code.as_ref(), SYSTOLIC))
+            .and_then(|c| c.value_quantity.as_ref())
+            .and_then(|q| q.value)
+    })
+}
+
 /// When an observation was made (the date-time text as given).
 pub fn observation_time(observation: &Observation) -> Option<&str> {
     observation

@@ -209,8 +209,8 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
             "the verifier does not match the challenge",
         )?;
         // The granted Condition scope is used; the others are explained.
-        wait_for_text_in(&client, "#section-condition", "Asthma").await?;
-        wait_for_text_in(&client, "#section-observation", "Not covered by the granted scopes").await?;
+        wait_for_text_in(&client, "#section-conditions", "Asthma").await?;
+        wait_for_text_in(&client, "#section-vital-signs", "Not covered by the granted scopes").await?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "pat-42 (from the token response)", format!("patient: {patient}"))?;
         // need_patient_banner "false" (a string, as one vendor sends it): no banner.

@@ -64,10 +64,17 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
         wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
         wait_for_text_in(&client, "[data-testid=patient-identifier]", "MRN ").await?;
         wait_for_text_in(&client, "[data-testid=patient-born]", " y)").await?;
-        for section in ["#section-condition", "#section-observation", "#section-encounter"] {
+        for section in ["#section-conditions", "#section-vital-signs", "#section-encounters"] {
             let text = settled(&client, section).await?;
             check(!text.contains("FHIR") && !text.contains("Not covered"), format!("{section}: {text}"))?;
         }
+        let duplicate_ids = script(&client, "const ids = [...document.querySelectorAll('[id]')].map(e => e.id); return ids.filter((id, i) => ids.indexOf(id) !== i)").await?;
+        check(duplicate_ids == json!([]), format!("duplicate element ids break aria-labelledby: {duplicate_ids}"))?;
+        // Vital signs come with a trend line and a text alternative.
+        let trends = script(&client, "return [...document.querySelectorAll('#section-vital-signs svg.trend')].map(s => s.getAttribute('aria-label'))").await?;
+        let trends = trends.as_array().cloned().unwrap_or_default();
+        check(trends.len() >= 3, format!("trend lines: {trends:?}"))?;
+        check(trends.iter().all(|t| t.as_str().unwrap_or_default().contains(" readings, from ")), format!("trend labels: {trends:?}"))?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p005 (from the access-token claim)", format!("patient: {patient}"))?;
         // fhirUser is read from the id_token only once its signature has
@@ -182,11 +189,11 @@ async fn a_downgraded_grant_is_explained_per_section() {
     let url = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "scope-downgrade"}));
     Browser::run("scope-downgrade", |client| async move {
         client.goto(&url).await.map_err(err)?;
-        wait_for_text_in(&client, "#section-medicationrequest", "Not covered by the granted scopes").await?;
-        wait_for_text_in(&client, "#section-observation", "Not covered by the granted scopes").await?;
+        wait_for_text_in(&client, "#section-medications", "Not covered by the granted scopes").await?;
+        wait_for_text_in(&client, "#section-vital-signs", "Not covered by the granted scopes").await?;
         // Condition and Patient were granted: the banner and conditions load.
         wait_for_text_in(&client, "[data-testid=patient-name]", "Jürgen Müller").await?;
-        let conditions = text_content(&client, "#section-condition").await?;
+        let conditions = text_content(&client, "#section-conditions").await?;
         check(!conditions.contains("Not covered"), format!("conditions: {conditions}"))
     })
     .await;
@@ -199,8 +206,8 @@ async fn a_401_from_an_aud_mismatch_is_named() {
     let env_ref = &env;
     Browser::run("aud-mismatch", |client| async move {
         client.goto(&url).await.map_err(err)?;
-        wait_for_text_in(&client, "#section-condition", "FHIR API returns 401").await?;
-        wait_for_text_in(&client, "#section-condition", "does not match the FHIR server").await?;
+        wait_for_text_in(&client, "#section-conditions", "FHIR API returns 401").await?;
+        wait_for_text_in(&client, "#section-conditions", "does not match the FHIR server").await?;
         wait_for_text_in(&client, "[data-testid=aud-check]", "NO").await?;
         // One refresh was tried (the token might merely have expired), and
         // only one: a second would mean the summary refetched in a loop.
@@ -349,7 +356,7 @@ async fn fhir_faults_are_survived_with_clear_messages() {
         env_ref.control("/sandbox/faults", &json!({"rate_limits": 2}));
         client.goto(&busy).await.map_err(err)?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Hiroshi Tanaka").await?;
-        for section in ["#section-condition", "#section-medicationrequest", "#section-encounter"] {
+        for section in ["#section-conditions", "#section-medications", "#section-encounters"] {
             let text = settled(&client, section).await?;
             check(!text.contains("busy") && !text.contains("failed"), format!("{section}: {text}"))?;
         }
@@ -358,12 +365,12 @@ async fn fhir_faults_are_survived_with_clear_messages() {
         // Every FHIR answer a 500, then malformed JSON: each section says so; the app stays usable.
         env_ref.control("/sandbox/faults", &json!({"server_errors": 1000}));
         client.goto(&failing).await.map_err(err)?;
-        wait_for_text_in(&client, "#section-condition", "The FHIR server failed").await?;
+        wait_for_text_in(&client, "#section-conditions", "The FHIR server failed").await?;
         wait_for_text_in(&client, "[data-testid=patient-banner]", "Patient details unavailable").await?;
         env_ref.control("/sandbox/faults", &json!({"malformed": 1000}));
         let again = env_ref.launch(json!({"patient": "p015", "auto_approve": true}));
         client.goto(&again).await.map_err(err)?;
-        wait_for_text_in(&client, "#section-observation", "unreadable").await?;
+        wait_for_text_in(&client, "#section-vital-signs", "unreadable").await?;
         click(&client, "button.sign-out").await?;
         wait_for_text(&client, "You have signed out").await
     })
@@ -393,7 +400,7 @@ async fn a_clinician_standalone_sign_in_picks_the_patient() {
         click(&client, "button.pick").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
         wait_for_text_in(&client, "[data-testid=context-patient]", "p004 (from the patient picker)").await?;
-        let conditions = settled(&client, "#section-condition").await?;
+        let conditions = settled(&client, "#section-conditions").await?;
         check(
             !conditions.contains("Not covered") && !conditions.contains("FHIR"),
             format!("conditions: {conditions}"),
