@@ -333,10 +333,10 @@ impl Error {
                 "Start the launch again from the EHR or the app's start page.",
             ),
             PendingExpired { age_seconds } => d(
-                "The sign-in took too long",
-                format!("The sign-in was started {age_seconds} seconds ago, longer than this app waits."),
-                "The sign-in page was left open for a long time.",
-                "Start the launch again.",
+                "State mismatch: the sign-in took too long",
+                format!("The sign-in was started {age_seconds} seconds ago, longer than this app waits, so its state is no longer accepted."),
+                "A session issue: the sign-in page was left open for a long time.",
+                "Start the launch again from the EHR or the app's start page.",
             ),
             PendingCorrupt { detail } => d(
                 "The sign-in in progress could not be resumed",
@@ -554,6 +554,7 @@ mod tests {
             ),
             (Error::StateMismatch, "State mismatch", "CSRF"),
         ];
+        assert!(Error::PendingExpired { age_seconds: 900 }.diagnosis().title.starts_with("State mismatch"));
         for (error, title, hint) in rows {
             let diagnosis = error.diagnosis();
             assert_eq!(diagnosis.title, title);

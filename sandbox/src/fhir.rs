@@ -238,7 +238,11 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
         (Reach::Patient(own), _) => Some(own.clone()),
         (Reach::All, asked) => asked,
     };
-    let count = params.get("_count").and_then(|c| c.parse().ok()).unwrap_or(DEFAULT_COUNT).clamp(1, MAX_COUNT);
+    let cap = match sandbox.registry().faults.page_size {
+        0 => MAX_COUNT,
+        n => n,
+    };
+    let count = params.get("_count").and_then(|c| c.parse().ok()).unwrap_or(DEFAULT_COUNT).clamp(1, cap);
     let offset: usize = params.get("_offset").and_then(|o| o.parse().ok()).unwrap_or(0);
 
     let mut matches: Vec<&Value> = sandbox

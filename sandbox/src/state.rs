@@ -194,6 +194,9 @@ pub struct Faults {
     pub malformed: u32,
     /// Search Bundles' `next` links point at the foreign host.
     pub foreign_next_link: bool,
+    /// Caps every search page at this many entries (0: no cap), so small
+    /// result sets page too.
+    pub page_size: usize,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
     /// Seconds added to the clock that expiry checks read (codes, launch

@@ -238,3 +238,35 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
+    let ehr = fake_ehr();
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let app = app_with_config(Some(Response::json(200, &config_for(&fhir_base))));
+    let ehr_ref = &ehr;
+    Browser::run("expired-pending", |client| async move {
+        let app_origin = app.origin();
+        client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-9")).await.map_err(|e| e.to_string())?;
+        let state = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs()["state"].clone();
+        // Back on the app's origin (same tab, same sessionStorage), age the
+        // pending record by an hour.
+        client.goto(&format!("{app_origin}/")).await.map_err(|e| e.to_string())?;
+        let aged = script(
+            &client,
+            &format!(
+                "const k = 'smart-pending:{state}'; const r = JSON.parse(sessionStorage.getItem(k)); \
+                 r.created_at -= 3600; sessionStorage.setItem(k, JSON.stringify(r)); return true"
+            ),
+        )
+        .await?;
+        check(aged == json!(true), "could not age the pending record")?;
+        client.goto(&format!("{app_origin}/callback?code=C-9&state={state}")).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "State mismatch: the sign-in took too long").await?;
+        let exchanges = ehr_ref.requests().iter().filter(|r| r.path() == "/auth/token").count();
+        check(exchanges == 0, format!("{exchanges} token requests for an expired sign-in"))?;
+        let left = script(&client, "return sessionStorage.length").await?;
+        check(left == json!(0), "the expired record was left in sessionStorage")
+    })
+    .await;
+}

@@ -409,3 +409,49 @@ async fn a_clinician_standalone_sign_in_picks_the_patient() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paging_follows_next_links_but_never_to_another_host() {
+    let env = AppWithSandbox::start().await;
+    // A patient with several conditions, read one per page.
+    let (patient, conditions) = {
+        let store = &env.sandbox.sandbox.store;
+        store
+            .patient_ids()
+            .into_iter()
+            .map(|id| {
+                let n = store
+                    .all("Condition")
+                    .iter()
+                    .filter(|c| c["subject"]["reference"] == format!("Patient/{id}"))
+                    .count();
+                (id, n)
+            })
+            .find(|(_, n)| (3..=5).contains(n))
+            .expect("a patient with 3 to 5 conditions")
+    };
+    let same_host = env.launch(json!({"patient": patient, "auto_approve": true}));
+    let foreign = env.launch(json!({"patient": patient, "auto_approve": true}));
+    let env_ref = &env;
+    Browser::run("paging", |client| async move {
+        env_ref.control("/sandbox/faults", &json!({"page_size": 1}));
+        client.goto(&same_host).await.map_err(err)?;
+        settled(&client, "#section-conditions").await?;
+        let rows = script(&client, "return document.querySelectorAll('#section-conditions li.row').length").await?;
+        check(rows == json!(conditions), format!("{rows} condition rows from {conditions} one-entry pages"))?;
+        env_ref.control("/sandbox/faults", &json!({"page_size": 1, "foreign_next_link": true}));
+        client.goto(&foreign).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "the access token was not sent there").await?;
+        let rows = script(&client, "return document.querySelectorAll('#section-conditions li.row').length").await?;
+        check(rows == json!(1), format!("{rows} rows: only the first page, from the FHIR server itself"))?;
+        let registry = env_ref.sandbox.sandbox.registry();
+        let to_foreign: Vec<String> = registry
+            .requests
+            .iter()
+            .filter(|r| r.host == "foreign")
+            .map(|r| format!("{} auth={}", r.target, r.authorization))
+            .collect();
+        check(to_foreign.is_empty(), format!("requests reached the foreign host: {to_foreign:?}"))
+    })
+    .await;
+}
