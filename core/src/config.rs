@@ -22,6 +22,7 @@
 
 use serde::Deserialize;
 
+use crate::discovery::DiscoveryKind;
 use crate::scopes::{Scope, ScopeSet};
 use crate::url::HttpUrl;
 use crate::Error;
@@ -50,6 +51,16 @@ impl AuthorizationServerSource {
                 base_url.join_path(&format!("{project_id}/.well-known/openid-configuration"))
             }
             AuthorizationServerSource::OpenIdDiscovery { configuration_url } => configuration_url.clone(),
+        }
+    }
+
+    /// Which discovery document the source publishes.
+    pub fn discovery_kind(&self) -> DiscoveryKind {
+        match self {
+            AuthorizationServerSource::SmartDiscovery => DiscoveryKind::Smart,
+            AuthorizationServerSource::Descope { .. } | AuthorizationServerSource::OpenIdDiscovery { .. } => {
+                DiscoveryKind::OpenId
+            }
         }
     }
 
@@ -328,6 +339,7 @@ mod tests {
         let config = AppConfig::parse(&issuer(&[])).unwrap();
         let ehr = &config.issuers[0];
         assert_eq!(ehr.authorization_server, AuthorizationServerSource::SmartDiscovery);
+        assert_eq!(ehr.authorization_server.discovery_kind(), DiscoveryKind::Smart);
         assert_eq!(
             ehr.authorization_server.discovery_url(&ehr.fhir_base_url).to_string(),
             "https://ehr.example.org/fhir/R4/.well-known/smart-configuration"
@@ -342,6 +354,7 @@ mod tests {
                 .unwrap();
         let ehr = &config.issuers[0];
         assert!(ehr.authorization_server.is_descope());
+        assert_eq!(ehr.authorization_server.discovery_kind(), DiscoveryKind::OpenId);
         assert_eq!(
             ehr.authorization_server.discovery_url(&ehr.fhir_base_url).to_string(),
             "https://api.descope.com/P2abc123/.well-known/openid-configuration"

@@ -129,6 +129,26 @@ impl Env {
         assert_eq!(q.get("state").map(String::as_str), Some("st-1"), "state echoed");
         q.get("code").unwrap_or_else(|| panic!("no code: {q:?}")).clone()
     }
+    /// The consent id a consent page carries.
+    fn consent_id(page: &Reply) -> String {
+        page.body
+            .split("name=\"consent\" value=\"")
+            .nth(1)
+            .expect("a consent form")
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+    /// Answers a consent page (`approve` or `deny`), choosing `patient`.
+    fn answer(&self, consent: &str, decision: &str, patient: &str) -> Reply {
+        http(
+            "POST",
+            &self.url("/oauth2/v1/apps/consent"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form(&[("consent", consent), ("decision", decision), ("patient", patient)]),
+        )
+    }
     fn exchange(&self, code: &str, verifier: &str) -> Reply {
         http(
             "POST",
@@ -248,32 +268,17 @@ async fn consent_page_and_deny() {
     assert!(page.body.contains("Approve") && page.body.contains("Deny"));
     // Names with markup are escaped on the sandbox's own pages.
     assert!(page.body.contains("&lt;b&gt;Tables&lt;/b&gt;") && !page.body.contains("<b>Tables</b>"));
-    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let deny = http(
-        "POST",
-        &env.url("/oauth2/v1/apps/consent"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &form(&[("consent", &consent), ("decision", "deny")]),
-    );
+    let consent = Env::consent_id(&page);
+    let deny = env.answer(&consent, "deny", "");
     let q = query_of(deny.header("location").unwrap());
     assert_eq!((q["error"].as_str(), q["state"].as_str()), ("access_denied", "st-1"));
     // The answered consent cannot be answered again.
-    let again = http(
-        "POST",
-        &env.url("/oauth2/v1/apps/consent"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
-    );
+    let again = env.answer(&consent, "approve", "p004");
     assert_eq!(again.status, 400);
     // Approving a fresh one as patient p004 gives that patient.
     let page = env.authorize(&[], &verifier);
-    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let approve = http(
-        "POST",
-        &env.url("/oauth2/v1/apps/consent"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
-    );
+    let consent = Env::consent_id(&page);
+    let approve = env.answer(&consent, "approve", "p004");
     let code = query_of(approve.header("location").unwrap())["code"].clone();
     let token = env.exchange(&code, verifier.secret()).json();
     assert_eq!(claims(token["access_token"].as_str().unwrap())["patient"], "p004");
@@ -617,13 +622,8 @@ async fn a_standalone_sign_in_without_launch_patient_has_no_patient() {
     let verifier = PkceVerifier::new_random().unwrap();
     let page = env.authorize(&[("scope", "openid fhirUser user/*.rs")], &verifier);
     assert!(!page.body.contains("name=\"patient\""), "no patient choice without launch/patient");
-    let consent = page.body.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let approve = http(
-        "POST",
-        &env.url("/oauth2/v1/apps/consent"),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &form(&[("consent", &consent), ("decision", "approve"), ("patient", "p004")]),
-    );
+    let consent = Env::consent_id(&page);
+    let approve = env.answer(&consent, "approve", "p004");
     let code = query_of(approve.header("location").unwrap())["code"].clone();
     let token = env.exchange(&code, verifier.secret()).json();
     let claims = claims(token["access_token"].as_str().unwrap());

@@ -1,8 +1,9 @@
 //! Calls to the FHIR API: the bearer token goes only to the FHIR base's
 //! origin (`Session::bearer_for` refuses anything else), `Accept:
 //! application/fhir+json`, 429/503 retried a bounded number of times
-//! honouring Retry-After, one refresh and retry on 401, paging through
-//! `next` links up to a limit.
+//! honouring Retry-After, one refresh and retry on 401 (none if another
+//! request already replaced the refused token), paging through `next`
+//! links up to a limit.
 
 use gloo_net::http::Request;
 use leptos::prelude::*;
@@ -40,7 +41,14 @@ pub async fn get(session: SessionSlot, ended: EndedSlot, url: &HttpUrl) -> Resul
                 if !refreshed && session.with_untracked(|s| s.as_ref().is_some_and(|s| s.has_refresh_token())) =>
             {
                 refreshed = true;
-                refresh(session, ended).await?;
+                // Another request may have refreshed while this one was in
+                // flight: then retry with the new token instead of
+                // refreshing again.
+                let unchanged = session
+                    .with_untracked(|s| s.as_ref().and_then(|s| s.bearer_for(url).ok()).is_some_and(|t| t == token));
+                if unchanged {
+                    refresh(session, ended).await?;
+                }
             }
             Verdict::Unauthorized => {
                 return Err(session.with_untracked(|s| Error::FhirUnauthorized {

@@ -2,9 +2,8 @@
 //! redirect.
 
 use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
-use smart_core::config::AuthorizationServerSource;
 use smart_core::config::{AppConfig, IssuerConfig};
-use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::discovery::AuthorizationServer;
 use smart_core::session::{Session, SignatureVerdict};
 use smart_core::Error;
 
@@ -15,10 +14,7 @@ use super::{navigation, now, pending_store};
 /// Fetches and validates the issuer's authorization-server metadata.
 pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Error> {
     let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
-    let kind = match issuer.authorization_server {
-        AuthorizationServerSource::SmartDiscovery => DiscoveryKind::Smart,
-        _ => DiscoveryKind::OpenId,
-    };
+    let kind = issuer.authorization_server.discovery_kind();
     let response = get_json(&url.to_string())
         .await
         .map_err(|detail| Error::DiscoveryUnreachable { url: url.to_string(), detail })?;

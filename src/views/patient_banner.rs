@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use smart_core::fhir::display::{age_in_years, banner_identifier, gender_label, parse_date, patient_name};
-use smart_core::fhir::models::{parse_resource, Patient};
+use smart_core::fhir::models::{parse_resource, read_url, Patient};
 use smart_core::Error;
 
 use crate::app::{EndedSlot, SessionSlot};
@@ -21,12 +21,15 @@ pub fn PatientBanner(patient_id: String) -> impl IntoView {
     let session = expect_context::<SessionSlot>();
     let ended = expect_context::<EndedSlot>();
     let loaded = RwSignal::new(None::<Result<Patient, Error>>);
-    let url = session.with_untracked(|s| s.as_ref().map(|s| s.fhir_base.join_path(&format!("Patient/{patient_id}"))));
+    let url = session.with_untracked(|s| s.as_ref().map(|s| read_url::<Patient>(&s.fhir_base, &patient_id)));
     spawn_local(async move {
-        let Some(url) = url else { return };
-        let result = fhir_client::get(session, ended, &url)
-            .await
-            .and_then(|body| parse_resource::<Patient>(&body).map_err(|e| Error::FhirMalformed { detail: e.0 }));
+        let result = match url {
+            Some(Ok(url)) => fhir_client::get(session, ended, &url)
+                .await
+                .and_then(|body| parse_resource::<Patient>(&body).map_err(|e| Error::FhirMalformed { detail: e.0 })),
+            Some(Err(error)) => Err(error),
+            None => Err(Error::SessionExpired),
+        };
         loaded.set(Some(result));
     });
     view! {

@@ -175,6 +175,21 @@ impl Resource for Encounter {
     const TYPE: &'static str = "Encounter";
 }
 
+/// Whether `id` is a FHIR logical id: `[A-Za-z0-9-.]{1,64}` (FHIR R4 §2.24.0.1).
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// The read URL `{base}/{Type}/{id}`, for an id that is a valid FHIR id
+/// (an id from a token must not be able to change the path).
+pub fn read_url<T: Resource>(fhir_base: &crate::url::HttpUrl, id: &str) -> Result<crate::url::HttpUrl, crate::Error> {
+    let id = id.strip_prefix(&format!("{}/", T::TYPE)).unwrap_or(id);
+    if !valid_id(id) || id == "." || id == ".." {
+        return Err(crate::Error::FhirMalformed { detail: format!("\"{id}\" is not a valid FHIR {} id", T::TYPE) });
+    }
+    Ok(fhir_base.join_path(&format!("{}/{id}", T::TYPE)))
+}
+
 /// One page of a search result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
@@ -315,6 +330,22 @@ mod tests {
         let empty: Page<Condition> = parse_bundle(r#"{"resourceType": "Bundle"}"#).unwrap();
         assert!(empty.items.is_empty() && empty.next.is_none());
         assert!(parse_bundle::<Condition>(r#"{"resourceType": "Bundle", "entry": ["#).is_err());
+    }
+
+    #[test]
+    fn read_urls_accept_only_fhir_ids() {
+        let base = crate::url::HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        assert_eq!(
+            read_url::<Patient>(&base, "p-1.2").unwrap().to_string(),
+            "https://ehr.example.org/fhir/Patient/p-1.2"
+        );
+        assert_eq!(
+            read_url::<Patient>(&base, "Patient/p1").unwrap().to_string(),
+            "https://ehr.example.org/fhir/Patient/p1"
+        );
+        for bad in ["../../admin", "p1?x=1", "p 1", "", "..", &"a".repeat(65), "p1#f", "Zoë"] {
+            assert!(read_url::<Patient>(&base, bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

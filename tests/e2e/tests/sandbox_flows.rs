@@ -56,7 +56,7 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
     let ehr = env.sandbox_url("/ehr");
     Browser::run("ehr-iframe-descope", |client| async move {
         client.goto(&ehr).await.map_err(err)?;
-        client.find(Locator::Css("#patient option[value=p005]")).await.map_err(err)?.click().await.map_err(err)?;
+        click(&client, "#patient option[value=p005]").await?;
         click(&client, "input[name=auto_approve]").await?;
         click(&client, "#launch").await?;
         client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
@@ -109,13 +109,7 @@ async fn standalone_sign_in_through_the_consent_page() {
         client.goto(&format!("{app}/")).await.map_err(err)?;
         click(&client, "button.provider").await?;
         client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#approve")).await.map_err(err)?;
-        client
-            .find(Locator::Css("select[name=patient] option[value=p004]"))
-            .await
-            .map_err(err)?
-            .click()
-            .await
-            .map_err(err)?;
+        click(&client, "select[name=patient] option[value=p004]").await?;
         click(&client, "#approve").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
