@@ -449,3 +449,59 @@ async fn paging_follows_next_links_but_never_to_another_host() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scope_the_server_does_not_allow_comes_back_as_invalid_scope() {
+    let env = AppWithSandbox::start_with(|config| {
+        config["issuers"][0]["standalone_scopes"] = json!("launch/patient patient/*.rs system/*.rs");
+    })
+    .await;
+    let app = env.app.origin();
+    let env_ref = &env;
+    Browser::run("invalid-scope", |client| async move {
+        client.goto(&format!("{app}/")).await.map_err(err)?;
+        click(&client, "button.provider").await?;
+        wait_for_text(&client, "Scope not granted").await?;
+        wait_for_text(&client, "system/*.rs").await?;
+        check(token_requests(env_ref) == 0, "a token request was made after invalid_scope")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_grant_is_explained_everywhere() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p016", "auto_approve": true, "inject": "empty-grant"}));
+    Browser::run("empty-grant", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        for section in [
+            "#section-conditions",
+            "#section-medications",
+            "#section-allergies",
+            "#section-vital-signs",
+            "#section-labs",
+            "#section-encounters",
+        ] {
+            wait_for_text_in(&client, section, "Not covered by the granted scopes").await?;
+        }
+        // The banner's read is refused by the server (403), and says so.
+        wait_for_text_in(&client, "[data-testid=patient-banner]", "Not permitted").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_responses_show_progress_then_the_data() {
+    let env = AppWithSandbox::start().await;
+    let url = env.launch(json!({"patient": "p017", "auto_approve": true}));
+    let env_ref = &env;
+    Browser::run("slow", |client| async move {
+        env_ref.control("/sandbox/faults", &json!({"latency_ms": 1500}));
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "Loading").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Chloé Dubois-Martin").await?;
+        let text = settled(&client, "#section-conditions").await?;
+        check(!text.contains("FHIR") && !text.contains("Not covered"), format!("conditions: {text}"))
+    })
+    .await;
+}
