@@ -9,26 +9,40 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 # Every test command's output goes to the terminal and to $log, for the total.
 run() { "$@" 2>&1 | tee -a "$log"; }
+# Each section's wall time, printed at the end (README records them).
+times=""
+section_started=$started
+section=""
+section() {
+    local now; now=$(date +%s)
+    [ -n "$section" ] && times+=$(printf '%5d s  %s' $((now - section_started)) "$section")$'\n'
+    section="$*"; section_started=$now
+    [ -n "$section" ] && step "$section"
+    return 0
+}
 
+section "setup: install what is missing"
 "$ROOT/scripts/setup.sh" --browser
 
-step "protocol core: unit and property tests (native)"
+section "protocol core: unit and property tests (native)"
 # --nocapture shows how many inputs each property test ran.
 run cargo test -p smart-core --lib --tests -- --nocapture
 
-step "sandbox: protocol rules over HTTP (no browser)"
+section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox
 
-step "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
+section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
 run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 
-step "release build of the app (Trunk, wasm-opt)"
+section "release build of the app (Trunk, wasm-opt)"
 trunk build --release
 
-step "end to end: the release build in headless Chromium"
+section "end to end: the release build in headless Chromium"
 # Two browsers at a time suit a 2-core machine.
 run cargo test -p e2e --tests -- --test-threads=2
 
+section ""
 step "all tests passed in $(( $(date +%s) - started )) s"
+printf '%s' "$times"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

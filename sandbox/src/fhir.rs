@@ -122,6 +122,14 @@ fn fault(sandbox: &Sandbox) -> Option<Response> {
         faults.server_errors -= 1;
         return Some(outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "injected server error"));
     }
+    if faults.forbidden > 0 {
+        faults.forbidden -= 1;
+        return Some(forbidden("injected: this token may not see this record"));
+    }
+    if faults.not_found > 0 {
+        faults.not_found -= 1;
+        return Some(outcome(StatusCode::NOT_FOUND, "not-found", "injected: no such record"));
+    }
     if faults.malformed > 0 {
         faults.malformed -= 1;
         return Some(with_type(

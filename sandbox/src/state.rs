@@ -192,6 +192,10 @@ pub struct Faults {
     pub rate_limits: u32,
     /// The next N FHIR responses are malformed JSON.
     pub malformed: u32,
+    /// The next N FHIR responses are 403 (outside what the token may see).
+    pub forbidden: u32,
+    /// The next N FHIR responses are 404.
+    pub not_found: u32,
     /// Search Bundles' `next` links point at the foreign host.
     pub foreign_next_link: bool,
     /// Caps every search page at this many entries (0: no cap), so small

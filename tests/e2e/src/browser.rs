@@ -175,3 +175,26 @@ pub fn check(condition: bool, message: impl Into<String>) -> TestResult {
         Err(message.into())
     }
 }
+
+/// Chromium's `/se/log` endpoint (enabled by `goog:loggingPrefs`): the
+/// console messages and page errors since the last call.
+#[derive(Debug)]
+struct ReadBrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ReadBrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
+    }
+}
+
+/// The console messages the page logged since the last call, one string
+/// per message.
+pub async fn console_messages(client: &Client) -> Result<Vec<String>, String> {
+    let value = client.issue_cmd(ReadBrowserLog).await.map_err(|e| format!("reading the console log failed: {e}"))?;
+    let entries = value.as_array().ok_or_else(|| format!("the console log is not a list: {value}"))?;
+    Ok(entries.iter().map(|entry| entry["message"].as_str().unwrap_or_default().to_string()).collect())
+}

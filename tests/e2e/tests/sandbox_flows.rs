@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use e2e::browser::{check, script, text_content, wait_for_text, wait_for_text_in};
+use e2e::browser::{check, console_messages, script, text_content, wait_for_text, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -39,21 +39,42 @@ async fn click(client: &Client, css: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn no_token_left_behind(client: &Client) -> Result<(), String> {
+/// No token in storage, cookies, the URL or the console log, checked
+/// against every JWT (`eyJ…`) and every refresh token the sandbox issued in
+/// this test; no authorization code in storage, cookies or the URL either
+/// (the console may name the callback URL: Chromium prefixes its own
+/// warnings with the page address).
+async fn no_token_left_behind(client: &Client, env: &AppWithSandbox) -> Result<(), String> {
     let stored = script(
         client,
         "return JSON.stringify(Object.assign({}, sessionStorage)) + '|' + JSON.stringify(Object.assign({}, localStorage)) + '|' + document.cookie + '|' + location.href",
     )
     .await?;
-    let text = stored.as_str().unwrap_or_default().to_string();
-    check(!text.contains("eyJ"), format!("a JWT is in storage, cookies or the URL: {text}"))?;
-    check(text.starts_with("{}|{}|"), format!("storage is not empty after sign-in: {text}"))
+    let stored = stored.as_str().unwrap_or_default().to_string();
+    check(stored.starts_with("{}|{}|"), format!("storage is not empty after sign-in: {stored}"))?;
+    let console = console_messages(client).await?.join("\n");
+    let (refresh_tokens, codes): (Vec<String>, Vec<String>) = {
+        let registry = env.sandbox.sandbox.registry();
+        (registry.refresh.keys().cloned().collect(), registry.codes.keys().cloned().collect())
+    };
+    check(!codes.is_empty(), "the sandbox issued no code to look for")?;
+    for (place, haystack) in [("storage, cookies or the URL", &stored), ("the console", &console)] {
+        check(!haystack.contains("eyJ"), format!("a JWT is in {place}: {haystack}"))?;
+        if let Some(token) = refresh_tokens.iter().find(|t| haystack.contains(t.as_str())) {
+            return Err(format!("the refresh token {token} is in {place}: {haystack}"));
+        }
+    }
+    if let Some(code) = codes.iter().find(|c| stored.contains(c.as_str())) {
+        return Err(format!("the code {code} is in storage, cookies or the URL: {stored}"));
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
     let env = AppWithSandbox::start().await;
     let ehr = env.sandbox_url("/ehr");
+    let env_ref = &env;
     Browser::run("ehr-iframe-descope", |client| async move {
         client.goto(&ehr).await.map_err(err)?;
         click(&client, "#patient option[value=p005]").await?;
@@ -81,7 +102,7 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
         // been verified with WebCrypto against the sandbox's JWKS.
         wait_for_text_in(&client, "[data-testid=diagnostics]", "Practitioner/pr1 (from the id_token)").await?;
         wait_for_text_in(&client, "[data-testid=aud-check]", "yes").await?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -90,13 +111,14 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
 async fn ehr_launch_against_a_standard_smart_server_reads_the_token_response() {
     let env = AppWithSandbox::start().await;
     let url = env.launch(json!({"patient": "p006", "base": "smart", "auto_approve": true, "encounter": "current"}));
+    let env_ref = &env;
     Browser::run("ehr-smart", |client| async move {
         client.goto(&url).await.map_err(err)?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Siobhán Ó Briain").await?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p006 (from the token response)", format!("patient: {patient}"))?;
         wait_for_text_in(&client, "[data-testid=diagnostics]", "p006-enc-current (from the token response)").await?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -105,6 +127,7 @@ async fn ehr_launch_against_a_standard_smart_server_reads_the_token_response() {
 async fn standalone_sign_in_through_the_consent_page() {
     let env = AppWithSandbox::start().await;
     let app = env.app.origin();
+    let env_ref = &env;
     Browser::run("standalone", |client| async move {
         client.goto(&format!("{app}/")).await.map_err(err)?;
         click(&client, "button.provider").await?;
@@ -114,7 +137,7 @@ async fn standalone_sign_in_through_the_consent_page() {
         wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p004 (from the access-token claim)", format!("patient: {patient}"))?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -249,7 +272,7 @@ async fn refresh_keeps_a_short_lived_session_alive() {
         check(summary == json!(true), "the summary is gone")?;
         let ended = script(&client, "return document.querySelector('[data-testid=signed-out]') === null").await?;
         check(ended == json!(true), "the session ended")?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -274,7 +297,7 @@ async fn sign_out_revokes_and_leaves_nothing_behind() {
         drop(registry);
         let names = script(&client, "return document.querySelector('[data-testid=patient-banner]') === null").await?;
         check(names == json!(true), "the patient banner is still shown after sign-out")?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -284,6 +307,7 @@ async fn a_reload_ends_the_session_and_says_how_to_come_back() {
     let env = AppWithSandbox::start().await;
     let url = env.launch(json!({"patient": "p012", "auto_approve": true}));
     let app = env.app.origin();
+    let env_ref = &env;
     Browser::run("reload", |client| async move {
         client.goto(&url).await.map_err(err)?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Aiyana Whitehorse").await?;
@@ -295,7 +319,7 @@ async fn a_reload_ends_the_session_and_says_how_to_come_back() {
         // Standalone: the way back is signing in again.
         client.goto(&format!("{app}/summary?provider=sandbox-descope")).await.map_err(err)?;
         wait_for_text(&client, "Sign in again").await?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -378,6 +402,7 @@ async fn a_clinician_standalone_sign_in_picks_the_patient() {
     })
     .await;
     let app = env.app.origin();
+    let env_ref = &env;
     Browser::run("patient-picker", |client| async move {
         client.goto(&format!("{app}/")).await.map_err(err)?;
         click(&client, "button.provider").await?;
@@ -399,7 +424,7 @@ async fn a_clinician_standalone_sign_in_picks_the_patient() {
             !conditions.contains("Not covered") && !conditions.contains("FHIR"),
             format!("conditions: {conditions}"),
         )?;
-        no_token_left_behind(&client).await
+        no_token_left_behind(&client, env_ref).await
     })
     .await;
 }
@@ -502,6 +527,52 @@ async fn slow_responses_show_progress_then_the_data() {
         wait_for_text_in(&client, "[data-testid=patient-name]", "Chloé Dubois-Martin").await?;
         let text = settled(&client, "#section-conditions").await?;
         check(!text.contains("FHIR") && !text.contains("Not covered"), format!("conditions: {text}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forbidden_and_missing_records_are_explained() {
+    let env = AppWithSandbox::start().await;
+    let env_ref = &env;
+    Browser::run("fhir-403-404", |client| async move {
+        env_ref.control("/sandbox/faults", &json!({"forbidden": 1000}));
+        client.goto(&env_ref.launch(json!({"patient": "p016", "auto_approve": true}))).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "Not permitted").await?;
+        wait_for_text_in(&client, "#section-conditions", "injected: this token may not see this record").await?;
+        wait_for_text_in(&client, "[data-testid=patient-banner]", "Patient details unavailable").await?;
+        env_ref.control("/sandbox/faults", &json!({"not_found": 1000}));
+        client.goto(&env_ref.launch(json!({"patient": "p016", "auto_approve": true}))).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-encounters", "Not found").await?;
+        wait_for_text_in(&client, "#section-encounters", "does not exist on the FHIR server (404)").await?;
+        // The app stays usable: signing out still works.
+        click(&client, "button.sign-out").await?;
+        wait_for_text(&client, "You have signed out").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_back_button_cannot_replay_a_sign_in() {
+    let env = AppWithSandbox::start().await;
+    let app = env.app.origin();
+    let env_ref = &env;
+    Browser::run("back-button", |client| async move {
+        client.goto(&format!("{app}/")).await.map_err(err)?;
+        click(&client, "button.provider").await?;
+        click(&client, "select[name=patient] option[value=p017]").await?;
+        click(&client, "#approve").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Chloé Dubois-Martin").await?;
+        check(token_requests(env_ref) == 1, "one token request for one sign-in")?;
+        // Back to the consent page, approve again: the authorization server
+        // issues a new code for the old state, which the app has used up.
+        client.back().await.map_err(err)?;
+        click(&client, "select[name=patient] option[value=p017]").await?;
+        click(&client, "#approve").await?;
+        wait_for_text(&client, "State mismatch").await?;
+        check(token_requests(env_ref) == 1, "the replayed state led to a token request")?;
+        let here = client.current_url().await.map_err(err)?;
+        check(here.query().is_none_or(|q| !q.contains("code=")), format!("the code stayed in the address bar: {here}"))
     })
     .await;
 }
