@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 use smart_core::authorize::LaunchKind;
 use smart_core::config::AppConfig;
+use smart_core::route::Page;
 use smart_core::session::Session;
 use smart_core::Error;
 
@@ -80,18 +79,18 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The routes, rendered once the configuration is known.
+/// The page the address names, rendered once the configuration is known.
+/// Pages are only ever entered from outside (the EHR, the authorization
+/// server, a reload), so the choice is made once per page load.
 #[component]
 fn Routed(config: Config) -> impl IntoView {
+    let page = Page::for_path(&browser::navigation::current_app_path(), &config.redirect_path);
     provide_context(config);
-    view! {
-        <Router>
-            <Routes fallback=|| view! { <NotFoundPage/> }>
-                <Route path=path!("/") view=StandalonePage/>
-                <Route path=path!("/launch") view=LaunchPage/>
-                <Route path=path!("/callback") view=CallbackPage/>
-                <Route path=path!("/summary") view=SignedInArea/>
-            </Routes>
-        </Router>
+    match page {
+        Page::Standalone => view! { <StandalonePage/> }.into_any(),
+        Page::Launch => view! { <LaunchPage/> }.into_any(),
+        Page::Callback => view! { <CallbackPage/> }.into_any(),
+        Page::Summary => view! { <SignedInArea/> }.into_any(),
+        Page::NotFound => view! { <NotFoundPage/> }.into_any(),
     }
 }

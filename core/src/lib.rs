@@ -30,6 +30,7 @@ pub mod jwt;
 pub mod launch;
 pub mod pkce;
 pub mod random;
+pub mod route;
 pub mod scopes;
 pub mod secret;
 pub mod session;

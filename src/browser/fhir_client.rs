@@ -5,13 +5,13 @@
 //! request already replaced the refused token), paging through `next`
 //! links up to a limit.
 
-use gloo_net::http::Request;
 use leptos::prelude::*;
 use smart_core::fhir::models::{Page, ParseError};
 use smart_core::fhir::response::{classify, Verdict, MAX_ATTEMPTS};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
+use super::http::{fetch, Fetch};
 use super::refresh::refresh;
 use super::timer::sleep_ms;
 use crate::app::{EndedSlot, SessionSlot};
@@ -25,17 +25,17 @@ pub async fn get(session: SessionSlot, ended: EndedSlot, url: &HttpUrl) -> Resul
         let token = session
             .with_untracked(|s| s.as_ref().map(|s| s.bearer_for(url).map(str::to_string)))
             .ok_or(Error::SessionExpired)??;
-        let response = Request::get(&url.to_string())
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Accept", "application/fhir+json")
-            .send()
+        let target = url.to_string();
+        let authorization = format!("Bearer {token}");
+        let headers = [("Authorization", authorization.as_str()), ("Accept", "application/fhir+json")];
+        let response = fetch(Fetch { method: "GET", url: &target, headers: &headers, body: None })
             .await
-            .map_err(|e| Error::FhirUnreachable { url: url.to_string(), detail: e.to_string() })?;
-        let status = response.status();
-        let retry_after = response.headers().get("Retry-After");
-        let challenge = response.headers().get("WWW-Authenticate");
-        let body = response.text().await.unwrap_or_default();
-        match classify(&url.to_string(), status, &body, retry_after.as_deref()) {
+            .map_err(|detail| Error::FhirUnreachable { url: target.clone(), detail })?;
+        let status = response.status;
+        let retry_after = response.header("Retry-After");
+        let challenge = response.header("WWW-Authenticate");
+        let body = response.body;
+        match classify(&target, status, &body, retry_after.as_deref()) {
             Verdict::Success => return Ok(body),
             Verdict::Unauthorized
                 if !refreshed && session.with_untracked(|s| s.as_ref().is_some_and(|s| s.has_refresh_token())) =>

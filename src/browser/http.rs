@@ -1,49 +1,92 @@
-//! `fetch`, reduced to what the protocol core needs: a status and a body.
+//! `fetch`, reduced to what the app needs: a status, a few headers and the
+//! body as text. Written on `web_sys` directly: a wrapper crate would add
+//! bundle weight for nothing the app uses.
 
-use gloo_net::http::Request;
 use smart_core::form::FormPost;
-use web_sys::RequestCache;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestCache, RequestCredentials, RequestInit};
 
 /// An HTTP response as the core consumes it.
 pub struct TextResponse {
     pub status: u16,
     pub body: String,
+    headers: Headers,
 }
 
-/// A network-level failure (offline, DNS, CORS refusal): the browser does
-/// not say which, on purpose, so neither can we.
-pub fn network_failure(error: gloo_net::Error) -> String {
-    format!("the browser could not complete the request ({error}); the server may be down or may not allow this app's origin (CORS)")
+impl TextResponse {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
 }
 
-/// GET a JSON document without credentials and without the HTTP cache
-/// (configuration and discovery must reflect the deployment as it is now).
-pub async fn get_json(url: &str) -> Result<TextResponse, String> {
-    let response = Request::get(url)
-        .header("Accept", "application/json")
-        .cache(RequestCache::NoStore)
-        .send()
+/// What the browser says about a failed request (offline, DNS, CORS
+/// refusal): it does not say which, on purpose, so neither can we.
+pub fn describe(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => error.as_string().unwrap_or_else(|| "unknown error".to_string()),
+    }
+}
+
+fn network_failure(error: JsValue) -> String {
+    format!(
+        "the browser could not complete the request ({}); the server may be down or may not allow this app's origin (CORS)",
+        describe(&error)
+    )
+}
+
+/// The parts of a request the app varies.
+pub struct Fetch<'a> {
+    pub method: &'static str,
+    pub url: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Option<&'a str>,
+}
+
+/// Sends a request without cookies or other credentials (every server the
+/// app talks to authenticates by bearer token or PKCE, never by cookie),
+/// past the HTTP cache (configuration and discovery must be current, and
+/// tokens and clinical data must not land in the disk cache of a shared
+/// workstation), and reads the whole body as text.
+pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
+    let headers = Headers::new().map_err(network_failure)?;
+    for (name, value) in request.headers {
+        headers.set(name, value).map_err(network_failure)?;
+    }
+    let init = RequestInit::new();
+    init.set_method(request.method);
+    init.set_headers(&headers);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    if let Some(body) = request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let window = web_sys::window().ok_or("no browser window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(request.url, &init))
         .await
-        .map_err(network_failure)?;
-    read(response).await
-}
-
-async fn read(response: gloo_net::http::Response) -> Result<TextResponse, String> {
-    let status = response.status();
-    let body = response.text().await.map_err(network_failure)?;
-    Ok(TextResponse { status, body })
-}
-
-/// POST a form (token, refresh, revocation). No cookies are sent.
-pub async fn post_form(post: &FormPost) -> Result<TextResponse, String> {
-    let response = Request::post(&post.url.to_string())
-        .header("Content-Type", FormPost::CONTENT_TYPE)
-        .header("Accept", "application/json")
-        .cache(RequestCache::NoStore)
-        .body(post.body().to_string())
         .map_err(network_failure)?
-        .send()
-        .await
-        .map_err(network_failure)?;
-    read(response).await
+        .unchecked_into();
+    let text = JsFuture::from(response.text().map_err(network_failure)?).await.map_err(network_failure)?;
+    Ok(TextResponse {
+        status: response.status(),
+        body: text.as_string().unwrap_or_default(),
+        headers: response.headers(),
+    })
+}
+
+/// GET a JSON document.
+pub async fn get_json(url: &str) -> Result<TextResponse, String> {
+    fetch(Fetch { method: "GET", url, headers: &[("Accept", "application/json")], body: None }).await
+}
+
+/// POST a form (token, refresh, revocation).
+pub async fn post_form(post: &FormPost) -> Result<TextResponse, String> {
+    fetch(Fetch {
+        method: "POST",
+        url: &post.url.to_string(),
+        headers: &[("Content-Type", FormPost::CONTENT_TYPE), ("Accept", "application/json")],
+        body: Some(post.body()),
+    })
+    .await
 }

@@ -3,20 +3,21 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use smart_core::authorize::LaunchMode;
 use smart_core::launch::ehr_launch;
+use smart_core::route::query_value;
 
 use crate::app::Config;
-use crate::browser::flow;
+use crate::browser::{flow, navigation};
 use crate::views::{ErrorView, Progress};
 
 #[component]
 pub fn LaunchPage() -> impl IntoView {
     let config = expect_context::<Config>();
-    let query = use_query_map().get_untracked();
-    let checked = ehr_launch(&config, query.get_str("iss"), query.get_str("launch"))
-        .map(|launch| (launch.issuer.clone(), launch.launch));
+    let query = navigation::current_query();
+    let (iss, launch) = (query_value(&query, "iss"), query_value(&query, "launch"));
+    let checked =
+        ehr_launch(&config, iss.as_deref(), launch.as_deref()).map(|launch| (launch.issuer.clone(), launch.launch));
     let (issuer, launch) = match checked {
         Ok(ok) => ok,
         Err(error) => return view! { <ErrorView error/> }.into_any(),

@@ -1,18 +1,9 @@
-//! Any other path. The configured `redirect_path` may differ from
-//! `/callback`; such a path is the callback too.
+//! Any path that is not a page of the app.
 
 use leptos::prelude::*;
 
-use crate::app::Config;
-use crate::browser::navigation::current_app_path;
-use crate::pages::CallbackPage;
-
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
-    let config = expect_context::<Config>();
-    if current_app_path() == config.redirect_path {
-        return view! { <CallbackPage/> }.into_any();
-    }
     view! {
         <section class="error-view" role="alert" aria-labelledby="error-title">
             <h1 id="error-title">"Page not found"</h1>
@@ -24,5 +15,4 @@ pub fn NotFoundPage() -> impl IntoView {
             </p>
         </section>
     }
-    .into_any()
 }

@@ -3,10 +3,11 @@
 //! gone by design) the right way back.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 use smart_core::authorize::LaunchKind;
+use smart_core::route::query_value;
 
 use crate::app::{EndReason, Ended, EndedSlot, SessionSlot};
+use crate::browser::navigation;
 use crate::pages::SummaryPage;
 use crate::views::ErrorView;
 
@@ -65,8 +66,11 @@ pub fn SignedInArea() -> impl IntoView {
     // Only the signed-in status picks the view: a refresh updates the
     // session in place and must not remount (and refetch) the summary.
     let signed_in = Memo::new(move |_| session.with(Option::is_some));
-    let query = use_query_map().get_untracked();
-    let reload_kind = if query.get_str("launch") == Some("ehr") { LaunchKind::Ehr } else { LaunchKind::Standalone };
+    let reload_kind = if query_value(&navigation::current_query(), "launch").as_deref() == Some("ehr") {
+        LaunchKind::Ehr
+    } else {
+        LaunchKind::Standalone
+    };
     move || {
         if let Some(ended) = ended.get() {
             view! { <EndedView ended/> }.into_any()

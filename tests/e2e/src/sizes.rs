@@ -1,0 +1,59 @@
+//! What a first visit downloads: every file of the release build, raw,
+//! gzip (level 9) and brotli (quality 11, as a CDN precompresses).
+
+use std::io::Write;
+use std::path::Path;
+
+pub struct AssetSize {
+    pub name: String,
+    pub raw: usize,
+    pub gzip: usize,
+    pub brotli: usize,
+}
+
+pub fn gzip_len(bytes: &[u8]) -> usize {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory").len()
+}
+
+pub fn brotli_len(bytes: &[u8]) -> usize {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("brotli into memory");
+    out.len()
+}
+
+/// The files a browser fetches on a first visit: everything in `dist`
+/// except `config.json`, which belongs to the deployment, not the build.
+pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
+    let mut sizes: Vec<AssetSize> = std::fs::read_dir(dist)
+        .expect("read dist")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| {
+            let bytes = std::fs::read(entry.path()).expect("read asset");
+            AssetSize {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                raw: bytes.len(),
+                gzip: gzip_len(&bytes),
+                brotli: brotli_len(&bytes),
+            }
+        })
+        .filter(|asset| asset.name != "config.json")
+        .collect();
+    sizes.sort_by(|a, b| b.raw.cmp(&a.raw));
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_shrinks_repetitive_input() {
+        let text = "SMART on FHIR ".repeat(1000);
+        assert!(gzip_len(text.as_bytes()) < 200);
+        assert!(brotli_len(text.as_bytes()) < gzip_len(text.as_bytes()));
+    }
+}
