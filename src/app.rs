@@ -56,6 +56,10 @@ pub fn App() -> impl IntoView {
     provide_context::<SessionSlot>(RwSignal::new(None));
     provide_context::<EndedSlot>(RwSignal::new(None));
     provide_context(StyleNote(RwSignal::new(None)));
+    // A redirect back from sign-in is exchanged now, while config.json loads.
+    if let Some(completion) = crate::pages::start_callback_early() {
+        provide_context(completion);
+    }
     spawn_local(async move {
         state.set(match browser::config::load().await {
             Ok(config) => ConfigState::Ready(Arc::new(config)),

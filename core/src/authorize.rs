@@ -202,6 +202,14 @@ impl CodeExchange {
         &self.pending
     }
 
+    /// The key set to fetch alongside the token request, so verifying the
+    /// id_token adds no round trip: the server's `jwks_uri` when `openid`
+    /// was requested.
+    pub fn key_set_to_fetch(&self) -> Option<&HttpUrl> {
+        let requested = crate::scopes::ScopeSet::parse_lenient(&self.pending.requested_scope);
+        self.pending.server.jwks_uri.as_ref().filter(|_| requested.contains(&crate::scopes::Scope::OpenId))
+    }
+
     pub(crate) fn nonce(&self) -> Option<&str> {
         self.pending.nonce.as_deref()
     }
@@ -357,6 +365,19 @@ pub(crate) mod tests {
         ));
         assert!(pending.clone().accept(response(&state, Some("https://as.example.org")), NOW + 5).is_ok());
         assert!(pending.accept(response(&state, None), NOW + 5).is_ok());
+    }
+
+    #[test]
+    fn the_key_set_is_fetched_with_the_token_only_when_openid_was_asked() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let state = pending.state().to_string();
+        let exchange = pending.accept(response(&state, None), NOW).unwrap();
+        assert_eq!(exchange.key_set_to_fetch().map(|u| u.to_string()).as_deref(), Some("https://as.example.org/jwks"));
+        let (_, standalone) =
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, NOW).unwrap();
+        let state = standalone.state().to_string();
+        assert_eq!(standalone.accept(response(&state, None), NOW).unwrap().key_set_to_fetch(), None);
     }
 
     #[test]

@@ -34,15 +34,22 @@ pub async fn begin(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) 
 }
 
 /// Exchanges the checked code for tokens, verifies the id_token's
-/// signature, and returns the in-memory session.
+/// signature, and returns the in-memory session. The key set is fetched
+/// alongside the token request, so verification adds no round trip.
 pub async fn complete(exchange: CodeExchange) -> Result<Session, Error> {
     let request = exchange.token_request();
-    let response = post_form(&request)
-        .await
-        .map_err(|detail| Error::TokenEndpointUnreachable { url: request.url.to_string(), detail })?;
+    let key_set = async {
+        match exchange.key_set_to_fetch() {
+            Some(uri) => Some(webcrypto::fetch_key_set(uri).await),
+            None => None,
+        }
+    };
+    let (response, key_set) = futures::future::join(post_form(&request), key_set).await;
+    let response =
+        response.map_err(|detail| Error::TokenEndpointUnreachable { url: request.url.to_string(), detail })?;
     let grant = exchange.finish(response.status, &response.body, now())?;
     let verdict = match grant.id_token() {
-        Some(token) => webcrypto::verify_id_token(token, grant.jwks_uri()).await,
+        Some(token) => webcrypto::verify_id_token(token, key_set).await,
         None => SignatureVerdict::NoIdToken,
     };
     grant.into_session(verdict)

@@ -5,6 +5,7 @@ pub mod fhir_client;
 pub mod flow;
 pub mod http;
 pub mod lifecycle;
+pub mod marks;
 pub mod navigation;
 pub mod pending_store;
 pub mod refresh;

@@ -39,6 +39,11 @@ pub fn current_query() -> String {
     window().location().search().unwrap_or_default()
 }
 
+/// The current path as the address bar shows it (from the host's root).
+pub fn current_path() -> String {
+    window().location().pathname().unwrap_or_default()
+}
+
 /// The current path, relative to the app's base (always starting with `/`).
 pub fn current_app_path() -> String {
     let location = window().location();

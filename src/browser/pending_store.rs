@@ -6,6 +6,7 @@
 //! records are swept whenever a new one is written.
 
 use smart_core::authorize::PendingAuthorization;
+use smart_core::url::HttpUrl;
 use smart_core::{Error, UnixTime};
 
 const PREFIX: &str = "smart-pending:";
@@ -28,6 +29,13 @@ pub fn take(state: &str) -> Result<Option<PendingAuthorization>, Error> {
     let Ok(Some(json)) = storage.get_item(&key) else { return Ok(None) };
     let _ = storage.remove_item(&key);
     PendingAuthorization::from_storage(&json).map(Some)
+}
+
+/// The redirect URI of the record for `state`, leaving the record in
+/// place: tells a callback for this page from a stray `state` parameter.
+pub fn redirect_uri_for(state: &str) -> Option<HttpUrl> {
+    let json = storage()?.get_item(&format!("{PREFIX}{state}")).ok()??;
+    PendingAuthorization::from_storage(&json).ok().map(|pending| pending.redirect_uri)
 }
 
 /// Drops the record for `state`, if any (an error callback ends it too).

@@ -19,17 +19,24 @@ fn js_object(value: &Value) -> Result<Object, String> {
         .ok_or_else(|| "could not build a WebCrypto parameter".to_string())
 }
 
-/// Fetches the key set and verifies the token's signature.
-pub async fn verify_id_token(token: &DecodedJwt, jwks_uri: Option<&HttpUrl>) -> SignatureVerdict {
-    let Some(jwks_uri) = jwks_uri else {
-        return SignatureVerdict::Unverifiable("the server publishes no jwks_uri".into());
+/// Fetches the authorization server's key set (its body).
+pub async fn fetch_key_set(jwks_uri: &HttpUrl) -> Result<String, String> {
+    match get_json(&jwks_uri.to_string()).await {
+        Ok(r) if r.status == 200 => Ok(r.body),
+        Ok(r) => Err(format!("{jwks_uri} answered HTTP {}", r.status)),
+        Err(e) => Err(format!("{jwks_uri}: {e}")),
+    }
+}
+
+/// Verifies the token's signature against a fetched key set (`None`: the
+/// server publishes none).
+pub async fn verify_id_token(token: &DecodedJwt, key_set: Option<Result<String, String>>) -> SignatureVerdict {
+    let body = match key_set {
+        None => return SignatureVerdict::Unverifiable("the server publishes no jwks_uri".into()),
+        Some(Err(why)) => return SignatureVerdict::Unverifiable(why),
+        Some(Ok(body)) => body,
     };
-    let response = match get_json(&jwks_uri.to_string()).await {
-        Ok(r) if r.status == 200 => r,
-        Ok(r) => return SignatureVerdict::Unverifiable(format!("{jwks_uri} answered HTTP {}", r.status)),
-        Err(e) => return SignatureVerdict::Unverifiable(format!("{jwks_uri}: {e}")),
-    };
-    let key = match Jwks::parse(&response.body).and_then(|set| set.select(token.kid()).cloned()) {
+    let key = match Jwks::parse(&body).and_then(|set| set.select(token.kid()).cloned()) {
         Ok(key) => key,
         Err(problem) => return SignatureVerdict::Unverifiable(problem.to_string()),
     };

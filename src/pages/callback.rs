@@ -1,29 +1,38 @@
-//! `/callback`: the redirect target. Checks the response against the
-//! pending authorization (single use, keyed by `state`), removes the code
-//! from the address bar, exchanges it, and holds the session in memory.
+//! The redirect back from the authorization server. Checks the response
+//! against the pending authorization (single use, keyed by `state`),
+//! removes the code from the address bar, exchanges it, and holds the
+//! session in memory.
+//!
+//! A redirect that carries the `state` of a pending authorization made for
+//! this very address is completed as soon as the page starts, before
+//! `config.json` has arrived (the pending record holds all the exchange
+//! needs), so the token request does not wait for the configuration.
+//! Anything else on the callback path is explained once the page renders.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use smart_core::authorize::CodeExchange;
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::Error;
 
-use crate::app::{Config, EndedSlot, SessionSlot, StyleNote};
-use crate::browser::{flow, lifecycle, navigation, now, pending_store};
+use crate::app::{EndedSlot, SessionSlot, StyleNote};
+use crate::browser::{flow, lifecycle, marks, navigation, now, pending_store};
 use crate::pages::{summary_path, SignedInArea};
 use crate::views::{ErrorView, Progress};
 
-#[component]
-pub fn CallbackPage() -> impl IntoView {
-    let config = expect_context::<Config>();
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
-    let style_note = expect_context::<StyleNote>().0;
-    let query = navigation::current_query();
-    // Whatever happens next, the code and state leave the address bar and
-    // the history entry now.
-    navigation::replace_url(&config.redirect_path);
+/// A sign-in being completed, for the callback page to show.
+#[derive(Clone, Copy)]
+pub struct Completion {
+    failure: RwSignal<Option<Error>>,
+    done: RwSignal<bool>,
+}
 
-    let exchange = match parse_callback(&query) {
+/// Checks this page load's query as a callback and, when it is one,
+/// starts the exchange. The code and state leave the address bar and
+/// the history entry in every case.
+fn arrive(query: &str) -> Completion {
+    navigation::replace_url(&navigation::current_app_path());
+    let exchange = match parse_callback(query) {
         Err(error) => Err(error),
         Ok(Callback::Refused { error, state }) => {
             if let Some(state) = state {
@@ -37,13 +46,18 @@ pub fn CallbackPage() -> impl IntoView {
             Err(error) => Err(error),
         },
     };
-    let exchange = match exchange {
-        Ok(exchange) => exchange,
-        Err(error) => return view! { <ErrorView error/> }.into_any(),
-    };
+    let completion = Completion { failure: RwSignal::new(None), done: RwSignal::new(false) };
+    match exchange {
+        Ok(exchange) => exchange_code(exchange, completion),
+        Err(error) => completion.failure.set(Some(error)),
+    }
+    completion
+}
 
-    let failure = RwSignal::new(None::<Error>);
-    let done = RwSignal::new(false);
+fn exchange_code(exchange: CodeExchange, completion: Completion) {
+    let session = expect_context::<SessionSlot>();
+    let ended = expect_context::<EndedSlot>();
+    let style_note = expect_context::<StyleNote>().0;
     spawn_local(async move {
         match flow::complete(exchange).await {
             Ok(signed_in) => {
@@ -54,22 +68,36 @@ pub fn CallbackPage() -> impl IntoView {
                 }
                 ended.set(None);
                 session.set(Some(signed_in));
+                marks::mark("smart:signed-in");
                 lifecycle::start(session, ended);
-                done.set(true);
+                completion.done.set(true);
             }
-            Err(error) => failure.set(Some(error)),
+            Err(error) => completion.failure.set(Some(error)),
         }
     });
-    view! {
-        {move || {
-            if let Some(error) = failure.get() {
-                view! { <ErrorView error/> }.into_any()
-            } else if done.get() {
-                view! { <SignedInArea/> }.into_any()
-            } else {
-                view! { <Progress label="Completing sign-in…"/> }.into_any()
-            }
-        }}
+}
+
+/// Called at start-up, before the configuration loads: completes the
+/// sign-in right away when this page is the redirect for a pending
+/// authorization (its `state` is known and its redirect URI is this page).
+pub fn start_early() -> Option<Completion> {
+    let query = navigation::current_query();
+    let state = smart_core::route::query_value(&query, "state")?;
+    let redirect_uri = pending_store::redirect_uri_for(&state)?;
+    (redirect_uri.path() == navigation::current_path()).then(|| arrive(&query))
+}
+
+#[component]
+pub fn CallbackPage() -> impl IntoView {
+    let Completion { failure, done } =
+        use_context::<Completion>().unwrap_or_else(|| arrive(&navigation::current_query()));
+    move || {
+        if let Some(error) = failure.get() {
+            view! { <ErrorView error/> }.into_any()
+        } else if done.get() {
+            view! { <SignedInArea/> }.into_any()
+        } else {
+            view! { <Progress label="Completing sign-in…"/> }.into_any()
+        }
     }
-    .into_any()
 }

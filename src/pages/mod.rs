@@ -7,7 +7,7 @@ mod signed_in;
 mod standalone;
 mod summary;
 
-pub use callback::CallbackPage;
+pub use callback::{start_early as start_callback_early, CallbackPage};
 pub use launch::LaunchPage;
 pub use not_found::NotFoundPage;
 pub use signed_in::{summary_path, SignedInArea};

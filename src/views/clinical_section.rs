@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use smart_core::fhir::display::number;
 use smart_core::fhir::summary::{sparkline_points, Row, Section, MAX_PAGES};
 use smart_core::Error;
 
 use crate::app::{EndedSlot, SessionSlot};
-use crate::browser::fhir_client;
+use crate::browser::{fhir_client, marks};
 
 #[derive(Clone)]
 enum State {
@@ -40,6 +41,7 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
                 Ok(gathered) => State::Ready { rows: section.finish(gathered.items), note: gathered.stopped },
                 Err(error) => State::Failed(error),
             });
+            marks::mark_when_drawn(format!("smart:section:{}", section.slug()));
         }),
         None => state.set(State::Failed(Error::SessionExpired)),
     }
@@ -83,7 +85,7 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
 #[component]
 fn Trend(title: String, values: Vec<f64>) -> impl IntoView {
     let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let label = format!("{title}: {} readings, from {low} to {high}", values.len());
+    let label = format!("{title}: {} readings, from {} to {}", values.len(), number(low), number(high));
     view! {
         <svg class="trend" viewBox="0 0 120 24" width="120" height="24" role="img" aria-label=label>
             <polyline points=sparkline_points(&values, 120.0, 24.0) fill="none" stroke="currentColor" stroke-width="1.5"/>

@@ -9,7 +9,7 @@ use smart_core::fhir::models::{parse_resource, read_url, Patient};
 use smart_core::Error;
 
 use crate::app::{EndedSlot, SessionSlot};
-use crate::browser::fhir_client;
+use crate::browser::{fhir_client, marks};
 
 fn today() -> (i32, u32, u32) {
     let now = js_sys::Date::new_0();
@@ -31,6 +31,7 @@ pub fn PatientBanner(patient_id: String) -> impl IntoView {
             None => Err(Error::SessionExpired),
         };
         loaded.set(Some(result));
+        marks::mark_when_drawn("smart:banner".into());
     });
     view! {
         <section class="patient-banner" role="region" aria-label="Patient" data-testid="patient-banner">

@@ -94,13 +94,34 @@ pub fn has_code(concept: Option<&CodeableConcept>, code: &str) -> bool {
     concept.is_some_and(|c| c.coding.iter().any(|coding| coding.code.as_deref() == Some(code)))
 }
 
-fn number(value: f64) -> String {
-    let rounded = (value * 100.0).round() / 100.0;
-    if rounded.fract() == 0.0 {
-        format!("{}", rounded as i64)
-    } else {
-        format!("{rounded}")
+/// A measured value for display: at most two decimals, no trailing zeros.
+pub fn number(value: f64) -> String {
+    decimal(value, 2)
+}
+
+/// `value` rounded to `places` decimals (at most 9), without trailing
+/// zeros: `72`, `36.6`, `-0.25`. Written out by hand because the standard
+/// float formatting adds about 11 KB to the wasm bundle. Values too large
+/// for exact integer arithmetic (beyond 9·10^15 after scaling) are shown
+/// rounded to whole numbers; non-finite values (never in JSON) show as `?`.
+pub fn decimal(value: f64, places: u32) -> String {
+    if !value.is_finite() {
+        return "?".to_string();
     }
+    let places = places.min(9);
+    let unit = 10u64.pow(places);
+    let scaled = (value.abs() * unit as f64).round();
+    let sign = if value < 0.0 && scaled > 0.0 { "-" } else { "" };
+    if scaled >= 9.0e15 {
+        return format!("{sign}{}", value.abs().round() as u128);
+    }
+    let scaled = scaled as u64;
+    let (whole, fraction) = (scaled / unit, scaled % unit);
+    if fraction == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{fraction:0width$}", width = places as usize);
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// "72 /min", "6.4 %".
@@ -173,6 +194,24 @@ pub fn date_text(value: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decimals_are_written_without_float_formatting() {
+        assert_eq!(decimal(72.0, 2), "72");
+        assert_eq!(decimal(36.649, 2), "36.65");
+        assert_eq!(decimal(36.6, 2), "36.6");
+        assert_eq!(decimal(-0.25, 2), "-0.25");
+        assert_eq!(decimal(-0.001, 2), "0");
+        assert_eq!(decimal(0.05, 2), "0.05");
+        assert_eq!(decimal(120.04, 1), "120");
+        assert_eq!(decimal(7.25, 0), "7");
+        assert_eq!(decimal(1.0e20, 2), "100000000000000000000");
+        assert_eq!(decimal(f64::NAN, 2), "?");
+        for value in [0.1, 1.5, 98.6, 123.45, -7.07, 1013.25] {
+            assert_eq!(decimal(value, 2).parse::<f64>().unwrap(), value, "{value}");
+        }
+    }
+
     use super::*;
     use crate::fhir::models::parse_resource;
 

@@ -1,7 +1,7 @@
 //! The clinical summary's sections: what each one searches, which scope it
 //! needs, and how a page of results becomes rows of text.
 
-use super::display::{concept_text, date_text, observation_number, observation_time, observation_value};
+use super::display::{concept_text, date_text, decimal, observation_number, observation_time, observation_value};
 use super::models::{
     parse_bundle, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError, Resource,
 };
@@ -260,7 +260,7 @@ pub fn sparkline_points(values: &[f64], width: f64, height: f64) -> String {
         .enumerate()
         .map(|(i, v)| {
             let y = if max > min { height - (v - min) / (max - min) * height } else { height / 2.0 };
-            format!("{:.1},{:.1}", i as f64 * step, y)
+            format!("{},{}", decimal(i as f64 * step, 1), decimal(y, 1))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -272,8 +272,9 @@ mod sparkline_tests {
 
     #[test]
     fn scales_points_into_the_box() {
-        assert_eq!(sparkline_points(&[1.0, 3.0, 2.0], 100.0, 20.0), "0.0,20.0 50.0,0.0 100.0,10.0");
-        assert_eq!(sparkline_points(&[5.0, 5.0], 10.0, 20.0), "0.0,10.0 10.0,10.0");
+        assert_eq!(sparkline_points(&[1.0, 3.0, 2.0], 100.0, 20.0), "0,20 50,0 100,10");
+        assert_eq!(sparkline_points(&[1.0, 2.0, 3.0, 4.0], 10.0, 3.0), "0,3 3.3,2 6.7,1 10,0");
+        assert_eq!(sparkline_points(&[5.0, 5.0], 10.0, 20.0), "0,10 10,10");
         assert_eq!(sparkline_points(&[5.0], 10.0, 20.0), "");
         assert_eq!(sparkline_points(&[f64::NAN, 1.0, f64::INFINITY], 10.0, 20.0), "");
     }

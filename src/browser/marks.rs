@@ -1,0 +1,21 @@
+//! User Timing marks at the milestones a clinician waits for, visible in
+//! the browser's performance tools and read by the benchmark
+//! (`scripts/bench.sh`). They carry no data, only a name.
+
+/// Records `name` on the page's performance timeline.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+/// Records `name` at the next animation frame: after the reactive updates
+/// already queued have reached the DOM, just before it is painted.
+pub fn mark_when_drawn(name: String) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let callback = Closure::once_into_js(move || mark(&name));
+    if let Some(window) = web_sys::window() {
+        let _ = window.request_animation_frame(callback.unchecked_ref());
+    }
+}
