@@ -1,6 +1,8 @@
 //! The authorization flow's effects: discovery, the pending record, the
 //! redirect.
 
+use std::cell::RefCell;
+
 use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
 use smart_core::config::{AppConfig, IssuerConfig};
 use smart_core::discovery::AuthorizationServer;
@@ -11,14 +13,27 @@ use super::http::{get_json, post_form};
 use super::webcrypto;
 use super::{navigation, now, pending_store};
 
-/// Fetches and validates the issuer's authorization-server metadata.
+thread_local! {
+    /// Validated metadata by discovery URL, for the life of the page: a
+    /// second sign-in from the same page (a retry, a popup) asks no twice.
+    static DISCOVERED: RefCell<Vec<(String, AuthorizationServer)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Fetches and validates the issuer's authorization-server metadata, once
+/// per page; failures are not kept, so a retry asks again.
 pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Error> {
     let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
+    let key = url.to_string();
+    let known = DISCOVERED.with_borrow(|found| found.iter().find(|(k, _)| *k == key).map(|(_, server)| server.clone()));
+    if let Some(server) = known {
+        return Ok(server);
+    }
     let kind = issuer.authorization_server.discovery_kind();
-    let response = get_json(&url.to_string())
-        .await
-        .map_err(|detail| Error::DiscoveryUnreachable { url: url.to_string(), detail })?;
-    AuthorizationServer::from_response(kind, &url, &issuer.fhir_base_url, response.status, &response.body)
+    let response = get_json(&key).await.map_err(|detail| Error::DiscoveryUnreachable { url: key.clone(), detail })?;
+    let server =
+        AuthorizationServer::from_response(kind, &url, &issuer.fhir_base_url, response.status, &response.body)?;
+    DISCOVERED.with_borrow_mut(|found| found.push((key, server.clone())));
+    Ok(server)
 }
 
 /// Discovers the server, records the pending authorization, and leaves for

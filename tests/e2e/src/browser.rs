@@ -198,3 +198,26 @@ pub async fn console_messages(client: &Client) -> Result<Vec<String>, String> {
     let entries = value.as_array().ok_or_else(|| format!("the console log is not a list: {value}"))?;
     Ok(entries.iter().map(|entry| entry["message"].as_str().unwrap_or_default().to_string()).collect())
 }
+
+/// A Chrome DevTools Protocol command through chromedriver's
+/// `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp {
+    body: String,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.clone()))
+    }
+}
+
+/// Runs a DevTools command, e.g. `Page.addScriptToEvaluateOnNewDocument`.
+pub async fn cdp(client: &Client, command: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+    let body = json!({"cmd": command, "params": params}).to_string();
+    client.issue_cmd(Cdp { body }).await.map_err(|e| format!("DevTools command {command} failed: {e}"))
+}

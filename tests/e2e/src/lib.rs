@@ -6,7 +6,6 @@
 
 pub mod browser;
 pub mod server;
-pub mod sizes;
 
 use std::path::PathBuf;
 

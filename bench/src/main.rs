@@ -1,0 +1,289 @@
+//! The performance benchmark, run by `scripts/bench.sh` (not part of the
+//! test run): what a first visit downloads, and how long a clinician waits
+//! from the launch to the banner and to the complete summary, in headless
+//! Chromium against the local sandbox. Writes `bench/results.md`.
+//!
+//! Timings come from the page itself: the app sets User Timing marks when
+//! the banner and each summary section reach the DOM (`smart:banner`,
+//! `smart:section:…`), and the browser's Resource Timing entries show
+//! which requests waited for which. The clock starts just before the
+//! browser is sent to the EHR's launch URL.
+
+mod sizes;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use e2e::browser::{cdp, script};
+use e2e::{AppWithSandbox, Browser};
+use fantoccini::Client;
+use serde_json::{json, Value};
+
+/// The launched patient for the timing runs, and the one with 2,000+
+/// observations.
+const PATIENT: &str = "p005";
+const LARGE_PATIENT: &str = "p001";
+
+/// Reads the marks and fetches of the current document; `complete` once
+/// the banner and every section have been drawn.
+const READ_PAGE: &str = r#"
+const at = name => { const e = performance.getEntriesByName(name, 'mark')[0]; return e ? performance.timeOrigin + e.startTime : null; };
+const sections = ['conditions', 'medications', 'allergies', 'vital-signs', 'labs', 'encounters'].map(s => at('smart:section:' + s));
+const banner = at('smart:banner');
+if (banner === null || sections.includes(null)) return { complete: false };
+const fetches = performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({
+  url: e.name,
+  start: performance.timeOrigin + e.startTime,
+  end: performance.timeOrigin + e.responseEnd,
+  first_byte: e.responseStart > 0 ? performance.timeOrigin + e.responseStart : null,
+}));
+return { complete: true, banner, summary: Math.max(...sections), fetches, long_tasks: window.__longTasks ?? null };
+"#;
+
+/// Installed in every new document: collects long tasks (over 50 ms).
+const OBSERVE_LONG_TASKS: &str = r#"
+window.__longTasks = [];
+try {
+  new PerformanceObserver(list => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
+    .observe({ type: 'longtask' });
+} catch (e) {}
+"#;
+
+struct Fetch {
+    url: String,
+    start: f64,
+    end: f64,
+    first_byte: Option<f64>,
+}
+
+/// One launch, measured.
+struct Run {
+    to_banner: f64,
+    to_summary: f64,
+    trips_to_banner: usize,
+    trips_to_summary: usize,
+    /// From the first byte of FHIR data to the summary drawn.
+    data_to_summary: f64,
+    long_tasks: Vec<f64>,
+}
+
+fn epoch_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or_default()
+}
+
+/// The longest chain of requests in which each one started only after the
+/// previous one had ended: the sequential round trips.
+fn sequential_round_trips(fetches: &[&Fetch]) -> usize {
+    let mut sorted: Vec<&&Fetch> = fetches.iter().collect();
+    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut depth: Vec<usize> = Vec::with_capacity(sorted.len());
+    for (i, fetch) in sorted.iter().enumerate() {
+        let before = (0..i).filter(|&j| sorted[j].end <= fetch.start).map(|j| depth[j]).max().unwrap_or(0);
+        depth.push(before + 1);
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
+async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Result<Run, String> {
+    let url = env.launch(json!({"patient": patient, "auto_approve": true}));
+    let started = epoch_ms();
+    client.goto(&url).await.map_err(|e| e.to_string())?;
+    let waiting = Instant::now();
+    let page = loop {
+        let page = script(client, READ_PAGE).await?;
+        if page["complete"] == json!(true) {
+            break page;
+        }
+        if waiting.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the summary of {patient} was not complete after 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let number = |v: &Value| v.as_f64().unwrap_or_default();
+    let (banner, summary) = (number(&page["banner"]), number(&page["summary"]));
+    let fetches: Vec<Fetch> = page["fetches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| Fetch {
+            url: f["url"].as_str().unwrap_or_default().to_string(),
+            start: number(&f["start"]),
+            end: number(&f["end"]),
+            first_byte: f["first_byte"].as_f64(),
+        })
+        .collect();
+    let ended_by = |t: f64| fetches.iter().filter(|f| f.end <= t + 1.0).collect::<Vec<_>>();
+    let first_data = fetches
+        .iter()
+        .filter(|f| f.url.contains("/fhir/"))
+        .map(|f| f.first_byte.unwrap_or(f.end))
+        .min_by(f64::total_cmp)
+        .unwrap_or(summary);
+    Ok(Run {
+        to_banner: banner - started,
+        to_summary: summary - started,
+        trips_to_banner: sequential_round_trips(&ended_by(banner)),
+        trips_to_summary: sequential_round_trips(&ended_by(summary)),
+        data_to_summary: summary - first_data,
+        long_tasks: page["long_tasks"]
+            .as_array()
+            .ok_or("the long-task observer is missing from the page")?
+            .iter()
+            .map(number)
+            .collect(),
+    })
+}
+
+/// Median and range of a sample.
+fn spread(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    let median = if v.is_empty() {
+        0.0
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (median, v.first().copied().unwrap_or_default(), v.last().copied().unwrap_or_default())
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let chromium =
+        command_output(&std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()), &["--version"]);
+    format!("{cpu}, {cores} cores; {chromium}")
+}
+
+fn kb(bytes: usize) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}
+
+fn ms((median, min, max): (f64, f64, f64)) -> String {
+    format!("{median:.0} ms ({min:.0}–{max:.0})")
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let runs: usize = std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(5);
+    let out = e2e::workspace_root().join("bench/results.md");
+
+    let dist = e2e::dist_dir();
+    let assets = sizes::first_visit(&dist);
+    let total = |f: fn(&sizes::AssetSize) -> usize| assets.iter().map(f).sum::<usize>();
+    let (raw, gzip, brotli) = (total(|a| a.raw), total(|a| a.gzip), total(|a| a.brotli));
+    println!("first visit: {} raw, {} gzip, {} brotli", kb(raw), kb(gzip), kb(brotli));
+
+    let env = AppWithSandbox::start().await;
+    // One browser for every run: a clinician opens the app many times a
+    // day, so its files are in the HTTP cache after the first launch.
+    let browser = Browser::start().await;
+    let client = browser.client.clone();
+    cdp(&client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": OBSERVE_LONG_TASKS}))
+        .await
+        .expect("install the long-task observer");
+
+    let mut timing_rows = Vec::new();
+    for latency in [0u64, 50] {
+        env.control("/sandbox/faults", &json!({"latency_ms": latency}));
+        launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
+        let mut measured = Vec::new();
+        for _ in 0..runs {
+            measured.push(launch_once(&env, &client, PATIENT).await.expect("measured launch"));
+        }
+        let banner = spread(measured.iter().map(|r| r.to_banner));
+        let summary = spread(measured.iter().map(|r| r.to_summary));
+        let trips = |f: fn(&Run) -> usize| {
+            let (lo, hi) = (measured.iter().map(f).min().unwrap_or(0), measured.iter().map(f).max().unwrap_or(0));
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            }
+        };
+        println!("{latency} ms latency: banner {}, summary {}", ms(banner), ms(summary));
+        timing_rows.push(format!(
+            "| {latency} ms | {runs} | {} | {} | {} | {} |",
+            ms(banner),
+            ms(summary),
+            trips(|r| r.trips_to_banner),
+            trips(|r| r.trips_to_summary)
+        ));
+    }
+
+    env.control("/sandbox/faults", &json!({"latency_ms": 0}));
+    launch_once(&env, &client, LARGE_PATIENT).await.expect("warm-up launch");
+    let mut large = Vec::new();
+    for _ in 0..runs {
+        large.push(launch_once(&env, &client, LARGE_PATIENT).await.expect("large-patient launch"));
+    }
+    let data_to_summary = spread(large.iter().map(|r| r.data_to_summary));
+    let long_tasks: Vec<f64> = large.iter().flat_map(|r| r.long_tasks.iter().copied()).collect();
+    let longest = long_tasks.iter().copied().fold(0.0, f64::max);
+    println!("{LARGE_PATIENT}: first data byte to summary {}, longest task {longest:.0} ms", ms(data_to_summary));
+    browser.close().await;
+
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"]);
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let mut report = String::new();
+    report.push_str("# Benchmark results\n\n");
+    report
+        .push_str("Written by `scripts/bench.sh`; what it measures and what was changed to reach these numbers is in ");
+    report.push_str("[README.md](README.md).\n\n");
+    report.push_str(&format!("- Date: {date}\n- Commit: {commit}\n- Machine: {}\n\n", machine()));
+    report.push_str("## First visit (release build)\n\n| file | raw | gzip | brotli |\n|---|---:|---:|---:|\n");
+    for asset in &assets {
+        report.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            asset.name,
+            kb(asset.raw),
+            kb(asset.gzip),
+            kb(asset.brotli)
+        ));
+    }
+    report.push_str(&format!("| **total** | {} | {} | **{}** |\n\n", kb(raw), kb(gzip), kb(brotli)));
+    let budget = 150 * 1024;
+    report.push_str(&if brotli <= budget {
+        format!("Budget 150 KB brotli: met, {} to spare.\n\n", kb(budget - brotli))
+    } else {
+        format!("Budget 150 KB brotli: **over by {}**.\n\n", kb(brotli - budget))
+    });
+    report.push_str(&format!(
+        "## Launch to banner (patient {PATIENT}, warm HTTP cache, after one unmeasured launch)\n\n\
+         Median (min–max). Round trips: the longest chain of requests after the callback page loaded in which \
+         each started only after the previous one had ended. With 0 ms of latency, requests that merely finish \
+         before the next one starts also chain up; the 50 ms row shows the chain that waiting causes.\n\n\
+         | latency per sandbox response | runs | launch → banner | launch → complete summary | round trips to banner | round trips to summary |\n\
+         |---|---:|---:|---:|---:|---:|\n"
+    ));
+    for row in &timing_rows {
+        report.push_str(row);
+        report.push('\n');
+    }
+    report.push_str(&format!(
+        "\n## A patient with 2,000+ observations ({LARGE_PATIENT})\n\n\
+         - First byte of FHIR data → summary drawn: {} over {runs} runs\n\
+         - Long tasks (over 50 ms) during those launches: {}; the longest {longest:.0} ms (target: none over 200 ms)\n",
+        ms(data_to_summary),
+        long_tasks.len()
+    ));
+    std::fs::write(&out, report).expect("write bench/results.md");
+    println!("wrote {}", out.display());
+}
