@@ -52,6 +52,16 @@ pub struct StyleNote(pub RwSignal<Option<String>>);
 
 #[component]
 pub fn App() -> impl IntoView {
+    // A sign-in popup coming back hands the response to its opener and
+    // closes; it never loads the configuration or exchanges the code.
+    if browser::popup::hand_back() {
+        return view! {
+            <main id="main" class="handback">
+                <p role="status">"Returning to the app. This window closes by itself; close it if it stays open."</p>
+            </main>
+        }
+        .into_any();
+    }
     let state = RwSignal::new(ConfigState::Loading);
     provide_context::<SessionSlot>(RwSignal::new(None));
     provide_context::<EndedSlot>(RwSignal::new(None));
@@ -81,6 +91,7 @@ pub fn App() -> impl IntoView {
             </main>
         </div>
     }
+    .into_any()
 }
 
 /// The page the address names, rendered once the configuration is known.

@@ -69,6 +69,48 @@ impl AuthorizationServerSource {
     }
 }
 
+/// How the sign-in page is shown (`issuers[].authorization_mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthorizationMode {
+    /// The app's window leaves for the authorization server and comes back.
+    Redirect,
+    /// The sign-in runs in a popup window; the app stays where it is. For
+    /// servers whose pages refuse to be framed when the app runs inside
+    /// the EHR's iframe.
+    Popup,
+    /// A popup when the app runs inside a frame, a redirect otherwise.
+    #[default]
+    Auto,
+}
+
+/// What actually happens for one sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInWindow {
+    Redirect,
+    Popup,
+}
+
+impl AuthorizationMode {
+    fn parse(text: &str) -> Option<AuthorizationMode> {
+        match text {
+            "redirect" => Some(AuthorizationMode::Redirect),
+            "popup" => Some(AuthorizationMode::Popup),
+            "auto" => Some(AuthorizationMode::Auto),
+            _ => None,
+        }
+    }
+
+    /// The window to use, given whether the app is inside a frame.
+    pub fn window(self, framed: bool) -> SignInWindow {
+        match self {
+            AuthorizationMode::Redirect => SignInWindow::Redirect,
+            AuthorizationMode::Popup => SignInWindow::Popup,
+            AuthorizationMode::Auto if framed => SignInWindow::Popup,
+            AuthorizationMode::Auto => SignInWindow::Redirect,
+        }
+    }
+}
+
 /// One EHR / FHIR server the app may be launched from or sign in to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerConfig {
@@ -82,6 +124,7 @@ pub struct IssuerConfig {
     pub client_id: String,
     pub ehr_launch_scopes: ScopeSet,
     pub standalone_scopes: ScopeSet,
+    pub authorization_mode: AuthorizationMode,
 }
 
 /// The validated configuration.
@@ -109,6 +152,7 @@ struct RawIssuer {
     client_id: Option<String>,
     ehr_launch_scopes: Option<String>,
     standalone_scopes: Option<String>,
+    authorization_mode: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +267,15 @@ impl AppConfig {
                 "must not include \"launch\" (that is for EHR launch); use \"launch/patient\"",
             ));
         }
+        let authorization_mode = match raw.authorization_mode {
+            None => AuthorizationMode::default(),
+            Some(text) => AuthorizationMode::parse(&text).ok_or_else(|| {
+                invalid(
+                    format!("{at}.authorization_mode"),
+                    format!("\"{text}\" is not one of \"redirect\", \"popup\", \"auto\""),
+                )
+            })?,
+        };
         Ok(IssuerConfig {
             id,
             name,
@@ -231,6 +284,7 @@ impl AppConfig {
             client_id,
             ehr_launch_scopes,
             standalone_scopes,
+            authorization_mode,
         })
     }
 
@@ -325,6 +379,25 @@ mod tests {
             Err(Error::ConfigInvalid { path, problem }) => (path, problem),
             other => panic!("expected ConfigInvalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn authorization_mode_defaults_to_auto_and_is_checked() {
+        let config = AppConfig::parse(&issuer(&[])).unwrap();
+        assert_eq!(config.issuers[0].authorization_mode, AuthorizationMode::Auto);
+        let config = AppConfig::parse(&issuer(&[("authorization_mode", r#""popup""#)])).unwrap();
+        assert_eq!(config.issuers[0].authorization_mode, AuthorizationMode::Popup);
+        let (path, problem) = problem(&issuer(&[("authorization_mode", r#""iframe""#)]));
+        assert_eq!(path, "issuers[0].authorization_mode");
+        assert!(problem.contains("\"iframe\" is not one of"), "{problem}");
+    }
+
+    #[test]
+    fn auto_uses_a_popup_only_inside_a_frame() {
+        assert_eq!(AuthorizationMode::Auto.window(true), SignInWindow::Popup);
+        assert_eq!(AuthorizationMode::Auto.window(false), SignInWindow::Redirect);
+        assert_eq!(AuthorizationMode::Redirect.window(true), SignInWindow::Redirect);
+        assert_eq!(AuthorizationMode::Popup.window(false), SignInWindow::Popup);
     }
 
     #[test]

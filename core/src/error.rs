@@ -153,6 +153,10 @@ pub enum Error {
     PendingExpired { age_seconds: u64 },
     /// The pending authorization record could not be read back.
     PendingCorrupt { detail: String },
+    /// The browser did not open the sign-in popup.
+    PopupBlocked,
+    /// The sign-in popup was closed before it handed back a response.
+    PopupClosed,
 
     // ── token endpoint ──────────────────────────────────────────────
     /// The token endpoint could not be reached (network, CORS).
@@ -331,6 +335,18 @@ impl Error {
                 "This sign-in response does not belong to a sign-in in progress in this browser tab: it is unknown, or it was already used (for example after pressing Back).".into(),
                 "CSRF protection or a session issue: the response was replayed, opened in another browser, or the tab's storage was cleared.",
                 "Start the launch again from the EHR or the app's start page.",
+            ),
+            PopupBlocked => d(
+                "The sign-in window was blocked",
+                "The browser did not open the window this app signs in through.".into(),
+                "A pop-up blocker stopped it. Inside an EHR the app signs in through a separate window, because sign-in pages refuse to be shown in a frame.",
+                "Allow pop-ups for this app in the browser (the icon at the end of the address bar), then press \"Try again\".",
+            ),
+            PopupClosed => d(
+                "The sign-in window was closed",
+                "The sign-in window closed before the sign-in finished, so nothing was signed in.".into(),
+                "The window was closed by hand, or the sign-in page navigated it away and lost the link back to this app.",
+                "Press \"Try again\" and finish the sign-in in the window that opens.",
             ),
             PendingExpired { age_seconds } => d(
                 "State mismatch: the sign-in took too long",

@@ -29,6 +29,7 @@ pub mod id_token;
 pub mod jwt;
 pub mod launch;
 pub mod pkce;
+pub mod popup;
 pub mod random;
 pub mod route;
 pub mod scopes;

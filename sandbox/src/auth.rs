@@ -165,6 +165,7 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
     if let Some(bad) = scope.split_ascii_whitespace().find(|s| !scope_allowed(s)) {
         return fail("invalid_scope", &format!("the scope \"{bad}\" is not configured for this app"));
     }
+    let launch_id = get("launch").filter(|_| has_scope(&scope, "launch")).map(str::to_string);
     let settings = if has_scope(&scope, "launch") {
         let current = sandbox.now();
         let mut registry = sandbox.registry();
@@ -177,7 +178,6 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         if launch.settings.base != base {
             return fail("invalid_request", "aud is not the FHIR server this launch came from");
         }
-        launch.used = true;
         launch.settings.clone()
     } else {
         let auto = sandbox.registry().faults.auto_approve_standalone;
@@ -190,12 +190,14 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         code_challenge: challenge.to_string(),
         nonce: get("nonce").map(str::to_string),
         settings,
+        launch: launch_id,
     };
     if consent.settings.auto_approve {
         let patient =
             consent.settings.patient.clone().or_else(|| {
                 has_scope(&consent.scope, "launch/patient").then(|| STANDALONE_DEFAULT_PATIENT.to_string())
             });
+        use_up_launch(&sandbox, &consent);
         return approve(&sandbox, consent, patient);
     }
     let id = random_id();
@@ -256,6 +258,7 @@ pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Respon
     let Some(consent) = form.get("consent").and_then(|id| sandbox.registry().consents.remove(id)) else {
         return error_page(StatusCode::BAD_REQUEST, "This sign-in expired or was already answered.");
     };
+    use_up_launch(&sandbox, &consent);
     if form.get("decision").map(String::as_str) != Some("approve") {
         return redirect_error(
             &consent.redirect_uri,
@@ -267,6 +270,15 @@ pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Respon
     let chosen = form.get("patient").cloned().filter(|_| has_scope(&consent.scope, "launch/patient"));
     let patient = consent.settings.patient.clone().or(chosen);
     approve(&sandbox, consent, patient)
+}
+
+/// An answered consent uses up its EHR launch value.
+fn use_up_launch(sandbox: &Sandbox, consent: &Consent) {
+    if let Some(id) = &consent.launch {
+        if let Some(launch) = sandbox.registry().launches.get_mut(id) {
+            launch.used = true;
+        }
+    }
 }
 
 /// Issues the code and redirects back to the app.

@@ -138,6 +138,9 @@ pub struct Consent {
     pub code_challenge: String,
     pub nonce: Option<String>,
     pub settings: LaunchSettings,
+    /// The EHR launch value, used up once the user answers (a sign-in
+    /// window closed before that may ask again with the same launch).
+    pub launch: Option<String>,
 }
 
 /// What a code, and the tokens from it, grant.

@@ -313,6 +313,16 @@ async fn ehr_launch_values_are_single_use_and_bound_to_their_server() {
     assert_eq!(access["encounter"], "", "no encounter: Descope renders an empty string");
     let reuse = env.authorize(&ehr_scope, &verifier);
     assert_eq!(query_of(reuse.header("location").unwrap())["error"], "invalid_request");
+    // Asked again before the user answered (a sign-in window closed on the
+    // consent page): still usable; answered, it is used up.
+    let pending = env.launch(json!({"patient": "p005"}));
+    let pending_scope = [("scope", "launch openid fhirUser patient/*.rs"), ("launch", pending.as_str())];
+    assert_eq!(env.authorize(&pending_scope, &verifier).status, 200, "the consent page");
+    let again = env.authorize(&pending_scope, &verifier);
+    assert_eq!(again.status, 200, "a second consent page for an unanswered launch");
+    env.answer(&Env::consent_id(&again), "deny", "");
+    let used = env.authorize(&pending_scope, &verifier);
+    assert_eq!(query_of(used.header("location").unwrap())["error"], "invalid_request");
     let unknown = env.authorize(&[("scope", "launch patient/*.rs"), ("launch", "made-up")], &verifier);
     assert_eq!(query_of(unknown.header("location").unwrap())["error"], "invalid_request");
     let missing = env.authorize(&[("scope", "launch patient/*.rs")], &verifier);

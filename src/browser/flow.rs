@@ -7,6 +7,7 @@ use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
 use smart_core::config::{AppConfig, IssuerConfig};
 use smart_core::discovery::AuthorizationServer;
 use smart_core::session::{Session, SignatureVerdict};
+use smart_core::url::HttpUrl;
 use smart_core::Error;
 
 use super::http::{get_json, post_form};
@@ -36,14 +37,24 @@ pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Erro
     Ok(server)
 }
 
-/// Discovers the server, records the pending authorization, and leaves for
-/// the authorize endpoint. Returns only on error.
-pub async fn begin(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) -> Result<(), Error> {
+/// Discovers the server and builds the authorize URL with its pending
+/// authorization.
+pub async fn prepare(
+    config: &AppConfig,
+    issuer: &IssuerConfig,
+    mode: LaunchMode,
+) -> Result<(HttpUrl, PendingAuthorization), Error> {
     let server = discover(issuer).await?;
     let redirect_uri = navigation::redirect_uri(&config.redirect_path)?;
-    let started = now();
-    let (url, pending) = PendingAuthorization::begin(issuer, server, redirect_uri, mode, started)?;
-    pending_store::save(&pending, started)?;
+    PendingAuthorization::begin(issuer, server, redirect_uri, mode, now())
+}
+
+/// The redirect sign-in: records the pending authorization in
+/// sessionStorage (it must survive leaving the page) and leaves for the
+/// authorize endpoint. Returns only on error.
+pub async fn begin(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) -> Result<(), Error> {
+    let (url, pending) = prepare(config, issuer, mode).await?;
+    pending_store::save(&pending, now())?;
     navigation::go_to(&url);
     Ok(())
 }

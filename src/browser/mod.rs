@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod marks;
 pub mod navigation;
 pub mod pending_store;
+pub mod popup;
 pub mod refresh;
 pub mod style;
 pub mod timer;

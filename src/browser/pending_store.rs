@@ -31,6 +31,11 @@ pub fn take(state: &str) -> Result<Option<PendingAuthorization>, Error> {
     PendingAuthorization::from_storage(&json).map(Some)
 }
 
+/// Whether a record for `state` is stored in this window.
+pub fn is_stored(state: &str) -> bool {
+    storage().is_some_and(|s| s.get_item(&format!("{PREFIX}{state}")).ok().flatten().is_some())
+}
+
 /// The redirect URI of the record for `state`, leaving the record in
 /// place: tells a callback for this page from a stray `state` parameter.
 pub fn redirect_uri_for(state: &str) -> Option<HttpUrl> {

@@ -20,11 +20,28 @@ use crate::browser::{flow, lifecycle, marks, navigation, now, pending_store};
 use crate::pages::{summary_path, SignedInArea};
 use crate::views::{ErrorView, Progress};
 
-/// A sign-in being completed, for the callback page to show.
+/// A sign-in being completed: set when the session is in place or the
+/// exchange failed. Made in a component (it takes the app's session slots
+/// from the context there), used from tasks that have no context.
 #[derive(Clone, Copy)]
 pub struct Completion {
-    failure: RwSignal<Option<Error>>,
-    done: RwSignal<bool>,
+    pub failure: RwSignal<Option<Error>>,
+    pub done: RwSignal<bool>,
+    session: SessionSlot,
+    ended: EndedSlot,
+    style_note: RwSignal<Option<String>>,
+}
+
+impl Completion {
+    pub fn new() -> Completion {
+        Completion {
+            failure: RwSignal::new(None),
+            done: RwSignal::new(false),
+            session: expect_context::<SessionSlot>(),
+            ended: expect_context::<EndedSlot>(),
+            style_note: expect_context::<StyleNote>().0,
+        }
+    }
 }
 
 /// Checks this page load's query as a callback and, when it is one,
@@ -46,18 +63,18 @@ fn arrive(query: &str) -> Completion {
             Err(error) => Err(error),
         },
     };
-    let completion = Completion { failure: RwSignal::new(None), done: RwSignal::new(false) };
+    let completion = Completion::new();
     match exchange {
-        Ok(exchange) => exchange_code(exchange, completion),
+        Ok(exchange) => finish_sign_in(exchange, completion),
         Err(error) => completion.failure.set(Some(error)),
     }
     completion
 }
 
-fn exchange_code(exchange: CodeExchange, completion: Completion) {
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
-    let style_note = expect_context::<StyleNote>().0;
+/// Exchanges a checked code in this window and puts the session in place
+/// (redirect and popup sign-ins alike).
+pub fn finish_sign_in(exchange: CodeExchange, completion: Completion) {
+    let Completion { session, ended, style_note, .. } = completion;
     spawn_local(async move {
         match flow::complete(exchange).await {
             Ok(signed_in) => {
@@ -89,7 +106,7 @@ pub fn start_early() -> Option<Completion> {
 
 #[component]
 pub fn CallbackPage() -> impl IntoView {
-    let Completion { failure, done } =
+    let Completion { failure, done, .. } =
         use_context::<Completion>().unwrap_or_else(|| arrive(&navigation::current_query()));
     move || {
         if let Some(error) = failure.get() {

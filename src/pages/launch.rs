@@ -1,40 +1,72 @@
 //! `/launch?iss=…&launch=…`: the EHR launch. `iss` is checked against the
-//! configured issuers before any request is made.
+//! configured issuers before any request is made. With a redirect the
+//! sign-in starts at once; with a popup (inside the EHR's frame, whose
+//! sign-in pages refuse framing) it starts from the user's click, as
+//! browsers only open popups from one, and discovery runs meanwhile.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use smart_core::authorize::LaunchMode;
+use smart_core::config::SignInWindow;
 use smart_core::launch::ehr_launch;
 use smart_core::route::query_value;
 
 use crate::app::Config;
-use crate::browser::{flow, navigation};
-use crate::views::{ErrorView, Progress};
+use crate::browser::{flow, navigation, popup};
+use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
+use crate::pages::{Completion, SignedInArea};
+use crate::views::ErrorView;
 
 #[component]
 pub fn LaunchPage() -> impl IntoView {
     let config = expect_context::<Config>();
     let query = navigation::current_query();
     let (iss, launch) = (query_value(&query, "iss"), query_value(&query, "launch"));
-    let checked =
-        ehr_launch(&config, iss.as_deref(), launch.as_deref()).map(|launch| (launch.issuer.clone(), launch.launch));
-    let (issuer, launch) = match checked {
-        Ok(ok) => ok,
+    let (issuer, launch) = match ehr_launch(&config, iss.as_deref(), launch.as_deref()) {
+        Ok(checked) => (checked.issuer.clone(), checked.launch),
         Err(error) => return view! { <ErrorView error/> }.into_any(),
     };
 
-    let failure = RwSignal::new(None);
-    let name = issuer.name.clone();
-    spawn_local(async move {
-        if let Err(error) = flow::begin(&config, &issuer, LaunchMode::Ehr { launch }).await {
-            failure.set(Some(error));
-        }
+    let step = RwSignal::new(Step::Idle);
+    let completion = Completion::new();
+    let start = {
+        let (config, issuer) = (config.clone(), issuer.clone());
+        move || sign_in(config.clone(), issuer.clone(), LaunchMode::Ehr { launch: launch.clone() }, step, completion)
+    };
+    let retry = Callback::new({
+        let start = start.clone();
+        move |()| start()
     });
-    view! {
-        {move || match failure.get() {
-            Some(error) => view! { <ErrorView error/> }.into_any(),
-            None => view! { <Progress label=format!("Connecting to {name}…")/> }.into_any(),
-        }}
+    let by_click = issuer.authorization_mode.window(popup::is_framed()) == SignInWindow::Popup;
+    if by_click {
+        // Warm the discovery cache so the click leads straight to sign-in.
+        let issuer = issuer.clone();
+        spawn_local(async move {
+            let _ = flow::discover(&issuer).await;
+        });
+    } else {
+        start();
     }
+    let name = issuer.name.clone();
+    (move || {
+        if completion.done.get() {
+            return view! { <SignedInArea/> }.into_any();
+        }
+        let start = start.clone();
+        let prompt = (by_click && matches!(step.get(), Step::Idle)).then(|| {
+            view! {
+                <section class="sign-in-prompt" aria-labelledby="sign-in-title">
+                    <h1 id="sign-in-title">"Sign in to continue"</h1>
+                    <p>{format!("{name} signs you in to this app in a separate window.")}</p>
+                    <button type="button" class="sign-in" on:click=move |_| start()>"Sign in"</button>
+                </section>
+            }
+        });
+        view! {
+            {prompt}
+            <SignInStatus step completion retry/>
+        }
+        .into_any()
+    })
     .into_any()
 }

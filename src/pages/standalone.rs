@@ -1,61 +1,72 @@
 //! `/`: the standalone start. The user picks their provider from the
-//! configured issuers, then signs in there.
+//! configured issuers, then signs in there (in this window, or in a popup
+//! when the app is framed or the issuer is configured so).
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use smart_core::authorize::LaunchMode;
 use smart_core::config::IssuerConfig;
 
 use crate::app::Config;
-use crate::browser::flow;
-use crate::views::{ErrorView, Progress};
+use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
+use crate::pages::{Completion, SignedInArea};
 
 #[component]
 pub fn StandalonePage() -> impl IntoView {
     let config = expect_context::<Config>();
-    let failure = RwSignal::new(None);
-    let leaving = RwSignal::new(None::<String>);
-
-    let choose = move |issuer: IssuerConfig| {
+    let step = RwSignal::new(Step::Idle);
+    let completion = Completion::new();
+    let chosen = RwSignal::new(None::<IssuerConfig>);
+    let start = {
         let config = config.clone();
-        leaving.set(Some(issuer.name.clone()));
-        failure.set(None);
-        spawn_local(async move {
-            if let Err(error) = flow::begin(&config, &issuer, LaunchMode::Standalone).await {
-                leaving.set(None);
-                failure.set(Some(error));
-            }
-        });
+        move |issuer: IssuerConfig| {
+            chosen.set(Some(issuer.clone()));
+            sign_in(config.clone(), issuer, LaunchMode::Standalone, step, completion);
+        }
     };
-
-    let providers = expect_context::<Config>().issuers.clone();
-    view! {
-        <section class="standalone" aria-labelledby="standalone-title">
-            <h1 id="standalone-title">"See your health record"</h1>
-            <p>"Choose your healthcare provider to sign in."</p>
-            <ul class="provider-list">
-                {providers
-                    .into_iter()
-                    .map(|issuer| {
-                        let name = issuer.name.clone();
-                        let choose = choose.clone();
-                        view! {
-                            <li>
-                                <button
-                                    class="provider"
-                                    type="button"
-                                    disabled=move || leaving.get().is_some()
-                                    on:click=move |_| choose(issuer.clone())
-                                >
-                                    {name}
-                                </button>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-            {move || leaving.get().map(|name| view! { <Progress label=format!("Connecting to {name}…")/> })}
-            {move || failure.get().map(|error| view! { <ErrorView error/> })}
-        </section>
+    let retry = {
+        let start = start.clone();
+        Callback::new(move |()| {
+            if let Some(issuer) = chosen.get_untracked() {
+                start(issuer);
+            }
+        })
+    };
+    let busy = move || matches!(step.get(), Step::Leaving(_) | Step::Waiting(_) | Step::Exchanging);
+    let providers = config.issuers.clone();
+    move || {
+        if completion.done.get() {
+            return view! { <SignedInArea/> }.into_any();
+        }
+        let start = start.clone();
+        view! {
+            <section class="standalone" aria-labelledby="standalone-title">
+                <h1 id="standalone-title">"See your health record"</h1>
+                <p>"Choose your healthcare provider to sign in."</p>
+                <ul class="provider-list">
+                    {providers
+                        .iter()
+                        .cloned()
+                        .map(|issuer| {
+                            let name = issuer.name.clone();
+                            let start = start.clone();
+                            view! {
+                                <li>
+                                    <button
+                                        class="provider"
+                                        type="button"
+                                        disabled=busy
+                                        on:click=move |_| start(issuer.clone())
+                                    >
+                                        {name}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+                <SignInStatus step completion retry/>
+            </section>
+        }
+        .into_any()
     }
 }

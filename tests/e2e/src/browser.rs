@@ -78,7 +78,11 @@ impl Browser {
         Fut: Future<Output = TestResult>,
     {
         let browser = Browser::start().await;
-        let outcome = body(browser.client.clone()).await;
+        let mut outcome = body(browser.client.clone()).await;
+        if outcome.is_ok() {
+            // Whatever the test checked, a panic in the app fails it.
+            outcome = console_messages(&browser.client).await.map(|_| ());
+        }
         if let Err(message) = &outcome {
             browser.save_artifacts(name).await;
             browser.close().await;
@@ -192,11 +196,17 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ReadBrowserLog {
 }
 
 /// The console messages the page logged since the last call, one string
-/// per message.
+/// per message; an error if the app panicked (a panic in WebAssembly kills
+/// the app, so no test may pass with one).
 pub async fn console_messages(client: &Client) -> Result<Vec<String>, String> {
     let value = client.issue_cmd(ReadBrowserLog).await.map_err(|e| format!("reading the console log failed: {e}"))?;
     let entries = value.as_array().ok_or_else(|| format!("the console log is not a list: {value}"))?;
-    Ok(entries.iter().map(|entry| entry["message"].as_str().unwrap_or_default().to_string()).collect())
+    let messages: Vec<String> =
+        entries.iter().map(|entry| entry["message"].as_str().unwrap_or_default().to_string()).collect();
+    match messages.iter().find(|m| m.contains("panicked at") || m.contains("RuntimeError: unreachable")) {
+        Some(panic) => Err(format!("the app panicked: {panic}")),
+        None => Ok(messages),
+    }
 }
 
 /// A Chrome DevTools Protocol command through chromedriver's

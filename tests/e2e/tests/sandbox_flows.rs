@@ -71,18 +71,26 @@ async fn no_token_left_behind(client: &Client, env: &AppWithSandbox) -> Result<(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
+async fn ehr_launch_inside_the_simulator_iframe_signs_in_through_a_popup() {
     let env = AppWithSandbox::start().await;
     let ehr = env.sandbox_url("/ehr");
     let env_ref = &env;
     Browser::run("ehr-iframe-descope", |client| async move {
         client.goto(&ehr).await.map_err(err)?;
         click(&client, "#patient option[value=p005]").await?;
-        click(&client, "input[name=auto_approve]").await?;
+        click(&client, "input[name=deny_framing]").await?;
         click(&client, "#launch").await?;
+        let ehr_window = client.window().await.map_err(err)?;
         client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
         client.clone().enter_frame(0).await.map_err(err)?;
+        // Framed, so the sign-in runs in a popup, started by the user's click.
+        click(&client, "button.sign-in").await?;
+        let popup = wait_for_popup(&client, &ehr_window).await?;
+        client.switch_to_window(popup).await.map_err(err)?;
+        click(&client, "#approve").await?;
+        back_to_the_app_frame(&client, ehr_window).await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
+        check(client.windows().await.map_err(err)?.len() == 1, "the sign-in window did not close")?;
         wait_for_text_in(&client, "[data-testid=patient-identifier]", "MRN ").await?;
         wait_for_text_in(&client, "[data-testid=patient-born]", " y)").await?;
         for section in ["#section-conditions", "#section-vital-signs", "#section-encounters"] {
@@ -102,6 +110,142 @@ async fn ehr_launch_inside_the_simulator_iframe_with_descope_claims() {
         // been verified with WebCrypto against the sandbox's JWKS.
         wait_for_text_in(&client, "[data-testid=diagnostics]", "Practitioner/pr1 (from the id_token)").await?;
         wait_for_text_in(&client, "[data-testid=aud-check]", "yes").await?;
+        no_token_left_behind(&client, env_ref).await
+    })
+    .await;
+}
+
+/// Waits for a second browser window (the sign-in popup) and returns it.
+async fn wait_for_popup(
+    client: &Client,
+    main: &fantoccini::wd::WindowHandle,
+) -> Result<fantoccini::wd::WindowHandle, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let windows = client.windows().await.map_err(err)?;
+        if let Some(popup) = windows.into_iter().find(|w| w != main) {
+            return Ok(popup);
+        }
+        check(started.elapsed() < Duration::from_secs(15), "no sign-in window opened")?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Back to the EHR window and into the app's iframe.
+async fn back_to_the_app_frame(client: &Client, ehr_window: fantoccini::wd::WindowHandle) -> Result<(), String> {
+    client.switch_to_window(ehr_window).await.map_err(err)?;
+    client.clone().enter_frame(0).await.map_err(err)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ehr_launch_inside_the_iframe_redirects_when_framing_is_allowed() {
+    // An issuer configured for redirects signs in inside the frame itself.
+    let env = AppWithSandbox::start_with(|config| {
+        config["issuers"][0]["authorization_mode"] = json!("redirect");
+    })
+    .await;
+    let ehr = env.sandbox_url("/ehr");
+    let env_ref = &env;
+    Browser::run("ehr-iframe-redirect", |client| async move {
+        client.goto(&ehr).await.map_err(err)?;
+        click(&client, "#patient option[value=p007]").await?;
+        click(&client, "#launch").await?;
+        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
+        client.clone().enter_frame(0).await.map_err(err)?;
+        // The consent page shows inside the frame.
+        click(&client, "#approve").await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Jürgen Müller").await?;
+        check(client.windows().await.map_err(err)?.len() == 1, "a popup opened in redirect mode")?;
+        no_token_left_behind(&client, env_ref).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocked_and_closed_sign_in_windows_are_explained_and_other_messages_ignored() {
+    let env = AppWithSandbox::start().await;
+    let ehr = env.sandbox_url("/ehr");
+    let env_ref = &env;
+    Browser::run("popup-blocked-closed", |client| async move {
+        client.goto(&ehr).await.map_err(err)?;
+        click(&client, "#patient option[value=p009]").await?;
+        click(&client, "input[name=deny_framing]").await?;
+        click(&client, "#launch").await?;
+        let ehr_window = client.window().await.map_err(err)?;
+        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
+        client.clone().enter_frame(0).await.map_err(err)?;
+
+        // A pop-up blocker makes window.open return null.
+        script(&client, "window.__open = window.open; window.open = () => null; return 1").await?;
+        click(&client, "button.sign-in").await?;
+        wait_for_text(&client, "The sign-in window was blocked").await?;
+        wait_for_text(&client, "Allow pop-ups").await?;
+        script(&client, "window.open = window.__open; return 1").await?;
+
+        // Try again; the user closes the sign-in window on the consent page.
+        click(&client, "button.try-again").await?;
+        let popup = wait_for_popup(&client, &ehr_window).await?;
+        client.switch_to_window(popup).await.map_err(err)?;
+        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#approve")).await.map_err(err)?;
+        client.close_window().await.map_err(err)?;
+        back_to_the_app_frame(&client, ehr_window.clone()).await?;
+        wait_for_text(&client, "The sign-in window was closed").await?;
+
+        // Try again. While the sign-in window is open, the EHR page (another
+        // origin) posts a forged hand-back into the frame: it is ignored.
+        click(&client, "button.try-again").await?;
+        let popup = wait_for_popup(&client, &ehr_window).await?;
+        client.switch_to_window(popup.clone()).await.map_err(err)?;
+        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#approve")).await.map_err(err)?;
+        client.switch_to_window(ehr_window.clone()).await.map_err(err)?;
+        script(
+            &client,
+            "document.querySelector('iframe#app').contentWindow.postMessage('smart-sign-in-callback:?code=forged&state=forged', '*'); return 1",
+        )
+        .await?;
+        client.clone().enter_frame(0).await.map_err(err)?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        wait_for_text(&client, "in the window that opened").await?;
+        let text = e2e::browser::page_text(&client).await;
+        check(!text.contains("State mismatch") && !text.contains("went wrong"), format!("a forged message was taken: {text}"))?;
+        client.switch_to_window(popup).await.map_err(err)?;
+        click(&client, "#approve").await?;
+        back_to_the_app_frame(&client, ehr_window).await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Amélie Lefèvre").await?;
+        // Three sign-in attempts from one page, one discovery request.
+        let discoveries = env_ref
+            .sandbox
+            .sandbox
+            .registry()
+            .requests
+            .iter()
+            .filter(|r| r.target.ends_with("/.well-known/openid-configuration"))
+            .count();
+        check(discoveries == 1, format!("{discoveries} discovery requests from one page"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standalone_sign_in_can_run_in_a_popup() {
+    let env = AppWithSandbox::start_with(|config| {
+        config["issuers"][0]["authorization_mode"] = json!("popup");
+    })
+    .await;
+    let app = env.app.origin();
+    let env_ref = &env;
+    Browser::run("standalone-popup", |client| async move {
+        client.goto(&format!("{app}/")).await.map_err(err)?;
+        let main = client.window().await.map_err(err)?;
+        click(&client, "button.provider").await?;
+        let popup = wait_for_popup(&client, &main).await?;
+        client.switch_to_window(popup).await.map_err(err)?;
+        click(&client, "select[name=patient] option[value=p018]").await?;
+        click(&client, "#approve").await?;
+        client.switch_to_window(main).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=context-patient]", "p018").await?;
+        let here = client.current_url().await.map_err(err)?;
+        check(here.path() == "/summary", format!("address bar: {here}"))?;
         no_token_left_behind(&client, env_ref).await
     })
     .await;
