@@ -42,11 +42,13 @@ if [ ! -x "$ROOT/.tools/node_modules/.bin/wasm-opt" ] \
 fi
 
 if [ "${1:-}" = "--browser" ]; then
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    log "installing Chromium and chromedriver (Debian packages)"
+  # nginx serves the release build in the deployment test, with the
+  # configuration deploy/README.md documents.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v nginx >/dev/null; then
+    log "installing Chromium, chromedriver and nginx (Debian packages)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    apt-get install -y -qq --no-install-recommends chromium chromium-driver nginx-light >/dev/null
   fi
 fi
 

@@ -36,6 +36,8 @@ run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 
 section "release build of the app (Trunk, wasm-opt)"
 trunk build --release
+# The deployment test serves a build for a sub-path, as a CDN often does.
+trunk build --release --public-url /smart/ --dist target/dist-subpath
 
 section "end to end: the release build in headless Chromium"
 # Two browsers at a time suit a 2-core machine.

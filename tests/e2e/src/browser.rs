@@ -197,16 +197,22 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ReadBrowserLog {
 
 /// The console messages the page logged since the last call, one string
 /// per message; an error if the app panicked (a panic in WebAssembly kills
-/// the app, so no test may pass with one).
+/// the app, so no test may pass with one) or the page broke its
+/// Content-Security-Policy.
 pub async fn console_messages(client: &Client) -> Result<Vec<String>, String> {
     let value = client.issue_cmd(ReadBrowserLog).await.map_err(|e| format!("reading the console log failed: {e}"))?;
     let entries = value.as_array().ok_or_else(|| format!("the console log is not a list: {value}"))?;
     let messages: Vec<String> =
         entries.iter().map(|entry| entry["message"].as_str().unwrap_or_default().to_string()).collect();
-    match messages.iter().find(|m| m.contains("panicked at") || m.contains("RuntimeError: unreachable")) {
-        Some(panic) => Err(format!("the app panicked: {panic}")),
-        None => Ok(messages),
+    if let Some(panic) = messages.iter().find(|m| m.contains("panicked at") || m.contains("RuntimeError: unreachable"))
+    {
+        return Err(format!("the app panicked: {panic}"));
     }
+    // Chromium reports what a Content-Security-Policy blocked as "Refused to …".
+    if let Some(refused) = messages.iter().find(|m| m.contains("Refused to") && m.contains("Content Security Policy")) {
+        return Err(format!("the Content-Security-Policy blocked something: {refused}"));
+    }
+    Ok(messages)
 }
 
 /// A Chrome DevTools Protocol command through chromedriver's

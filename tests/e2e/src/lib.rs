@@ -5,6 +5,7 @@
 //! `tests/e2e/artifacts/`.
 
 pub mod browser;
+pub mod nginx;
 pub mod server;
 
 use std::path::PathBuf;
@@ -28,11 +29,21 @@ pub fn dist_dir() -> PathBuf {
     dir
 }
 
-/// The built app served on its own origin, with the shipped
-/// `config.json` pointed at a sandbox started in-process on free ports.
+/// The built app served by nginx on its own origin, with the hosting
+/// rules `smart-deploy` writes (CSP with `connect-src` and
+/// `frame-ancestors` for this sandbox, cache headers, SPA rewrites), and
+/// the shipped `config.json` pointed at a sandbox started in-process on
+/// free ports.
 pub struct AppWithSandbox {
-    pub app: TestServer,
+    pub app: nginx::Nginx,
     pub sandbox: smart_sandbox::Running,
+    /// The path the app is served under (`/`, or a sub-path).
+    pub base: String,
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl AppWithSandbox {
@@ -42,31 +53,35 @@ impl AppWithSandbox {
 
     /// Like [`AppWithSandbox::start`], with the served `config.json` edited.
     pub async fn start_with(edit: impl FnOnce(&mut serde_json::Value)) -> AppWithSandbox {
-        let config = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-        let served = config.clone();
-        let dist = dist_dir();
-        let app = TestServer::start(move |request| {
-            if request.path() == "/config.json" {
-                let body = served.get().cloned().unwrap_or_default();
-                return Response { status: 200, content_type: "application/json".into(), body: body.into_bytes() };
-            }
-            server::static_file(&dist, request.path())
-        });
-        let options = smart_sandbox::Options {
-            port: 0,
-            foreign_port: 0,
-            app_urls: vec![format!("{}/", app.origin())],
-            app_dir: None,
-            app_port: 0,
-        };
+        AppWithSandbox::start_at("/", &dist_dir(), edit).await
+    }
+
+    /// Serves the build in `dist` (built for that public URL) under `base`.
+    pub async fn start_at(
+        base: &str,
+        dist: &std::path::Path,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> AppWithSandbox {
+        let port = free_port();
+        let app_url = format!("http://localhost:{port}{base}");
+        let options =
+            smart_sandbox::Options { port: 0, foreign_port: 0, app_urls: vec![app_url], app_dir: None, app_port: 0 };
         let sandbox = smart_sandbox::start(options).await.expect("start the sandbox");
         let shipped = std::fs::read_to_string(workspace_root().join("public/config.json")).expect("public/config.json");
         let mut value: serde_json::Value =
             serde_json::from_str(&shipped.replace("localhost:8090", &format!("localhost:{}", sandbox.port)))
                 .expect("config JSON");
         edit(&mut value);
-        let _ = config.set(value.to_string());
-        AppWithSandbox { app, sandbox }
+        let config = value.to_string();
+        let root = std::env::temp_dir().join(format!("e2e-site-{}-{port}", std::process::id()));
+        let files = root.join(base.trim_start_matches('/'));
+        nginx::copy_dist(dist, &files);
+        std::fs::write(files.join("config.json"), &config).expect("write config.json");
+        // The EHR simulator (the sandbox's origin) embeds the app.
+        let site = smart_deploy::Site::new(&config, base, &[sandbox.sandbox.origin.clone()], &[])
+            .expect("hosting rules for the sandbox configuration");
+        let app = nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string()));
+        AppWithSandbox { app, sandbox, base: base.to_string() }
     }
 
     pub fn sandbox_url(&self, path: &str) -> String {

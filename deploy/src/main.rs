@@ -1,0 +1,62 @@
+//! `smart-deploy`: writes the hosting files for a deployment.
+//!
+//! ```text
+//! cargo run -p smart-deploy -- --config dist/config.json --base /smart/ \
+//!     --frame-ancestor https://ehr.example.org [--connect https://auth.example.org] \
+//!     [--nginx-root /srv/smart-app] [--out dist]
+//! ```
+//!
+//! Writes `_headers` and `_redirects` (Netlify, Cloudflare Pages) and
+//! `nginx.conf` (a location block) into `--out` (default: the directory of
+//! `--config`), and prints the Content-Security-Policy.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use smart_deploy::Site;
+
+const USAGE: &str = "usage: smart-deploy --config FILE [--base /path/] [--frame-ancestor ORIGIN]... \
+                     [--connect ORIGIN]... [--nginx-root DIR] [--out DIR]";
+
+fn run() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let (mut config, mut base, mut out, mut nginx_root) = (None, "/".to_string(), None, "/srv/smart-app".to_string());
+    let (mut ancestors, mut connect) = (Vec::new(), Vec::new());
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--config" => config = Some(PathBuf::from(value()?)),
+            "--base" => base = value()?,
+            "--frame-ancestor" => ancestors.push(value()?),
+            "--connect" => connect.push(value()?),
+            "--nginx-root" => nginx_root = value()?,
+            "--out" => out = Some(PathBuf::from(value()?)),
+            _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
+        }
+    }
+    let config = config.ok_or_else(|| format!("--config is required\n{USAGE}"))?;
+    let text = std::fs::read_to_string(&config).map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+    let site = Site::new(&text, &base, &ancestors, &connect)?;
+    let out = out.unwrap_or_else(|| config.parent().map(PathBuf::from).unwrap_or_default());
+    for (name, body) in [
+        ("_headers", site.headers_file()),
+        ("_redirects", site.redirects_file()),
+        ("nginx.conf", site.nginx(&nginx_root)),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    println!("{}", site.csp());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("smart-deploy: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Trunk post-build hook (Trunk.toml). Trunk inlines the module script that
+# starts the app into index.html; a Content-Security-Policy without
+# 'unsafe-inline' refuses inline scripts, so this moves it into its own
+# content-hashed file. It also writes 404.html, the fallback page static
+# hosts without rewrites (GitHub Pages, an S3 error document) serve for
+# deep links such as /callback.
+set -eu
+cd "$TRUNK_STAGING_DIR"
+awk '
+  /<script type="module">/ { inside = 1; next }
+  inside && /<\/script>/ { inside = 0; print "<script type=\"module\" src=\"START_SCRIPT\"></script>"; next }
+  inside { print > "start.js"; next }
+  { print }
+' index.html > index.html.tmp
+if [ ! -s start.js ]; then
+  echo "trunk-post-build: no inline module script found in index.html" >&2
+  exit 1
+fi
+hash=$(sha256sum start.js | cut -c1-16)
+mv start.js "start-$hash.js"
+sed "s|START_SCRIPT|${TRUNK_PUBLIC_URL:-/}start-$hash.js|" index.html.tmp > index.html
+rm index.html.tmp
+cp index.html 404.html

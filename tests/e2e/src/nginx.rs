@@ -1,0 +1,76 @@
+//! nginx serving the release build with the location block `smart-deploy`
+//! writes: the deployment guide's configuration, exercised by every test
+//! that runs against the sandbox (CSP, cache headers, SPA rewrites).
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Nginx {
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx on `port` with `location` (an nginx `location` block)
+    /// in its only server; `dir` holds its files and is removed on drop.
+    pub fn start(port: u16, dir: &Path, location: &str) -> Nginx {
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  \
+             fastcgi_temp_path {dir}/tmp;\n  uwsgi_temp_path {dir}/tmp;\n  scgi_temp_path {dir}/tmp;\n  \
+             server {{\n    listen 127.0.0.1:{port};\n    server_name localhost;\n{location}\n  }}\n}}\n",
+            dir = dir.display()
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::File::create(&path).and_then(|mut f| f.write_all(conf.as_bytes())).expect("write nginx.conf");
+        let nginx = std::env::var("NGINX").unwrap_or_else(|_| "nginx".into());
+        let child = Command::new(&nginx)
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx (scripts/setup.sh --browser installs it)");
+        let mut server = Nginx { port, child, dir: dir.to_path_buf() };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+                panic!("nginx exited ({status}): {log}\n{conf}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "nginx did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.port = port;
+        server
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies the files of a built app into `target` (created).
+pub fn copy_dist(dist: &Path, target: &Path) {
+    std::fs::create_dir_all(target).expect("create the site directory");
+    for entry in std::fs::read_dir(dist).expect("read dist").flatten() {
+        let path = entry.path();
+        if path.is_file() {
+            std::fs::copy(&path, target.join(entry.file_name())).expect("copy a built file");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The release build deployed as the guide says (deploy/README.md): built
+//! for a sub-path (`trunk build --release --public-url /smart/`), served by
+//! nginx with the location block `smart-deploy` writes, CSP on. A launch
+//! from the EHR simulator's iframe completes through the popup, and the
+//! hosting headers are the documented ones.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use e2e::browser::{check, wait_for_text_in};
+use e2e::{AppWithSandbox, Browser};
+use fantoccini::Locator;
+use serde_json::json;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// The sub-path build (`scripts/test.sh` makes it), or `E2E_DIST_SUBPATH`.
+fn subpath_dist() -> PathBuf {
+    let dir = std::env::var_os("E2E_DIST_SUBPATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| e2e::workspace_root().join("target/dist-subpath"));
+    assert!(
+        dir.join("index.html").is_file(),
+        "{} has no index.html: run trunk build --release --public-url /smart/ --dist target/dist-subpath",
+        dir.display()
+    );
+    dir
+}
+
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+fn get(port: u16, path: &str) -> Reply {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply { status, headers, body: body.to_string() }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
+    let dist = subpath_dist();
+    let env = AppWithSandbox::start_at("/smart/", &dist, |_| {}).await;
+    let port = env.app.port;
+    let sandbox_origin = env.sandbox.sandbox.origin.clone();
+
+    // The page, at the base and at a deep link, always revalidated, with the policy.
+    let index = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    for path in ["/smart/", "/smart/callback", "/smart/launch?iss=x&launch=y"] {
+        let page = get(port, path);
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.body, index, "{path} is not the app's page");
+        assert_eq!(page.headers["cache-control"], "no-cache", "{path}");
+        let csp = &page.headers["content-security-policy"];
+        assert!(csp.contains(&format!("frame-ancestors {sandbox_origin}")), "{csp}");
+        assert!(csp.contains(&format!("connect-src 'self' {sandbox_origin}")), "{csp}");
+        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"), "{csp}");
+    }
+    assert!(!index.contains("<script type=\"module\">"), "an inline script is left in index.html");
+    assert!(index.contains("<base href=\"/smart/\""), "not built for /smart/");
+    assert_eq!(std::fs::read_to_string(dist.join("404.html")).unwrap(), index, "404.html is the fallback page");
+    // Content-hashed assets for a year; the configuration revalidated.
+    let wasm = std::fs::read_dir(&dist)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".wasm"))
+        .expect("a wasm file");
+    let asset = get(port, &format!("/smart/{wasm}"));
+    assert_eq!(asset.status, 200);
+    assert_eq!(asset.headers["content-type"], "application/wasm");
+    assert_eq!(asset.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(get(port, "/smart/config.json").headers["cache-control"], "no-cache");
+    assert_eq!(get(port, "/smart/missing.js").status, 404, "a missing asset is not the page");
+
+    // A launch inside the EHR simulator's iframe, through the popup.
+    let ehr = env.sandbox_url("/ehr");
+    Browser::run("sub-path-deployment", |client| async move {
+        client.goto(&ehr).await.map_err(err)?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("#patient option[value=p013]"))
+            .await
+            .map_err(err)?
+            .click()
+            .await
+            .map_err(err)?;
+        client.find(Locator::Css("input[name=deny_framing]")).await.map_err(err)?.click().await.map_err(err)?;
+        client.find(Locator::Css("input[name=auto_approve]")).await.map_err(err)?.click().await.map_err(err)?;
+        client.find(Locator::Css("#launch")).await.map_err(err)?.click().await.map_err(err)?;
+        let ehr_window = client.window().await.map_err(err)?;
+        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
+        client.clone().enter_frame(0).await.map_err(err)?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("button.sign-in"))
+            .await
+            .map_err(err)?
+            .click()
+            .await
+            .map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Dmitri Volkov").await?;
+        let windows = client.windows().await.map_err(err)?;
+        check(windows == vec![ehr_window], "the sign-in window did not close")?;
+        let path = e2e::browser::script(&client, "return location.pathname").await?;
+        check(path == json!("/smart/summary"), format!("the app's address: {path}"))
+    })
+    .await;
+}
