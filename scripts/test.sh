@@ -31,6 +31,9 @@ run cargo test -p smart-core --lib --tests -- --nocapture
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox
 
+section "deployment rules: CSP, caching, rewrites (smart-deploy)"
+run cargo test -p smart-deploy
+
 section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
 run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 

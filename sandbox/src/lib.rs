@@ -102,7 +102,8 @@ pub async fn start(options: Options) -> std::io::Result<Running> {
     tokio::spawn(async move { axum::serve(foreign, foreign_app).await });
     if let Some(dir) = options.app_dir {
         let listener = TcpListener::bind(("127.0.0.1", options.app_port)).await?;
-        tokio::spawn(async move { axum::serve(listener, static_app::router(dir)).await });
+        let embedder = sandbox.origin.clone();
+        tokio::spawn(async move { axum::serve(listener, static_app::router(dir, embedder)).await });
     }
     Ok(Running { sandbox, port, foreign_port })
 }

@@ -1,7 +1,8 @@
 //! Serves the built app (`dist/`) the way a static host with a single-page
-//! app rewrite does: files as they are, any other path as `index.html`.
-//! Used by the demo command, so the app runs on its own origin beside the
-//! sandbox exactly as it would on a CDN.
+//! app rewrite does: files as they are, any other path as `index.html`,
+//! with the hosting headers `smart-deploy` writes for its `config.json`
+//! (CSP, caching). Used by the demo command, so the app runs on its own
+//! origin beside the sandbox exactly as it would on a CDN.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -26,7 +27,31 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
-async fn serve(State(dir): State<PathBuf>, request: Request) -> Response {
+#[derive(Clone)]
+struct Served {
+    dir: PathBuf,
+    /// The EHR simulator's origin, which frames the app.
+    embedder: String,
+}
+
+/// The headers for `path`: the policy for the configuration on disk now
+/// (it may be edited while the demo runs), and the cache rule.
+fn hosting_headers(served: &Served, path: &str) -> Vec<(&'static str, String)> {
+    let config = std::fs::read_to_string(served.dir.join("config.json")).unwrap_or_default();
+    let mut headers = match smart_deploy::Site::new(&config, "/", &[served.embedder.clone()], &[]) {
+        Ok(site) => vec![("content-security-policy", site.csp())],
+        // A broken config.json is for the app to explain, not the host.
+        Err(_) => Vec::new(),
+    };
+    let hashed = [".wasm", ".js", ".css"].iter().any(|ext| path.ends_with(ext));
+    let cache = if hashed { smart_deploy::CACHE_HASHED } else { smart_deploy::CACHE_REVALIDATE };
+    headers.push(("cache-control", cache.to_string()));
+    headers.push(("x-content-type-options", "nosniff".to_string()));
+    headers
+}
+
+async fn serve(State(served): State<Served>, request: Request) -> Response {
+    let dir = &served.dir;
     let relative = request.uri().path().trim_start_matches('/').to_string();
     let safe = Path::new(&relative).components().all(|c| matches!(c, Component::Normal(_)));
     if !safe {
@@ -42,13 +67,19 @@ async fn serve(State(dir): State<PathBuf>, request: Request) -> Response {
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
             let mut response = Response::new(axum::body::Body::from(bytes));
-            response.headers_mut().insert(axum::http::header::CONTENT_TYPE, content_type(&file).parse().unwrap());
+            let headers = response.headers_mut();
+            headers.insert(axum::http::header::CONTENT_TYPE, content_type(&file).parse().unwrap());
+            for (name, value) in hosting_headers(&served, &relative) {
+                if let Ok(value) = value.parse() {
+                    headers.insert(name, value);
+                }
+            }
             response
         }
         Err(_) => with_type(StatusCode::NOT_FOUND, "text/plain", "not found".into()),
     }
 }
 
-pub fn router(dir: PathBuf) -> Router {
-    Router::new().fallback(serve).with_state(dir)
+pub fn router(dir: PathBuf, embedder: String) -> Router {
+    Router::new().fallback(serve).with_state(Served { dir, embedder })
 }

@@ -720,3 +720,34 @@ async fn the_back_button_cannot_replay_a_sign_in() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_reads_on_a_phone_and_at_200_percent_zoom() {
+    let env = AppWithSandbox::start().await;
+    let env_ref = &env;
+    Browser::run("small-screens", |client| async move {
+        // A phone (375 CSS px), and a 1200 px window at 200% zoom (600 CSS px).
+        for (width, height) in [(375, 740), (600, 450)] {
+            client.set_window_size(width, height).await.map_err(err)?;
+            let url = env_ref.launch(json!({"patient": "p002", "auto_approve": true}));
+            client.goto(&url).await.map_err(err)?;
+            wait_for_text_in(&client, "[data-testid=patient-name]", "José Álvarez García").await?;
+            for section in ["#section-vital-signs", "#section-labs", "#section-encounters"] {
+                settled(&client, section).await?;
+            }
+            let overflow = script(
+                &client,
+                "return [innerWidth, document.documentElement.scrollWidth, [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.className || e.tagName).slice(0, 5)]",
+            )
+            .await?;
+            let inner = overflow[0].as_f64().unwrap_or_default();
+            check(inner <= width as f64, format!("the window is {inner} CSS px wide, not {width}"))?;
+            check(
+                overflow[0].as_f64() >= overflow[1].as_f64() && overflow[2] == json!([]),
+                format!("at {width}×{height} the page scrolls sideways: {overflow}"),
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+}
