@@ -28,14 +28,14 @@ section "protocol core: unit and property tests (native)"
 # --nocapture shows how many inputs each property test ran.
 run cargo test -p smart-core --lib --tests -- --nocapture
 
+section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
+run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
+
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox
 
 section "deployment rules: CSP, caching, rewrites (smart-deploy)"
 run cargo test -p smart-deploy
-
-section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
-run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 
 section "release build of the app (Trunk, wasm-opt)"
 trunk build --release

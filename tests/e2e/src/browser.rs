@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -236,4 +237,35 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 pub async fn cdp(client: &Client, command: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
     let body = json!({"cmd": command, "params": params}).to_string();
     client.issue_cmd(Cdp { body }).await.map_err(|e| format!("DevTools command {command} failed: {e}"))
+}
+
+/// Clicks the element matching `css`, once it exists.
+pub async fn click(client: &Client, css: &str) -> TestResult {
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|e| format!("no element {css}: {e}"))?;
+    element.click().await.map_err(|e| format!("clicking {css} failed: {e}"))?;
+    Ok(())
+}
+
+/// Waits for a browser window other than `main` (the sign-in popup).
+pub async fn wait_for_popup(client: &Client, main: &WindowHandle) -> Result<WindowHandle, String> {
+    let started = Instant::now();
+    loop {
+        let windows = client.windows().await.map_err(|e| e.to_string())?;
+        if let Some(popup) = windows.into_iter().find(|w| w != main) {
+            return Ok(popup);
+        }
+        check(started.elapsed() < WAIT, "no sign-in window opened")?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Back to the EHR's window and into the app's iframe (its first frame).
+pub async fn back_to_the_app_frame(client: &Client, ehr_window: WindowHandle) -> TestResult {
+    client.switch_to_window(ehr_window).await.map_err(|e| e.to_string())?;
+    client.clone().enter_frame(0).await.map_err(|e| e.to_string())
 }

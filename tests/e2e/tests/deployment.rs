@@ -4,12 +4,10 @@
 //! from the EHR simulator's iframe completes through the popup, and the
 //! hosting headers are the documented ones.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::browser::{check, wait_for_text_in};
+use e2e::browser::{check, click, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::Locator;
 use serde_json::json;
@@ -31,26 +29,8 @@ fn subpath_dist() -> PathBuf {
     dir
 }
 
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-fn get(port: u16, path: &str) -> Reply {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply { status, headers, body: body.to_string() }
+fn get(port: u16, path: &str) -> e2e::Reply {
+    e2e::http(port, "GET", path, None)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,30 +73,14 @@ async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
     let ehr = env.sandbox_url("/ehr");
     Browser::run("sub-path-deployment", |client| async move {
         client.goto(&ehr).await.map_err(err)?;
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#patient option[value=p013]"))
-            .await
-            .map_err(err)?
-            .click()
-            .await
-            .map_err(err)?;
-        client.find(Locator::Css("input[name=deny_framing]")).await.map_err(err)?.click().await.map_err(err)?;
-        client.find(Locator::Css("input[name=auto_approve]")).await.map_err(err)?.click().await.map_err(err)?;
-        client.find(Locator::Css("#launch")).await.map_err(err)?.click().await.map_err(err)?;
+        click(&client, "#patient option[value=p013]").await?;
+        click(&client, "input[name=deny_framing]").await?;
+        click(&client, "input[name=auto_approve]").await?;
+        click(&client, "#launch").await?;
         let ehr_window = client.window().await.map_err(err)?;
         client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
         client.clone().enter_frame(0).await.map_err(err)?;
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("button.sign-in"))
-            .await
-            .map_err(err)?
-            .click()
-            .await
-            .map_err(err)?;
+        click(&client, "button.sign-in").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Dmitri Volkov").await?;
         let windows = client.windows().await.map_err(err)?;
         check(windows == vec![ehr_window], "the sign-in window did not close")?;

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use e2e::browser::{check, console_messages, script, text_content, wait_for_text, wait_for_text_in};
+use e2e::browser::{
+    back_to_the_app_frame, check, click, console_messages, script, text_content, wait_for_popup, wait_for_text,
+    wait_for_text_in,
+};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -24,19 +27,6 @@ async fn settled(client: &Client, css: &str) -> Result<String, String> {
         check(started.elapsed() < Duration::from_secs(20), format!("{css} kept loading"))?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn click(client: &Client, css: &str) -> Result<(), String> {
-    client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(err)?
-        .click()
-        .await
-        .map_err(err)?;
-    Ok(())
 }
 
 /// No token in storage, cookies, the URL or the console log, checked
@@ -113,28 +103,6 @@ async fn ehr_launch_inside_the_simulator_iframe_signs_in_through_a_popup() {
         no_token_left_behind(&client, env_ref).await
     })
     .await;
-}
-
-/// Waits for a second browser window (the sign-in popup) and returns it.
-async fn wait_for_popup(
-    client: &Client,
-    main: &fantoccini::wd::WindowHandle,
-) -> Result<fantoccini::wd::WindowHandle, String> {
-    let started = std::time::Instant::now();
-    loop {
-        let windows = client.windows().await.map_err(err)?;
-        if let Some(popup) = windows.into_iter().find(|w| w != main) {
-            return Ok(popup);
-        }
-        check(started.elapsed() < Duration::from_secs(15), "no sign-in window opened")?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Back to the EHR window and into the app's iframe.
-async fn back_to_the_app_frame(client: &Client, ehr_window: fantoccini::wd::WindowHandle) -> Result<(), String> {
-    client.switch_to_window(ehr_window).await.map_err(err)?;
-    client.clone().enter_frame(0).await.map_err(err)
 }
 
 #[tokio::test(flavor = "multi_thread")]
