@@ -8,6 +8,9 @@
 //! `smart:section:…`), and the browser's Resource Timing entries show
 //! which requests waited for which. The clock starts just before the
 //! browser is sent to the EHR's launch URL.
+//!
+//! `--runs N` sets the measured launches per case (default 5); `--sizes`
+//! prints the sizes and stops (nothing is written).
 
 mod sizes;
 
@@ -189,7 +192,14 @@ async fn main() {
     let assets = sizes::first_visit(&dist);
     let total = |f: fn(&sizes::AssetSize) -> usize| assets.iter().map(f).sum::<usize>();
     let (raw, gzip, brotli) = (total(|a| a.raw), total(|a| a.gzip), total(|a| a.brotli));
+    for asset in &assets {
+        println!("{:>10} {:>10} {:>10}  {}", kb(asset.raw), kb(asset.gzip), kb(asset.brotli), asset.name);
+    }
     println!("first visit: {} raw, {} gzip, {} brotli", kb(raw), kb(gzip), kb(brotli));
+    if std::env::args().any(|a| a == "--sizes") {
+        // Sizes only: a quick look while trimming, nothing written.
+        return;
+    }
 
     let env = AppWithSandbox::start().await;
     // One browser for every run: a clinician opens the app many times a

@@ -25,7 +25,9 @@ pub fn brotli_len(bytes: &[u8]) -> usize {
 }
 
 /// The files a browser fetches on a first visit: everything in `dist`
-/// except `config.json`, which belongs to the deployment, not the build.
+/// except `config.json`, which belongs to the deployment, not the build,
+/// and `404.html`, the same page served instead of `index.html` by hosts
+/// without rewrites.
 pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
     let mut sizes: Vec<AssetSize> = std::fs::read_dir(dist)
         .expect("read dist")
@@ -40,7 +42,7 @@ pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
                 brotli: brotli_len(&bytes),
             }
         })
-        .filter(|asset| asset.name != "config.json")
+        .filter(|asset| asset.name != "config.json" && asset.name != "404.html")
         .collect();
     sizes.sort_by(|a, b| b.raw.cmp(&a.raw));
     sizes
