@@ -24,7 +24,7 @@ pub fn parse_handback(data: &str) -> Option<&str> {
 }
 
 /// Whether this page load is a sign-in popup coming back: it has an
-/// opener, the query carries a `state`, and no pending authorization for
+/// opener on the app's own origin, the query carries a `state`, and no pending authorization for
 /// that state was stored in this window (a redirect sign-in stores one;
 /// a popup sign-in keeps it in the opener's memory).
 pub fn is_handback(has_opener: bool, query: &str, pending_stored_here: impl FnOnce(&str) -> bool) -> bool {

@@ -58,15 +58,20 @@ pub fn close(popup: &Window) {
 /// address bar and closes. Returns whether it did.
 pub fn hand_back() -> bool {
     let Some(window) = window() else { return false };
-    let opener = window.opener().ok().filter(|o| !o.is_null() && !o.is_undefined());
-    let query = navigation::current_query();
-    if !is_handback(opener.is_some(), &query, pending_store::is_stored) {
-        return false;
-    }
-    // The opener is another window's global: `instanceof Window` is false
-    // across windows, so it is not checked with `dyn_into`.
-    let Some(opener) = opener.map(|o| o.unchecked_into::<Window>()) else { return false };
     let origin = window.location().origin().unwrap_or_default();
+    // The opener is another window's global: `instanceof Window` is false
+    // across windows, so it is not checked with `dyn_into`. Only an opener
+    // on this app's origin can be the app (reading a cross-origin
+    // window's location fails), so an EHR that opened the app in a new
+    // window is never mistaken for it.
+    let opener = window
+        .opener()
+        .ok()
+        .filter(|o| !o.is_null() && !o.is_undefined())
+        .map(|o| o.unchecked_into::<Window>())
+        .filter(|o| o.location().origin().ok().as_deref() == Some(origin.as_str()));
+    let query = navigation::current_query();
+    let Some(opener) = opener.filter(|_| is_handback(true, &query, pending_store::is_stored)) else { return false };
     navigation::replace_url(&navigation::current_app_path());
     let _ = opener.post_message(&JsValue::from_str(&handback_message(&query)), &origin);
     let _ = window.close();

@@ -33,7 +33,7 @@ pub struct Completion {
 }
 
 impl Completion {
-    pub fn new() -> Completion {
+    pub fn from_context() -> Completion {
         Completion {
             failure: RwSignal::new(None),
             done: RwSignal::new(false),
@@ -63,7 +63,7 @@ fn arrive(query: &str) -> Completion {
             Err(error) => Err(error),
         },
     };
-    let completion = Completion::new();
+    let completion = Completion::from_context();
     match exchange {
         Ok(exchange) => finish_sign_in(exchange, completion),
         Err(error) => completion.failure.set(Some(error)),

@@ -28,7 +28,7 @@ pub fn LaunchPage() -> impl IntoView {
     };
 
     let step = RwSignal::new(Step::Idle);
-    let completion = Completion::new();
+    let completion = Completion::from_context();
     let start = {
         let (config, issuer) = (config.clone(), issuer.clone());
         move || sign_in(config.clone(), issuer.clone(), LaunchMode::Ehr { launch: launch.clone() }, step, completion)

@@ -14,7 +14,7 @@ use crate::pages::{Completion, SignedInArea};
 pub fn StandalonePage() -> impl IntoView {
     let config = expect_context::<Config>();
     let step = RwSignal::new(Step::Idle);
-    let completion = Completion::new();
+    let completion = Completion::from_context();
     let chosen = RwSignal::new(None::<IssuerConfig>);
     let start = {
         let config = config.clone();

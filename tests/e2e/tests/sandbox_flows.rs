@@ -719,3 +719,22 @@ async fn the_summary_reads_on_a_phone_and_at_200_percent_zoom() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_the_ehr_opened_is_not_taken_for_a_sign_in_popup() {
+    let env = AppWithSandbox::start().await;
+    let (ehr, app) = (env.sandbox_url("/ehr"), env.app.origin());
+    Browser::run("ehr-opened-window", |client| async move {
+        // An EHR on another origin opens the app in a new window with a
+        // stale callback: the app explains it instead of handing it back.
+        client.goto(&ehr).await.map_err(err)?;
+        let ehr_window = client.window().await.map_err(err)?;
+        let open = format!("window.open('{app}/callback?code=stale&state=stale', 'app'); return 1");
+        script(&client, &open).await?;
+        let opened = wait_for_popup(&client, &ehr_window).await?;
+        client.switch_to_window(opened).await.map_err(err)?;
+        wait_for_text(&client, "State mismatch").await?;
+        check(client.windows().await.map_err(err)?.len() == 2, "the app's window closed itself")
+    })
+    .await;
+}
