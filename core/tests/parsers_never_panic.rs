@@ -8,9 +8,12 @@ use proptest::test_runner::{Config, TestRunner};
 use smart_core::callback::parse_callback;
 use smart_core::config::AppConfig;
 use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::fhir::display::decimal;
 use smart_core::id_token::Jwks;
 use smart_core::jwt;
 use smart_core::launch::ehr_launch;
+use smart_core::popup::{handback_message, is_handback, parse_handback};
+use smart_core::route::{query_value, Page};
 use smart_core::scopes::ScopeSet;
 use smart_core::token::TokenResponse;
 use smart_core::url::HttpUrl;
@@ -109,12 +112,43 @@ fn urls() {
 #[test]
 fn callback_queries() {
     run(
-        "parse_callback",
-        near(&["?", "&", "=", "code", "state", "error", "error_description", "iss", "%", "%zz", "+", "<b>"]),
+        "parse_callback / query_value / Page::for_path / popup hand-back",
+        near(&[
+            "?",
+            "&",
+            "=",
+            "code",
+            "state",
+            "error",
+            "error_description",
+            "iss",
+            "%",
+            "%zz",
+            "+",
+            "<b>",
+            "/",
+            "smart-sign-in-callback:",
+        ]),
         |query| {
             let _ = parse_callback(&query);
+            let _ = (query_value(&query, "state"), Page::for_path(&query, "/callback"));
+            let _ = (parse_handback(&query), is_handback(true, &query, |state| state.len() % 2 == 0));
+            assert_eq!(parse_handback(&handback_message(&query)), Some(query.as_str()));
         },
     );
+}
+
+#[test]
+fn decimals() {
+    run("fhir::display::decimal", (any::<f64>(), 0u32..12), |(value, places)| {
+        let text = decimal(value, places);
+        if value.is_finite() && value.abs() < 1e12 {
+            let back: f64 = text.parse().unwrap_or_else(|_| panic!("{value} → {text}"));
+            let unit = 10f64.powi(places.min(9) as i32);
+            // Large values may lose decimals, never more than their precision.
+            assert!((back - value).abs() <= 0.5 / unit + value.abs() * 1e-15, "{value} at {places} → {text}");
+        }
+    });
 }
 
 #[test]

@@ -101,14 +101,18 @@ pub fn number(value: f64) -> String {
 
 /// `value` rounded to `places` decimals (at most 9), without trailing
 /// zeros: `72`, `36.6`, `-0.25`. Written out by hand because the standard
-/// float formatting adds about 11 KB to the wasm bundle. Values too large
-/// for exact integer arithmetic (beyond 9·10^15 after scaling) are shown
-/// rounded to whole numbers; non-finite values (never in JSON) show as `?`.
+/// float formatting adds about 11 KB to the wasm bundle. Large values get
+/// fewer decimals, so the arithmetic stays exact in integers (below
+/// 9·10^15 after scaling); non-finite values (never in JSON) show as `?`.
 pub fn decimal(value: f64, places: u32) -> String {
     if !value.is_finite() {
         return "?".to_string();
     }
-    let places = places.min(9);
+    let mut places = places.min(9);
+    // Fewer decimals for large values, so the scaled value stays exact.
+    while places > 0 && value.abs() * 10f64.powi(places as i32) >= 9.0e15 {
+        places -= 1;
+    }
     let unit = 10u64.pow(places);
     let scaled = (value.abs() * unit as f64).round();
     let sign = if value < 0.0 && scaled > 0.0 { "-" } else { "" };
