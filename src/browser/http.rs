@@ -22,7 +22,7 @@ impl TextResponse {
 
 /// What the browser says about a failed request (offline, DNS, CORS
 /// refusal): it does not say which, on purpose, so neither can we.
-pub fn describe(error: &JsValue) -> String {
+fn describe(error: &JsValue) -> String {
     match error.dyn_ref::<js_sys::Error>() {
         Some(error) => String::from(error.message()),
         None => error.as_string().unwrap_or_else(|| "unknown error".to_string()),
@@ -31,7 +31,7 @@ pub fn describe(error: &JsValue) -> String {
 
 fn network_failure(error: JsValue) -> String {
     format!(
-        "the browser could not complete the request ({}); the server may be down or may not allow this app's origin (CORS)",
+        "the browser could not complete the request ({}); the server may be down, may not allow this app's origin (CORS), or may be missing from the site's Content-Security-Policy (connect-src; see the browser console)",
         describe(&error)
     )
 }
