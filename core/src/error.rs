@@ -339,8 +339,8 @@ impl Error {
             PopupBlocked => d(
                 "The sign-in window was blocked",
                 "The browser did not open the window this app signs in through.".into(),
-                "A pop-up blocker stopped it. Inside an EHR the app signs in through a separate window, because sign-in pages refuse to be shown in a frame.",
-                "Allow pop-ups for this app in the browser (the icon at the end of the address bar), then press \"Try again\".",
+                "A pop-up blocker stopped it, or the EHR's frame does not allow pop-ups (an iframe sandbox without allow-popups). Inside an EHR the app signs in through a separate window, because sign-in pages refuse to be shown in a frame.",
+                "Allow pop-ups for this app in the browser (the icon at the end of the address bar), then press \"Try again\". If it keeps happening, ask the EHR administrator to allow pop-ups from the app's frame.",
             ),
             PopupClosed => d(
                 "The sign-in window was closed",
