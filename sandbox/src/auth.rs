@@ -65,11 +65,18 @@ fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     map
 }
 
+/// Discovery documents are public and change rarely: like real servers,
+/// the sandbox lets browsers cache them for a few minutes.
+fn cacheable(mut response: Response) -> Response {
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
 pub async fn openid_configuration(State(sandbox): Shared) -> Response {
     let mut doc = endpoints(&sandbox);
     doc.insert("id_token_signing_alg_values_supported".into(), json!(["RS256"]));
     doc.insert("subject_types_supported".into(), json!(["public"]));
-    json_response(StatusCode::OK, &Value::Object(doc))
+    cacheable(json_response(StatusCode::OK, &Value::Object(doc)))
 }
 
 pub fn smart_configuration(sandbox: &Sandbox) -> Response {
@@ -94,7 +101,7 @@ pub fn smart_configuration(sandbox: &Sandbox) -> Response {
             "authorize-post"
         ]),
     );
-    json_response(StatusCode::OK, &Value::Object(doc))
+    cacheable(json_response(StatusCode::OK, &Value::Object(doc)))
 }
 
 pub async fn jwks(State(sandbox): Shared) -> Response {

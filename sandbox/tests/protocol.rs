@@ -495,8 +495,12 @@ async fn search_pages_sorts_and_filters() {
     assert_eq!((missing.status, missing.json()["resourceType"].as_str()), (404, Some("OperationOutcome")));
     let metadata = http("GET", &env.url("/fhir/metadata"), &[], "").json();
     assert_eq!(metadata["resourceType"], "CapabilityStatement");
-    let smart = http("GET", &env.url("/smart/fhir/.well-known/smart-configuration"), &[], "").json();
-    assert_eq!(smart["code_challenge_methods_supported"], json!(["S256"]));
+    let smart = http("GET", &env.url("/smart/fhir/.well-known/smart-configuration"), &[], "");
+    assert_eq!(smart.json()["code_challenge_methods_supported"], json!(["S256"]));
+    // Discovery documents may be cached by browsers, as real servers allow.
+    assert_eq!(smart.header("cache-control"), Some("public, max-age=300"));
+    let openid = http("GET", &env.url("/P2SANDBOX/.well-known/openid-configuration"), &[], "");
+    assert_eq!(openid.header("cache-control"), Some("public, max-age=300"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use super::http::{fetch, Fetch};
 use super::refresh::refresh;
 use super::timer::sleep_ms;
 use crate::app::{EndedSlot, SessionSlot};
+use web_sys::RequestCache;
 
 /// GETs `url` and returns the body of a successful answer.
 pub async fn get(session: SessionSlot, ended: EndedSlot, url: &HttpUrl) -> Result<String, Error> {
@@ -28,9 +29,10 @@ pub async fn get(session: SessionSlot, ended: EndedSlot, url: &HttpUrl) -> Resul
         let target = url.to_string();
         let authorization = format!("Bearer {token}");
         let headers = [("Authorization", authorization.as_str()), ("Accept", "application/fhir+json")];
-        let response = fetch(Fetch { method: "GET", url: &target, headers: &headers, body: None })
-            .await
-            .map_err(|detail| Error::FhirUnreachable { url: target.clone(), detail })?;
+        let response =
+            fetch(Fetch { method: "GET", url: &target, headers: &headers, body: None, cache: RequestCache::NoStore })
+                .await
+                .map_err(|detail| Error::FhirUnreachable { url: target.clone(), detail })?;
         let status = response.status;
         let retry_after = response.header("Retry-After");
         let challenge = response.header("WWW-Authenticate");

@@ -10,7 +10,7 @@ use smart_core::session::{Session, SignatureVerdict};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
-use super::http::{get_json, post_form};
+use super::http::{get_metadata, post_form};
 use super::webcrypto;
 use super::{navigation, now, pending_store};
 
@@ -21,7 +21,8 @@ thread_local! {
 }
 
 /// Fetches and validates the issuer's authorization-server metadata, once
-/// per page; failures are not kept, so a retry asks again.
+/// per page (failures are not kept, so a retry asks again) and through the
+/// HTTP cache across pages, as long as the server's `Cache-Control` allows.
 pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Error> {
     let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
     let key = url.to_string();
@@ -30,7 +31,8 @@ pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Erro
         return Ok(server);
     }
     let kind = issuer.authorization_server.discovery_kind();
-    let response = get_json(&key).await.map_err(|detail| Error::DiscoveryUnreachable { url: key.clone(), detail })?;
+    let response =
+        get_metadata(&key).await.map_err(|detail| Error::DiscoveryUnreachable { url: key.clone(), detail })?;
     let server =
         AuthorizationServer::from_response(kind, &url, &issuer.fhir_base_url, response.status, &response.body)?;
     DISCOVERED.with_borrow_mut(|found| found.push((key, server.clone())));

@@ -42,13 +42,14 @@ pub struct Fetch<'a> {
     pub url: &'a str,
     pub headers: &'a [(&'a str, &'a str)],
     pub body: Option<&'a str>,
+    pub cache: RequestCache,
 }
 
 /// Sends a request without cookies or other credentials (every server the
-/// app talks to authenticates by bearer token or PKCE, never by cookie),
-/// past the HTTP cache (configuration and discovery must be current, and
-/// tokens and clinical data must not land in the disk cache of a shared
-/// workstation), and reads the whole body as text.
+/// app talks to authenticates by bearer token or PKCE, never by cookie)
+/// and reads the whole body as text. `cache` is `NoStore` for anything
+/// holding a token or clinical data (it must not land in the disk cache of
+/// a shared workstation) and for the deployment's configuration.
 pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
     let headers = Headers::new().map_err(network_failure)?;
     for (name, value) in request.headers {
@@ -58,7 +59,7 @@ pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
     init.set_method(request.method);
     init.set_headers(&headers);
     init.set_credentials(RequestCredentials::Omit);
-    init.set_cache(RequestCache::NoStore);
+    init.set_cache(request.cache);
     if let Some(body) = request.body {
         init.set_body(&JsValue::from_str(body));
     }
@@ -75,9 +76,18 @@ pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
     })
 }
 
-/// GET a JSON document.
+/// GET a JSON document, past the HTTP cache.
 pub async fn get_json(url: &str) -> Result<TextResponse, String> {
-    fetch(Fetch { method: "GET", url, headers: &[("Accept", "application/json")], body: None }).await
+    let headers = [("Accept", "application/json")];
+    fetch(Fetch { method: "GET", url, headers: &headers, body: None, cache: RequestCache::NoStore }).await
+}
+
+/// GET public metadata (a discovery document) through the HTTP cache, as
+/// its server's `Cache-Control` allows: a clinician's second launch of the
+/// day need not ask again.
+pub async fn get_metadata(url: &str) -> Result<TextResponse, String> {
+    let headers = [("Accept", "application/json")];
+    fetch(Fetch { method: "GET", url, headers: &headers, body: None, cache: RequestCache::Default }).await
 }
 
 /// POST a form (token, refresh, revocation).
@@ -87,6 +97,7 @@ pub async fn post_form(post: &FormPost) -> Result<TextResponse, String> {
         url: &post.url.to_string(),
         headers: &[("Content-Type", FormPost::CONTENT_TYPE), ("Accept", "application/json")],
         body: Some(post.body()),
+        cache: RequestCache::NoStore,
     })
     .await
 }

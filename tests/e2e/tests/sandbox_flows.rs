@@ -657,6 +657,17 @@ async fn forbidden_and_missing_records_are_explained() {
         client.goto(&env_ref.launch(json!({"patient": "p016", "auto_approve": true}))).await.map_err(err)?;
         wait_for_text_in(&client, "#section-encounters", "Not found").await?;
         wait_for_text_in(&client, "#section-encounters", "does not exist on the FHIR server (404)").await?;
+        // Two launches, one discovery request: the document is public and
+        // the server lets the browser cache it.
+        let discoveries = env_ref
+            .sandbox
+            .sandbox
+            .registry()
+            .requests
+            .iter()
+            .filter(|r| r.target.ends_with("/.well-known/openid-configuration"))
+            .count();
+        check(discoveries == 1, format!("{discoveries} discovery requests for two launches"))?;
         // The app stays usable: signing out still works.
         click(&client, "button.sign-out").await?;
         wait_for_text(&client, "You have signed out").await
