@@ -72,7 +72,10 @@ pub fn App() -> impl IntoView {
     }
     spawn_local(async move {
         state.set(match browser::config::load().await {
-            Ok(config) => ConfigState::Ready(Arc::new(config)),
+            Ok(config) => {
+                browser::http::set_timeout_seconds(config.request_timeout_seconds);
+                ConfigState::Ready(Arc::new(config))
+            }
             Err(error) => ConfigState::Failed(error),
         });
     });

@@ -133,13 +133,19 @@ pub struct AppConfig {
     pub issuers: Vec<IssuerConfig>,
     /// The callback path under the app's base, registered as redirect URI.
     pub redirect_path: String,
+    /// How long the app waits for any server before saying so.
+    pub request_timeout_seconds: u32,
 }
+
+/// The default of `request_timeout_seconds`.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u32 = 30;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     issuers: Option<Vec<RawIssuer>>,
     redirect_path: Option<String>,
+    request_timeout_seconds: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -224,7 +230,14 @@ impl AppConfig {
             }
             issuers.push(issuer);
         }
-        Ok(AppConfig { issuers, redirect_path })
+        let request_timeout_seconds = raw.request_timeout_seconds.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+        if !(1..=300).contains(&request_timeout_seconds) {
+            return Err(invalid(
+                "request_timeout_seconds",
+                format!("{request_timeout_seconds} is not between 1 and 300 seconds"),
+            ));
+        }
+        Ok(AppConfig { issuers, redirect_path, request_timeout_seconds })
     }
 
     fn issuer(raw: RawIssuer, at: &str) -> Result<IssuerConfig, Error> {
@@ -379,6 +392,16 @@ mod tests {
             Err(Error::ConfigInvalid { path, problem }) => (path, problem),
             other => panic!("expected ConfigInvalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn request_timeout_defaults_and_is_bounded() {
+        assert_eq!(AppConfig::parse(&issuer(&[])).unwrap().request_timeout_seconds, 30);
+        let config = issuer(&[]).replacen('{', r#"{"request_timeout_seconds": 5, "#, 1);
+        assert_eq!(AppConfig::parse(&config).unwrap().request_timeout_seconds, 5);
+        let (path, problem) = problem(&issuer(&[]).replacen('{', r#"{"request_timeout_seconds": 0, "#, 1));
+        assert_eq!(path, "request_timeout_seconds");
+        assert!(problem.contains("between 1 and 300"), "{problem}");
     }
 
     #[test]

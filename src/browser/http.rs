@@ -2,10 +2,14 @@
 //! body as text. Written on `web_sys` directly: a wrapper crate would add
 //! bundle weight for nothing the app uses.
 
+use std::cell::Cell;
+
+use smart_core::config::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use smart_core::form::FormPost;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestCache, RequestCredentials, RequestInit};
+use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit};
 
 /// An HTTP response as the core consumes it.
 pub struct TextResponse {
@@ -29,7 +33,24 @@ fn describe(error: &JsValue) -> String {
     }
 }
 
+thread_local! {
+    /// `request_timeout_seconds` from config.json, once it is loaded.
+    static TIMEOUT_SECONDS: Cell<u32> = const { Cell::new(DEFAULT_REQUEST_TIMEOUT_SECONDS) };
+}
+
+/// Sets how long every later request may take.
+pub fn set_timeout_seconds(seconds: u32) {
+    TIMEOUT_SECONDS.set(seconds);
+}
+
 fn network_failure(error: JsValue) -> String {
+    let aborted = error.dyn_ref::<web_sys::DomException>().is_some_and(|e| e.name() == "AbortError");
+    if aborted {
+        return format!(
+            "the server did not answer within {} seconds; it may be overloaded, or the network may be down",
+            TIMEOUT_SECONDS.get()
+        );
+    }
     format!(
         "the browser could not complete the request ({}); the server may be down, may not allow this app's origin (CORS), or may be missing from the site's Content-Security-Policy (connect-src; see the browser console)",
         describe(&error)
@@ -64,11 +85,26 @@ pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
         init.set_body(&JsValue::from_str(body));
     }
     let window = web_sys::window().ok_or("no browser window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(request.url, &init))
-        .await
-        .map_err(network_failure)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(network_failure)?).await.map_err(network_failure)?;
+    // No answer in time aborts the request (and the reading of its body).
+    let controller = AbortController::new().map_err(network_failure)?;
+    init.set_signal(Some(&controller.signal()));
+    // Kept until the timer is cleared below, then dropped: nothing leaks.
+    let abort = Closure::once(move || controller.abort());
+    let timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            abort.as_ref().unchecked_ref(),
+            (TIMEOUT_SECONDS.get() * 1000) as i32,
+        )
+        .unwrap_or_default();
+    let answer = async {
+        let response: web_sys::Response =
+            JsFuture::from(window.fetch_with_str_and_init(request.url, &init)).await?.unchecked_into();
+        let text = JsFuture::from(response.text()?).await?;
+        Ok::<_, JsValue>((response, text))
+    }
+    .await;
+    window.clear_timeout_with_handle(timer);
+    let (response, text) = answer.map_err(network_failure)?;
     Ok(TextResponse {
         status: response.status(),
         body: text.as_string().unwrap_or_default(),

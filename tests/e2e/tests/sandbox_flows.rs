@@ -749,3 +749,16 @@ async fn a_window_the_ehr_opened_is_not_taken_for_a_sign_in_popup() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_does_not_answer_in_time_is_named() {
+    let env = AppWithSandbox::start_with(|config| config["request_timeout_seconds"] = json!(2)).await;
+    let url = env.launch(json!({"patient": "p019", "auto_approve": true}));
+    env.control("/sandbox/faults", &json!({"latency_ms": 3000}));
+    Browser::run("request-timeout", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text(&client, "did not answer within 2 seconds").await?;
+        wait_for_text(&client, "openid-configuration").await
+    })
+    .await;
+}
