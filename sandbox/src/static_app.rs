@@ -38,7 +38,7 @@ struct Served {
 /// (it may be edited while the demo runs), and the cache rule.
 fn hosting_headers(served: &Served, path: &str) -> Vec<(&'static str, String)> {
     let config = std::fs::read_to_string(served.dir.join("config.json")).unwrap_or_default();
-    let mut headers = match smart_deploy::Site::new(&config, "/", &[served.embedder.clone()], &[]) {
+    let mut headers = match smart_deploy::Site::new(&config, "/", std::slice::from_ref(&served.embedder), &[]) {
         Ok(site) => vec![("content-security-policy", site.csp())],
         // A broken config.json is for the app to explain, not the host.
         Err(_) => Vec::new(),
