@@ -78,7 +78,7 @@ impl AppWithSandbox {
         nginx::copy_dist(dist, &files);
         std::fs::write(files.join("config.json"), &config).expect("write config.json");
         // The EHR simulator (the sandbox's origin) embeds the app.
-        let site = smart_deploy::Site::new(&config, base, &[sandbox.sandbox.origin.clone()], &[])
+        let site = smart_deploy::Site::new(&config, base, std::slice::from_ref(&sandbox.sandbox.origin), &[])
             .expect("hosting rules for the sandbox configuration");
         let app = nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string()));
         AppWithSandbox { app, sandbox, base: base.to_string() }
