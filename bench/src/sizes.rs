@@ -44,7 +44,7 @@ pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
         })
         .filter(|asset| asset.name != "config.json" && asset.name != "404.html")
         .collect();
-    sizes.sort_by(|a, b| b.raw.cmp(&a.raw));
+    sizes.sort_by_key(|asset| std::cmp::Reverse(asset.raw));
     sizes
 }
 
