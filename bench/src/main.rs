@@ -136,6 +136,15 @@ async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Re
     })
 }
 
+/// A browser with a fresh profile that records long tasks in every page.
+async fn observed_browser() -> Browser {
+    let browser = Browser::start().await;
+    cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": OBSERVE_LONG_TASKS}))
+        .await
+        .expect("install the long-task observer");
+    browser
+}
+
 /// Median and range of a sample.
 fn spread(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     let mut v: Vec<f64> = values.collect();
@@ -204,20 +213,27 @@ async fn main() {
     let env = AppWithSandbox::start().await;
     // One browser for every run: a clinician opens the app many times a
     // day, so its files are in the HTTP cache after the first launch.
-    let browser = Browser::start().await;
+    let browser = observed_browser().await;
     let client = browser.client.clone();
-    cdp(&client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": OBSERVE_LONG_TASKS}))
-        .await
-        .expect("install the long-task observer");
 
     let mut timing_rows = Vec::new();
-    for latency in [0u64, 50] {
+    for (latency, cold) in [(0u64, false), (50, false), (0, true), (50, true)] {
         env.control("/sandbox/faults", &json!({"latency_ms": latency}));
-        launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
         let mut measured = Vec::new();
-        for _ in 0..runs {
-            measured.push(launch_once(&env, &client, PATIENT).await.expect("measured launch"));
+        if cold {
+            // A first visit: a new browser profile, nothing cached.
+            for _ in 0..runs {
+                let fresh = observed_browser().await;
+                measured.push(launch_once(&env, &fresh.client, PATIENT).await.expect("measured launch"));
+                fresh.close().await;
+            }
+        } else {
+            launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
+            for _ in 0..runs {
+                measured.push(launch_once(&env, &client, PATIENT).await.expect("measured launch"));
+            }
         }
+        let cache = if cold { "cold" } else { "warm" };
         let banner = spread(measured.iter().map(|r| r.to_banner));
         let summary = spread(measured.iter().map(|r| r.to_summary));
         let trips = |f: fn(&Run) -> usize| {
@@ -228,9 +244,9 @@ async fn main() {
                 format!("{lo}–{hi}")
             }
         };
-        println!("{latency} ms latency: banner {}, summary {}", ms(banner), ms(summary));
+        println!("{latency} ms latency, {cache} cache: banner {}, summary {}", ms(banner), ms(summary));
         timing_rows.push(format!(
-            "| {latency} ms | {runs} | {} | {} | {} | {} |",
+            "| {latency} ms | {cache} | {runs} | {} | {} | {} | {} |",
             ms(banner),
             ms(summary),
             trips(|r| r.trips_to_banner),
@@ -276,12 +292,14 @@ async fn main() {
         format!("Budget 150 KB brotli: **over by {}**.\n\n", kb(brotli - budget))
     });
     report.push_str(&format!(
-        "## Launch to banner (patient {PATIENT}, warm HTTP cache, after one unmeasured launch)\n\n\
+        "## Launch to banner (patient {PATIENT})\n\n\
+         Warm cache: one browser for every run, after one unmeasured launch (a clinician's day). Cold cache: a new \
+         browser profile for each run (the first launch after a deployment).\n\n\
          Median (min–max). Round trips: the longest chain of requests after the callback page loaded in which \
          each started only after the previous one had ended. With 0 ms of latency, requests that merely finish \
          before the next one starts also chain up; the 50 ms row shows the chain that waiting causes.\n\n\
-         | latency per sandbox response | runs | launch → banner | launch → complete summary | round trips to banner | round trips to summary |\n\
-         |---|---:|---:|---:|---:|---:|\n"
+         | latency per sandbox response | HTTP cache | runs | launch → banner | launch → complete summary | round trips to banner | round trips to summary |\n\
+         |---|---|---:|---:|---:|---:|---:|\n"
     ));
     for row in &timing_rows {
         report.push_str(row);
