@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -133,21 +134,20 @@ pub async fn wait_for_text(client: &Client, needle: &str) -> TestResult {
     }
 }
 
+/// The first element matching `css`, once it exists.
+pub async fn element(client: &Client, css: &str) -> Result<Element, String> {
+    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("no element {css}: {e}"))
+}
+
 /// The text of the first element matching `css`, once it exists.
 pub async fn text_of(client: &Client, css: &str) -> Result<String, String> {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no element {css}: {e}"))?;
-    element.text().await.map_err(|e| e.to_string())
+    element(client, css).await?.text().await.map_err(|e| e.to_string())
 }
 
 /// The full text of the first element matching `css`, hidden parts
 /// included (for the collapsed diagnostics), once it exists.
 pub async fn text_content(client: &Client, css: &str) -> Result<String, String> {
-    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("no element {css}: {e}"))?;
+    element(client, css).await?;
     let js = format!("return document.querySelector({}).textContent", serde_json::to_string(css).unwrap());
     Ok(script(client, &js).await?.as_str().unwrap_or_default().to_string())
 }
@@ -241,14 +241,29 @@ pub async fn cdp(client: &Client, command: &str, params: serde_json::Value) -> R
 
 /// Clicks the element matching `css`, once it exists.
 pub async fn click(client: &Client, css: &str) -> TestResult {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no element {css}: {e}"))?;
-    element.click().await.map_err(|e| format!("clicking {css} failed: {e}"))?;
+    element(client, css).await?.click().await.map_err(|e| format!("clicking {css} failed: {e}"))?;
     Ok(())
+}
+
+/// In the EHR simulator at `ehr`: chooses `patient`, ticks the launch
+/// `switches` (checkbox names such as `deny_framing`), presses Launch and
+/// enters the app's iframe. Returns the EHR's window.
+pub async fn launch_from_the_ehr(
+    client: &Client,
+    ehr: &str,
+    patient: &str,
+    switches: &[&str],
+) -> Result<WindowHandle, String> {
+    client.goto(ehr).await.map_err(|e| e.to_string())?;
+    click(client, &format!("#patient option[value={patient}]")).await?;
+    for switch in switches {
+        click(client, &format!("input[name={switch}]")).await?;
+    }
+    click(client, "#launch").await?;
+    let ehr_window = client.window().await.map_err(|e| e.to_string())?;
+    element(client, "iframe#app").await?;
+    client.clone().enter_frame(0).await.map_err(|e| e.to_string())?;
+    Ok(ehr_window)
 }
 
 /// Waits for a browser window other than `main` (the sign-in popup).

@@ -5,11 +5,9 @@
 //! hosting headers are the documented ones.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use e2e::browser::{check, click, wait_for_text_in};
+use e2e::browser::{check, click, launch_from_the_ehr, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
-use fantoccini::Locator;
 use serde_json::json;
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -72,14 +70,7 @@ async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
     // A launch inside the EHR simulator's iframe, through the popup.
     let ehr = env.sandbox_url("/ehr");
     Browser::run("sub-path-deployment", |client| async move {
-        client.goto(&ehr).await.map_err(err)?;
-        click(&client, "#patient option[value=p013]").await?;
-        click(&client, "input[name=deny_framing]").await?;
-        click(&client, "input[name=auto_approve]").await?;
-        click(&client, "#launch").await?;
-        let ehr_window = client.window().await.map_err(err)?;
-        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
-        client.clone().enter_frame(0).await.map_err(err)?;
+        let ehr_window = launch_from_the_ehr(&client, &ehr, "p013", &["deny_framing", "auto_approve"]).await?;
         click(&client, "button.sign-in").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Dmitri Volkov").await?;
         let windows = client.windows().await.map_err(err)?;

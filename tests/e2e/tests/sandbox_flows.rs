@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use e2e::browser::{
-    back_to_the_app_frame, check, click, console_messages, script, text_content, wait_for_popup, wait_for_text,
-    wait_for_text_in,
+    back_to_the_app_frame, check, click, console_messages, launch_from_the_ehr, script, text_content, wait_for_popup,
+    wait_for_text, wait_for_text_in,
 };
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
@@ -66,13 +66,7 @@ async fn ehr_launch_inside_the_simulator_iframe_signs_in_through_a_popup() {
     let ehr = env.sandbox_url("/ehr");
     let env_ref = &env;
     Browser::run("ehr-iframe-descope", |client| async move {
-        client.goto(&ehr).await.map_err(err)?;
-        click(&client, "#patient option[value=p005]").await?;
-        click(&client, "input[name=deny_framing]").await?;
-        click(&client, "#launch").await?;
-        let ehr_window = client.window().await.map_err(err)?;
-        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
-        client.clone().enter_frame(0).await.map_err(err)?;
+        let ehr_window = launch_from_the_ehr(&client, &ehr, "p005", &["deny_framing"]).await?;
         // Framed, so the sign-in runs in a popup, started by the user's click.
         click(&client, "button.sign-in").await?;
         let popup = wait_for_popup(&client, &ehr_window).await?;
@@ -115,11 +109,7 @@ async fn ehr_launch_inside_the_iframe_redirects_when_framing_is_allowed() {
     let ehr = env.sandbox_url("/ehr");
     let env_ref = &env;
     Browser::run("ehr-iframe-redirect", |client| async move {
-        client.goto(&ehr).await.map_err(err)?;
-        click(&client, "#patient option[value=p007]").await?;
-        click(&client, "#launch").await?;
-        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
-        client.clone().enter_frame(0).await.map_err(err)?;
+        launch_from_the_ehr(&client, &ehr, "p007", &[]).await?;
         // The consent page shows inside the frame.
         click(&client, "#approve").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Jürgen Müller").await?;
@@ -135,13 +125,7 @@ async fn blocked_and_closed_sign_in_windows_are_explained_and_other_messages_ign
     let ehr = env.sandbox_url("/ehr");
     let env_ref = &env;
     Browser::run("popup-blocked-closed", |client| async move {
-        client.goto(&ehr).await.map_err(err)?;
-        click(&client, "#patient option[value=p009]").await?;
-        click(&client, "input[name=deny_framing]").await?;
-        click(&client, "#launch").await?;
-        let ehr_window = client.window().await.map_err(err)?;
-        client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("iframe#app")).await.map_err(err)?;
-        client.clone().enter_frame(0).await.map_err(err)?;
+        let ehr_window = launch_from_the_ehr(&client, &ehr, "p009", &["deny_framing"]).await?;
 
         // A pop-up blocker makes window.open return null.
         script(&client, "window.__open = window.open; window.open = () => null; return 1").await?;
