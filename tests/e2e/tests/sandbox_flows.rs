@@ -165,14 +165,7 @@ async fn blocked_and_closed_sign_in_windows_are_explained_and_other_messages_ign
         back_to_the_app_frame(&client, ehr_window).await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Amélie Lefèvre").await?;
         // Three sign-in attempts from one page, one discovery request.
-        let discoveries = env_ref
-            .sandbox
-            .sandbox
-            .registry()
-            .requests
-            .iter()
-            .filter(|r| r.target.ends_with("/.well-known/openid-configuration"))
-            .count();
+        let discoveries = discovery_requests(env_ref);
         check(discoveries == 1, format!("{discoveries} discovery requests from one page"))
     })
     .await;
@@ -337,14 +330,17 @@ async fn a_401_from_an_aud_mismatch_is_named() {
     .await;
 }
 
+/// How many requests the sandbox recorded that `matches`.
+fn requests(env: &AppWithSandbox, matches: impl Fn(&smart_sandbox::state::Recorded) -> bool) -> usize {
+    env.sandbox.sandbox.registry().requests.iter().filter(|r| matches(r)).count()
+}
+
 fn token_requests(env: &AppWithSandbox) -> usize {
-    env.sandbox
-        .sandbox
-        .registry()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.target == "/oauth2/v1/apps/token")
-        .count()
+    requests(env, |r| r.method == "POST" && r.target == "/oauth2/v1/apps/token")
+}
+
+fn discovery_requests(env: &AppWithSandbox) -> usize {
+    requests(env, |r| r.target.ends_with("/.well-known/openid-configuration"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -645,14 +641,7 @@ async fn forbidden_and_missing_records_are_explained() {
         wait_for_text_in(&client, "#section-encounters", "does not exist on the FHIR server (404)").await?;
         // Two launches, one discovery request: the document is public and
         // the server lets the browser cache it.
-        let discoveries = env_ref
-            .sandbox
-            .sandbox
-            .registry()
-            .requests
-            .iter()
-            .filter(|r| r.target.ends_with("/.well-known/openid-configuration"))
-            .count();
+        let discoveries = discovery_requests(env_ref);
         check(discoveries == 1, format!("{discoveries} discovery requests for two launches"))?;
         // The app stays usable: signing out still works.
         click(&client, "button.sign-out").await?;
