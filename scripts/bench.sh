@@ -3,10 +3,32 @@
 # launch-to-banner timings in headless Chromium against the sandbox, with
 # 0 ms and 50 ms of injected latency. Writes bench/results.md.
 #   scripts/bench.sh [--runs N]     (default 5 measured runs per case)
+#   scripts/bench.sh --sizes        sizes only, nothing written
+#   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh" --browser
+
+if [ "${1:-}" = "--by-crate" ]; then
+  if ! command -v twiggy >/dev/null; then
+    step "installing twiggy (crates.io)"
+    cargo install --locked twiggy --version 0.8.0
+  fi
+  step "release build with names kept"
+  CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --target wasm32-unknown-unknown --bin smart-app
+  work="$ROOT/target/bench-by-crate"
+  mkdir -p "$work"
+  wasm-bindgen --target web --keep-debug --out-dir "$work" target/wasm32-unknown-unknown/release/smart-app.wasm
+  # The same optimizer flags as index.html's data-wasm-opt-params, keeping names (-g).
+  flags=$(sed -n 's/.*data-wasm-opt-params="\([^"]*\)".*/\1/p' index.html)
+  # shellcheck disable=SC2086
+  wasm-opt -Oz -g $flags "$work/smart-app_bg.wasm" -o "$work/optimized.wasm"
+  twiggy top -n 1000000 -f csv "$work/optimized.wasm" > "$work/top.csv"
+  cargo run -q -p bench --release -- --by-crate "$work/top.csv"
+  exit 0
+fi
+
 step "release build of the app"
 trunk build --release
 step "benchmark"

@@ -12,6 +12,7 @@
 //! `--runs N` sets the measured launches per case (default 5); `--sizes`
 //! prints the sizes and stops (nothing is written).
 
+mod crates;
 mod sizes;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -136,6 +137,27 @@ async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Re
     })
 }
 
+/// Writes bench/crates.md from twiggy's CSV of a names-kept release build.
+fn by_crate(csv_path: &str) {
+    let csv = std::fs::read_to_string(csv_path).expect("read the twiggy CSV");
+    let parts = crates::by_part(&csv);
+    let total: usize = parts.iter().map(|(_, size)| size).sum();
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"]);
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let mut report = format!(
+        "# What the wasm is made of\n\nWritten by `scripts/bench.sh --by-crate` on {date}, commit {commit}: \
+         `twiggy top` of a release build with names kept (wasm-bindgen, then wasm-opt -Oz), each function \
+         counted for the crate it was made for; functions the optimizer inlined count where they landed.\n\n\
+         | part | KB | share |\n|---|---:|---:|\n"
+    );
+    for (part, size) in &parts {
+        report.push_str(&format!("| {part} | {} | {:.0}% |\n", kb(*size), 100.0 * *size as f64 / total as f64));
+    }
+    report.push_str(&format!("| **total** | **{}** | |\n", kb(total)));
+    print!("{report}");
+    std::fs::write(e2e::workspace_root().join("bench/crates.md"), report).expect("write bench/crates.md");
+}
+
 /// A browser with a fresh profile that records long tasks in every page.
 async fn observed_browser() -> Browser {
     let browser = Browser::start().await;
@@ -194,6 +216,10 @@ fn ms((median, min, max): (f64, f64, f64)) -> String {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if let Some(csv) = std::env::args().skip_while(|a| a != "--by-crate").nth(1) {
+        by_crate(&csv);
+        return;
+    }
     let runs: usize = std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(5);
     let out = e2e::workspace_root().join("bench/results.md");
 
