@@ -34,8 +34,8 @@ run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox
 
-section "deployment rules: CSP, caching, rewrites (smart-deploy)"
-run cargo test -p smart-deploy
+section "deployment rules and benchmark tools (smart-deploy, bench)"
+run cargo test -p smart-deploy -p bench
 
 section "release build of the app (Trunk, wasm-opt)"
 trunk build --release
