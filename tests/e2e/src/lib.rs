@@ -41,11 +41,6 @@ pub struct AppWithSandbox {
     pub base: String,
 }
 
-/// A free local port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl AppWithSandbox {
     pub async fn start() -> AppWithSandbox {
         AppWithSandbox::start_with(|_| {}).await
@@ -62,26 +57,43 @@ impl AppWithSandbox {
         dist: &std::path::Path,
         edit: impl FnOnce(&mut serde_json::Value),
     ) -> AppWithSandbox {
-        let port = free_port();
-        let app_url = format!("http://localhost:{port}{base}");
-        let options =
-            smart_sandbox::Options { port: 0, foreign_port: 0, app_urls: vec![app_url], app_dir: None, app_port: 0 };
-        let sandbox = smart_sandbox::start(options).await.expect("start the sandbox");
         let shipped = std::fs::read_to_string(workspace_root().join("public/config.json")).expect("public/config.json");
-        let mut value: serde_json::Value =
-            serde_json::from_str(&shipped.replace("localhost:8090", &format!("localhost:{}", sandbox.port)))
-                .expect("config JSON");
-        edit(&mut value);
-        let config = value.to_string();
-        let root = std::env::temp_dir().join(format!("e2e-site-{}-{port}", std::process::id()));
-        let files = root.join(base.trim_start_matches('/'));
-        nginx::copy_dist(dist, &files);
-        std::fs::write(files.join("config.json"), &config).expect("write config.json");
-        // The EHR simulator (the sandbox's origin) embeds the app.
-        let site = smart_deploy::Site::new(&config, base, std::slice::from_ref(&sandbox.sandbox.origin), &[])
-            .expect("hosting rules for the sandbox configuration");
-        let app = nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string()));
-        AppWithSandbox { app, sandbox, base: base.to_string() }
+        let mut template: serde_json::Value = serde_json::from_str(&shipped).expect("config JSON");
+        edit(&mut template);
+        let template = template.to_string();
+        // nginx needs its port before the sandbox starts (the sandbox
+        // registers the app's redirect URI), and the sandbox's port before
+        // nginx starts (config.json names it). The app's port is held while
+        // the sandbox picks its own; if another server takes it before nginx
+        // does, both start again on new ports.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let reserved = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a local port");
+            let port = reserved.local_addr().expect("the reserved port").port();
+            let app_url = format!("http://localhost:{port}{base}");
+            let options = smart_sandbox::Options {
+                port: 0,
+                foreign_port: 0,
+                app_urls: vec![app_url],
+                app_dir: None,
+                app_port: 0,
+            };
+            let sandbox = smart_sandbox::start(options).await.expect("start the sandbox");
+            let config = template.replace("localhost:8090", &format!("localhost:{}", sandbox.port));
+            let root = std::env::temp_dir().join(format!("e2e-site-{}-{port}", std::process::id()));
+            let files = root.join(base.trim_start_matches('/'));
+            nginx::copy_dist(dist, &files);
+            std::fs::write(files.join("config.json"), &config).expect("write config.json");
+            // The EHR simulator (the sandbox's origin) embeds the app.
+            let site = smart_deploy::Site::new(&config, base, std::slice::from_ref(&sandbox.sandbox.origin), &[])
+                .expect("hosting rules for the sandbox configuration");
+            drop(reserved);
+            match nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string())) {
+                Ok(app) => return AppWithSandbox { app, sandbox, base: base.to_string() },
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("nginx did not start: {}", failures.join("\n"));
     }
 
     pub fn sandbox_url(&self, path: &str) -> String {

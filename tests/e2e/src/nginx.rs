@@ -17,7 +17,9 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx on `port` with `location` (an nginx `location` block)
     /// in its only server; `dir` holds its files and is removed on drop.
-    pub fn start(port: u16, dir: &Path, location: &str) -> Nginx {
+    /// Fails if nginx exits (the port was taken, say) or another server
+    /// answers on the port.
+    pub fn start(port: u16, dir: &Path, location: &str) -> Result<Nginx, String> {
         let conf = format!(
             "daemon off;\nmaster_process off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\n\
              http {{\n  access_log off;\n  client_body_temp_path {dir}/tmp;\n  proxy_temp_path {dir}/tmp;\n  \
@@ -34,21 +36,29 @@ impl Nginx {
             .arg("-p")
             .arg(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start nginx (scripts/setup.sh --browser installs it)");
+        // Dropped on failure: stops nginx and removes the directory.
         let mut server = Nginx { port, child, dir: dir.to_path_buf() };
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
             if let Ok(Some(status)) = server.child.try_wait() {
                 let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                panic!("nginx exited ({status}): {log}\n{conf}");
+                return Err(format!("nginx exited ({status}): {log}"));
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "nginx did not start listening");
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let reply = crate::http(port, "HEAD", "/", None);
+                return match reply.headers.get("server") {
+                    Some(name) if name.starts_with("nginx") => Ok(server),
+                    other => Err(format!("port {port} answers as {other:?}, not nginx")),
+                };
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("nginx did not start listening".into());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        server.port = port;
-        server
     }
 
     pub fn origin(&self) -> String {
@@ -72,5 +82,30 @@ pub fn copy_dist(dist: &Path, target: &Path) {
         if path.is_file() {
             std::fs::copy(&path, target.join(entry.file_name())).expect("copy a built file");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    #[test]
+    fn a_port_another_server_holds_is_refused() {
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = other.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in other.incoming().flatten() {
+                let _ = stream.read(&mut [0; 1024]);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("e2e-nginx-taken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let started = Nginx::start(port, &dir, "location / { return 204; }");
+        assert!(started.is_err(), "nginx claimed a port another server holds");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
