@@ -34,8 +34,22 @@ fn tool(env: &str, default: &str) -> String {
 
 impl Browser {
     pub async fn start() -> Browser {
+        // The port is free when chosen, but another server may take it
+        // before chromedriver binds it: then chromedriver exits, and it
+        // starts again on another port.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            match Browser::try_start().await {
+                Ok(browser) => return browser,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("chromedriver did not start: {}", failures.join("; "))
+    }
+
+    async fn try_start() -> Result<Browser, String> {
         let port = free_port();
-        let driver = Command::new(tool("CHROMEDRIVER", "/usr/bin/chromedriver"))
+        let mut driver = Command::new(tool("CHROMEDRIVER", "/usr/bin/chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,16 +74,18 @@ impl Browser {
         capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let client = loop {
+        loop {
+            if let Ok(Some(status)) = driver.try_wait() {
+                return Err(format!("chromedriver on port {port} exited ({status})"));
+            }
             match ClientBuilder::new(HttpConnector::new()).capabilities(capabilities.clone()).connect(&url).await {
-                Ok(client) => break client,
+                Ok(client) => return Ok(Browser { client, driver, profile }),
                 Err(error) if started.elapsed() > Duration::from_secs(20) => {
-                    panic!("chromedriver did not start: {error}")
+                    return Err(format!("no WebDriver session on port {port}: {error}"))
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-        };
-        Browser { client, driver, profile }
+        }
     }
 
     /// Runs a test body with a fresh browser; on failure saves a screenshot
