@@ -15,38 +15,46 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
 }
 
+fn key(state: &str) -> String {
+    format!("{PREFIX}{state}")
+}
+
+/// The stored record for `state`, as written, left in place.
+fn stored(state: &str) -> Option<String> {
+    storage()?.get_item(&key(state)).ok()?
+}
+
 /// Saves a pending authorization under its state.
 pub fn save(pending: &PendingAuthorization, now: UnixTime) -> Result<(), Error> {
     let storage = storage().ok_or_else(unavailable)?;
     sweep_expired(&storage, now);
-    storage.set_item(&format!("{PREFIX}{}", pending.state()), &pending.to_storage()).map_err(|_| unavailable())
+    storage.set_item(&key(pending.state()), &pending.to_storage()).map_err(|_| unavailable())
 }
 
 /// Removes and returns the record for `state`: a state can be used once.
 pub fn take(state: &str) -> Result<Option<PendingAuthorization>, Error> {
     let Some(storage) = storage() else { return Ok(None) };
-    let key = format!("{PREFIX}{state}");
-    let Ok(Some(json)) = storage.get_item(&key) else { return Ok(None) };
-    let _ = storage.remove_item(&key);
+    let name = key(state);
+    let Ok(Some(json)) = storage.get_item(&name) else { return Ok(None) };
+    let _ = storage.remove_item(&name);
     PendingAuthorization::from_storage(&json).map(Some)
 }
 
 /// Whether a record for `state` is stored in this window.
 pub fn is_stored(state: &str) -> bool {
-    storage().is_some_and(|s| s.get_item(&format!("{PREFIX}{state}")).ok().flatten().is_some())
+    stored(state).is_some()
 }
 
 /// The redirect URI of the record for `state`, leaving the record in
 /// place: tells a callback for this page from a stray `state` parameter.
 pub fn redirect_uri_for(state: &str) -> Option<HttpUrl> {
-    let json = storage()?.get_item(&format!("{PREFIX}{state}")).ok()??;
-    PendingAuthorization::from_storage(&json).ok().map(|pending| pending.redirect_uri)
+    PendingAuthorization::from_storage(&stored(state)?).ok().map(|pending| pending.redirect_uri)
 }
 
 /// Drops the record for `state`, if any (an error callback ends it too).
 pub fn discard(state: &str) {
     if let Some(storage) = storage() {
-        let _ = storage.remove_item(&format!("{PREFIX}{state}"));
+        let _ = storage.remove_item(&key(state));
     }
 }
 
