@@ -7,12 +7,13 @@
 //! Only [`PendingAuthorization::accept`] turns a callback into a
 //! [`CodeExchange`], so a code cannot be exchanged without the state check.
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::callback::AuthorizationResponse;
 use crate::config::IssuerConfig;
 use crate::discovery::AuthorizationServer;
 use crate::form::FormPost;
+use crate::json::{read, FromJson, JsonError, Object};
 use crate::pkce::PkceChallenge;
 use crate::random::{constant_time_eq, random_token};
 use crate::scopes::{Scope, ScopeSet};
@@ -26,7 +27,7 @@ use crate::{Error, UnixTime};
 pub const PENDING_LIFETIME_SECONDS: u64 = 600;
 
 /// Bumped when the stored record's shape changes; an older record is refused.
-const RECORD_VERSION: u32 = 1;
+const RECORD_VERSION: u32 = 2;
 
 /// Which launch this authorization belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub enum LaunchMode {
 }
 
 /// Whether the session came from an EHR launch or a standalone one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LaunchKind {
     Ehr,
     Standalone,
@@ -47,7 +48,7 @@ pub enum LaunchKind {
 /// The record that survives the redirect. It holds the PKCE verifier, which
 /// is why it lives in sessionStorage (per tab, gone with the tab) and is
 /// deleted as soon as the callback arrives. It never holds a token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingAuthorization {
     version: u32,
     state: String,
@@ -132,13 +133,30 @@ impl PendingAuthorization {
     }
 
     pub fn to_storage(&self) -> String {
-        // Serializing plain strings and numbers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut record = Map::new();
+        record.insert("version".into(), self.version.into());
+        record.insert("state".into(), self.state.clone().into());
+        record.insert("verifier".into(), self.verifier.secret().into());
+        record.insert("nonce".into(), self.nonce.clone().into());
+        record.insert("issuer_id".into(), self.issuer_id.clone().into());
+        record.insert("fhir_base".into(), self.fhir_base.to_string().into());
+        record.insert("client_id".into(), self.client_id.clone().into());
+        record.insert("redirect_uri".into(), self.redirect_uri.to_string().into());
+        record.insert("requested_scope".into(), self.requested_scope.clone().into());
+        let kind = match self.kind {
+            LaunchKind::Ehr => "ehr",
+            LaunchKind::Standalone => "standalone",
+        };
+        record.insert("kind".into(), kind.into());
+        record.insert("server".into(), self.server.to_json());
+        record.insert("created_at".into(), self.created_at.into());
+        Value::Object(record).to_string()
     }
 
     pub fn from_storage(json: &str) -> Result<PendingAuthorization, Error> {
-        let record: PendingAuthorization =
-            serde_json::from_str(json).map_err(|e| Error::PendingCorrupt { detail: e.to_string() })?;
+        let corrupt = |detail: String| Error::PendingCorrupt { detail };
+        let value: Value = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+        let record: PendingAuthorization = read(&value).map_err(|e| corrupt(e.to_string()))?;
         if record.version != RECORD_VERSION {
             return Err(Error::PendingCorrupt {
                 detail: format!("record version {} is not supported", record.version),
@@ -171,6 +189,33 @@ impl PendingAuthorization {
             }
         }
         Ok(CodeExchange { pending: self, code: response.code })
+    }
+}
+
+impl FromJson for PendingAuthorization {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        let missing = |field: &str| JsonError::new(field, "is missing");
+        let text = |field: &str| o.text(field)?.ok_or_else(|| missing(field));
+        let url = |field: &str| HttpUrl::parse(&text(field)?).map_err(|e| JsonError::new(field, e.to_string()));
+        let number = |field: &str| o.whole_number(field)?.ok_or_else(|| missing(field));
+        Ok(PendingAuthorization {
+            version: u32::try_from(number("version")?).unwrap_or(u32::MAX),
+            state: text("state")?,
+            verifier: PkceVerifier::new(text("verifier")?),
+            nonce: o.text("nonce")?,
+            issuer_id: text("issuer_id")?,
+            fhir_base: url("fhir_base")?,
+            client_id: text("client_id")?,
+            redirect_uri: url("redirect_uri")?,
+            requested_scope: text("requested_scope")?,
+            kind: match text("kind")?.as_str() {
+                "ehr" => LaunchKind::Ehr,
+                "standalone" => LaunchKind::Standalone,
+                other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
+            },
+            server: o.one("server")?.ok_or_else(|| missing("server"))?,
+            created_at: number("created_at")?,
+        })
     }
 }
 
@@ -332,7 +377,11 @@ pub(crate) mod tests {
         assert_eq!(PendingAuthorization::from_storage(&stored).unwrap(), pending);
         assert!(matches!(PendingAuthorization::from_storage("{}"), Err(Error::PendingCorrupt { .. })));
         assert!(matches!(PendingAuthorization::from_storage("garbage"), Err(Error::PendingCorrupt { .. })));
-        let wrong_version = stored.replace("\"version\":1", "\"version\":99");
+        let no_server = stored.replace("\"server\":", "\"servers\":");
+        assert!(matches!(PendingAuthorization::from_storage(&no_server),
+            Err(Error::PendingCorrupt { detail }) if detail == "server is missing"));
+        let wrong_version = stored.replace(&format!("\"version\":{RECORD_VERSION}"), "\"version\":99");
+        assert_ne!(wrong_version, stored);
         assert!(matches!(PendingAuthorization::from_storage(&wrong_version), Err(Error::PendingCorrupt { .. })));
         let bad_verifier = stored.replace(pending.verifier.secret(), "short");
         assert!(matches!(PendingAuthorization::from_storage(&bad_verifier), Err(Error::PendingCorrupt { .. })));

@@ -20,9 +20,8 @@
 //! base), `descope` (a Descope project; `base_url` defaults to Descope's
 //! API host) or `openid` (an explicit `configuration_url`).
 
-use serde::Deserialize;
-
 use crate::discovery::DiscoveryKind;
+use crate::json::{read, FromJson, JsonError, Object};
 use crate::scopes::{Scope, ScopeSet};
 use crate::url::HttpUrl;
 use crate::Error;
@@ -140,16 +139,15 @@ pub struct AppConfig {
 /// The default of `request_timeout_seconds`.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u32 = 30;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+// The file as written, before validation: every field optional so that
+// a missing one gets a message naming it; unknown fields are refused, so
+// a misspelt one does not silently fall back to a default.
 struct RawConfig {
     issuers: Option<Vec<RawIssuer>>,
     redirect_path: Option<String>,
-    request_timeout_seconds: Option<u32>,
+    request_timeout_seconds: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawIssuer {
     id: Option<String>,
     name: Option<String>,
@@ -161,14 +159,60 @@ struct RawIssuer {
     authorization_mode: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawAuthorizationServer {
-    #[serde(rename = "type")]
     kind: Option<String>,
     project_id: Option<String>,
     base_url: Option<String>,
     configuration_url: Option<String>,
+}
+
+impl FromJson for RawConfig {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        o.only(&["issuers", "redirect_path", "request_timeout_seconds"])?;
+        let issuers = o.list("issuers", read)?;
+        Ok(RawConfig {
+            issuers,
+            redirect_path: o.text("redirect_path")?,
+            request_timeout_seconds: o.whole_number("request_timeout_seconds")?,
+        })
+    }
+}
+
+impl FromJson for RawIssuer {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        o.only(&[
+            "id",
+            "name",
+            "fhir_base_url",
+            "authorization_server",
+            "client_id",
+            "ehr_launch_scopes",
+            "standalone_scopes",
+            "authorization_mode",
+        ])?;
+        Ok(RawIssuer {
+            id: o.text("id")?,
+            name: o.text("name")?,
+            fhir_base_url: o.text("fhir_base_url")?,
+            authorization_server: o.one("authorization_server")?,
+            client_id: o.text("client_id")?,
+            ehr_launch_scopes: o.text("ehr_launch_scopes")?,
+            standalone_scopes: o.text("standalone_scopes")?,
+            authorization_mode: o.text("authorization_mode")?,
+        })
+    }
+}
+
+impl FromJson for RawAuthorizationServer {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        o.only(&["type", "project_id", "base_url", "configuration_url"])?;
+        Ok(RawAuthorizationServer {
+            kind: o.text("type")?,
+            project_id: o.text("project_id")?,
+            base_url: o.text("base_url")?,
+            configuration_url: o.text("configuration_url")?,
+        })
+    }
 }
 
 fn invalid(path: impl Into<String>, problem: impl Into<String>) -> Error {
@@ -201,7 +245,12 @@ fn server_url(text: String, path: &str) -> Result<HttpUrl, Error> {
 impl AppConfig {
     /// Parses and validates `config.json`. Every message names the field.
     pub fn parse(json: &str) -> Result<AppConfig, Error> {
-        let raw: RawConfig = serde_json::from_str(json).map_err(|e| invalid("the file", e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| invalid("the file", format!("is not JSON: {e}")))?;
+        let raw: RawConfig = read(&value).map_err(|e| match e.path.as_str() {
+            "" => invalid("the file", "is not a JSON object"),
+            _ => invalid(e.path, e.problem),
+        })?;
         let redirect_path = raw.redirect_path.unwrap_or_else(|| "/callback".to_string());
         if !redirect_path.starts_with('/')
             || redirect_path.contains(['?', '#'])
@@ -230,13 +279,15 @@ impl AppConfig {
             }
             issuers.push(issuer);
         }
-        let request_timeout_seconds = raw.request_timeout_seconds.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+        let request_timeout_seconds = raw.request_timeout_seconds.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS.into());
         if !(1..=300).contains(&request_timeout_seconds) {
             return Err(invalid(
                 "request_timeout_seconds",
                 format!("{request_timeout_seconds} is not between 1 and 300 seconds"),
             ));
         }
+        // Within 1..=300, so it fits.
+        let request_timeout_seconds = request_timeout_seconds as u32;
         Ok(AppConfig { issuers, redirect_path, request_timeout_seconds })
     }
 
@@ -471,11 +522,19 @@ mod tests {
     #[test]
     fn each_mistake_gets_a_specific_message() {
         let cases: Vec<(String, &str, &str)> = vec![
-            ("not json".into(), "the file", "expected"),
+            ("not json".into(), "the file", "is not JSON"),
+            ("[]".into(), "the file", "is not a JSON object"),
+            (r#"{"issuers": {}}"#.into(), "issuers", "is not a list"),
+            (r#"{"issuers": [], "request_timeout_seconds": "30"}"#.into(), "request_timeout_seconds", "whole number"),
             ("{}".into(), "issuers", "required"),
             (r#"{"issuers": []}"#.into(), "issuers", "at least one"),
-            (r#"{"issuers": [], "extra": 1}"#.into(), "the file", "unknown field `extra`"),
-            (issuer(&[("fhir_base", r#""x""#)]), "the file", "unknown field `fhir_base`"),
+            (r#"{"issuers": [], "extra": 1}"#.into(), "extra", "is not a known field"),
+            (issuer(&[("fhir_base", r#""x""#)]), "issuers[0].fhir_base", "is not a known field"),
+            (
+                issuer(&[("authorization_server", r#"{"type": "smart", "url": "x"}"#)]),
+                "issuers[0].authorization_server.url",
+                "expected one of: type, project_id, base_url, configuration_url",
+            ),
             (issuer(&[("id", "")]), "issuers[0].id", "required"),
             (issuer(&[("id", r#""a b""#)]), "issuers[0].id", "letters, digits"),
             (issuer(&[("name", r#""  ""#)]), "issuers[0].name", "must not be empty"),
@@ -531,7 +590,7 @@ mod tests {
                 "issuers[0].standalone_scopes",
                 "must not include \"launch\"",
             ),
-            (issuer(&[("client_id", r#"42"#)]), "the file", "invalid type"),
+            (issuer(&[("client_id", r#"42"#)]), "issuers[0].client_id", "is not a string"),
             (
                 format!(r#"{{"redirect_path": "callback", "issuers": [{}]}}"#, "{}"),
                 "redirect_path",

@@ -8,14 +8,15 @@
 //! are resolved against the FHIR base for SMART (SMART App Launch §Discovery)
 //! and against the document's own URL for OpenID.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::json::{FromJson, JsonError, Object};
 
 use crate::url::HttpUrl;
 use crate::Error;
 
 /// Which document a server description came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiscoveryKind {
     /// `{fhir base}/.well-known/smart-configuration`
     Smart,
@@ -26,7 +27,7 @@ pub enum DiscoveryKind {
 /// What the client knows about an authorization server. Serializable so the
 /// pending authorization can carry it across the redirect: the callback then
 /// needs no second discovery request before the token request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationServer {
     pub kind: DiscoveryKind,
     pub issuer: Option<String>,
@@ -42,6 +43,27 @@ pub struct AuthorizationServer {
 }
 
 impl AuthorizationServer {
+    /// The form the pending authorization stores (read back by [`FromJson`]).
+    pub(crate) fn to_json(&self) -> Value {
+        let url = |u: &Option<HttpUrl>| Value::from(u.as_ref().map(HttpUrl::to_string));
+        let mut doc = Map::new();
+        let kind = match self.kind {
+            DiscoveryKind::Smart => "smart",
+            DiscoveryKind::OpenId => "openid",
+        };
+        doc.insert("kind".into(), kind.into());
+        doc.insert("issuer".into(), self.issuer.clone().into());
+        doc.insert("authorization_endpoint".into(), self.authorization_endpoint.to_string().into());
+        doc.insert("token_endpoint".into(), self.token_endpoint.to_string().into());
+        doc.insert("revocation_endpoint".into(), url(&self.revocation_endpoint));
+        doc.insert("jwks_uri".into(), url(&self.jwks_uri));
+        doc.insert("userinfo_endpoint".into(), url(&self.userinfo_endpoint));
+        doc.insert("scopes_supported".into(), self.scopes_supported.clone().into());
+        doc.insert("capabilities".into(), self.capabilities.clone().into());
+        doc.insert("warnings".into(), self.warnings.clone().into());
+        Value::Object(doc)
+    }
+
     pub fn has_capability(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)
     }
@@ -97,12 +119,12 @@ impl AuthorizationServer {
         let revocation_endpoint = endpoint("revocation_endpoint")?;
         let jwks_uri = endpoint("jwks_uri")?;
         let userinfo_endpoint = endpoint("userinfo_endpoint")?;
-        let issuer = optional_string(&doc, "issuer").map_err(invalid)?;
-        let scopes_supported = string_list(&doc, "scopes_supported").map_err(invalid)?;
-        let capabilities = string_list(&doc, "capabilities").map_err(invalid)?.unwrap_or_default();
+        let issuer = Object(&doc).text("issuer").map_err(|e| invalid(e.to_string()))?;
+        let scopes_supported = Object(&doc).texts("scopes_supported").map_err(|e| invalid(e.to_string()))?;
+        let capabilities = Object(&doc).texts("capabilities").map_err(|e| invalid(e.to_string()))?.unwrap_or_default();
         let mut warnings = Vec::new();
 
-        match string_list(&doc, "code_challenge_methods_supported").map_err(invalid)? {
+        match Object(&doc).texts("code_challenge_methods_supported").map_err(|e| invalid(e.to_string()))? {
             Some(methods) if !methods.iter().any(|m| m == "S256") => {
                 return Err(Error::PkceNotSupported { url: url_text, offered: methods });
             }
@@ -113,7 +135,7 @@ impl AuthorizationServer {
                     .to_string(),
             ),
         }
-        if let Some(grants) = string_list(&doc, "grant_types_supported").map_err(invalid)? {
+        if let Some(grants) = Object(&doc).texts("grant_types_supported").map_err(|e| invalid(e.to_string()))? {
             if !grants.iter().any(|g| g == "authorization_code") {
                 return Err(invalid(format!("grant_types_supported {grants:?} does not include authorization_code")));
             }
@@ -139,31 +161,36 @@ impl AuthorizationServer {
     }
 }
 
-fn optional_string(doc: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
-    match doc.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{field} is not a string")),
-    }
-}
-
-fn string_list(doc: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, String> {
-    match doc.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str().map(str::to_string).ok_or_else(|| format!("{field} holds a value that is not a string"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(format!("{field} is not a list")),
+impl FromJson for AuthorizationServer {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        let url = |field: &str| match o.text(field)? {
+            Some(text) => HttpUrl::parse(&text).map(Some).map_err(|e| JsonError::new(field, e.to_string())),
+            None => Ok(None),
+        };
+        let required = |field: &str| url(field)?.ok_or_else(|| JsonError::new(field, "is missing"));
+        Ok(AuthorizationServer {
+            kind: match o.text("kind")?.as_deref() {
+                Some("smart") => DiscoveryKind::Smart,
+                Some("openid") => DiscoveryKind::OpenId,
+                _ => return Err(JsonError::new("kind", "is not smart or openid")),
+            },
+            issuer: o.text("issuer")?,
+            authorization_endpoint: required("authorization_endpoint")?,
+            token_endpoint: required("token_endpoint")?,
+            revocation_endpoint: url("revocation_endpoint")?,
+            jwks_uri: url("jwks_uri")?,
+            userinfo_endpoint: url("userinfo_endpoint")?,
+            scopes_supported: o.texts("scopes_supported")?,
+            capabilities: o.texts("capabilities")?.unwrap_or_default(),
+            warnings: o.texts("warnings")?.unwrap_or_default(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::read;
 
     fn fhir_base() -> HttpUrl {
         HttpUrl::parse("https://ehr.example.org/fhir/R4").unwrap()
@@ -278,7 +305,7 @@ mod tests {
                 SMART_DOC.replace(r#"["launch", "openid", "patient/*.rs"]"#, r#""launch""#),
                 "scopes_supported is not a list",
             ),
-            (SMART_DOC.replace(r#""launch-ehr","#, "7,"), "capabilities holds a value"),
+            (SMART_DOC.replace(r#""launch-ehr","#, "7,"), "capabilities[0] is not a string"),
         ];
         for (body, needle) in cases {
             match smart(&body) {
@@ -310,7 +337,11 @@ mod tests {
     #[test]
     fn survives_the_pending_record_round_trip() {
         let server = smart(SMART_DOC).unwrap();
-        let json = serde_json::to_string(&server).unwrap();
-        assert_eq!(serde_json::from_str::<AuthorizationServer>(&json).unwrap(), server);
+        let json = server.to_json();
+        assert_eq!(read::<AuthorizationServer>(&json).unwrap(), server);
+        let mut openid = server.clone();
+        (openid.kind, openid.issuer, openid.scopes_supported) = (DiscoveryKind::OpenId, None, None);
+        let json = openid.to_json();
+        assert_eq!(read::<AuthorizationServer>(&json).unwrap(), openid);
     }
 }

@@ -26,6 +26,7 @@ pub mod error;
 pub mod fhir;
 pub mod form;
 pub mod id_token;
+pub mod json;
 pub mod jwt;
 pub mod launch;
 pub mod pkce;

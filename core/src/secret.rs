@@ -4,13 +4,10 @@
 //! cannot end up in a log line or an error message by accident; the value is
 //! reached only through an explicit `.secret()` call.
 
-use serde::{Deserialize, Serialize};
-
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Clone, PartialEq, Eq)]
         pub struct $name(String);
 
         impl $name {
@@ -64,11 +61,5 @@ mod tests {
         assert_eq!(shown, "AccessToken([redacted])");
         assert!(!shown.contains("super-secret"));
         assert_eq!(token.secret(), "eyJ.super-secret.sig");
-    }
-
-    #[test]
-    fn serializes_transparently_for_the_pending_record() {
-        let verifier = PkceVerifier::new("abc".into());
-        assert_eq!(serde_json::to_string(&verifier).unwrap(), "\"abc\"");
     }
 }

@@ -11,7 +11,6 @@
 use std::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a string is not an acceptable absolute http(s) URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -378,19 +377,6 @@ impl fmt::Display for HttpUrl {
 impl fmt::Debug for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HttpUrl({self})")
-    }
-}
-
-impl Serialize for HttpUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        HttpUrl::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

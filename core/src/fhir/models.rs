@@ -1,44 +1,40 @@
 //! Minimal FHIR R4 models for what the app displays. Every field is
 //! optional and unknown fields are ignored, so a server that sends more, or
-//! less, never breaks parsing.
+//! less, never breaks parsing; a field of the wrong shape makes the resource
+//! malformed, and the message names the field.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+use crate::json::{read, FromJson, JsonError, Object};
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Coding {
     pub system: Option<String>,
     pub code: Option<String>,
     pub display: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CodeableConcept {
     pub coding: Vec<Coding>,
     pub text: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Quantity {
     pub value: Option<f64>,
     pub unit: Option<String>,
     pub code: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Period {
     pub start: Option<String>,
     pub end: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HumanName {
-    #[serde(rename = "use")]
     pub name_use: Option<String>,
     pub text: Option<String>,
     pub family: Option<String>,
@@ -46,19 +42,15 @@ pub struct HumanName {
     pub prefix: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Identifier {
-    #[serde(rename = "use")]
     pub identifier_use: Option<String>,
-    #[serde(rename = "type")]
     pub kind: Option<CodeableConcept>,
     pub system: Option<String>,
     pub value: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Patient {
     pub id: Option<String>,
     pub identifier: Vec<Identifier>,
@@ -67,8 +59,7 @@ pub struct Patient {
     pub birth_date: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Condition {
     pub id: Option<String>,
     pub clinical_status: Option<CodeableConcept>,
@@ -77,21 +68,18 @@ pub struct Condition {
     pub recorded_date: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dosage {
     pub text: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reference {
     pub reference: Option<String>,
     pub display: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MedicationRequest {
     pub id: Option<String>,
     pub status: Option<String>,
@@ -101,14 +89,12 @@ pub struct MedicationRequest {
     pub dosage_instruction: Vec<Dosage>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reaction {
     pub manifestation: Vec<CodeableConcept>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AllergyIntolerance {
     pub id: Option<String>,
     pub clinical_status: Option<CodeableConcept>,
@@ -117,15 +103,13 @@ pub struct AllergyIntolerance {
     pub reaction: Vec<Reaction>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservationComponent {
     pub code: Option<CodeableConcept>,
     pub value_quantity: Option<Quantity>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observation {
     pub id: Option<String>,
     pub status: Option<String>,
@@ -140,19 +124,167 @@ pub struct Observation {
     pub component: Vec<ObservationComponent>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Encounter {
     pub id: Option<String>,
     pub status: Option<String>,
     pub class: Option<Coding>,
-    #[serde(rename = "type")]
     pub kind: Vec<CodeableConcept>,
     pub period: Option<Period>,
 }
 
+impl FromJson for Coding {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Coding { system: o.text("system")?, code: o.text("code")?, display: o.text("display")? })
+    }
+}
+
+impl FromJson for CodeableConcept {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(CodeableConcept { coding: o.many("coding")?, text: o.text("text")? })
+    }
+}
+
+impl FromJson for Quantity {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Quantity { value: o.number("value")?, unit: o.text("unit")?, code: o.text("code")? })
+    }
+}
+
+impl FromJson for Period {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Period { start: o.text("start")?, end: o.text("end")? })
+    }
+}
+
+impl FromJson for HumanName {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(HumanName {
+            name_use: o.text("use")?,
+            text: o.text("text")?,
+            family: o.text("family")?,
+            given: o.texts("given")?.unwrap_or_default(),
+            prefix: o.texts("prefix")?.unwrap_or_default(),
+        })
+    }
+}
+
+impl FromJson for Identifier {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Identifier {
+            identifier_use: o.text("use")?,
+            kind: o.one("type")?,
+            system: o.text("system")?,
+            value: o.text("value")?,
+        })
+    }
+}
+
+impl FromJson for Patient {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Patient {
+            id: o.text("id")?,
+            identifier: o.many("identifier")?,
+            name: o.many("name")?,
+            gender: o.text("gender")?,
+            birth_date: o.text("birthDate")?,
+        })
+    }
+}
+
+impl FromJson for Condition {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Condition {
+            id: o.text("id")?,
+            clinical_status: o.one("clinicalStatus")?,
+            code: o.one("code")?,
+            onset_date_time: o.text("onsetDateTime")?,
+            recorded_date: o.text("recordedDate")?,
+        })
+    }
+}
+
+impl FromJson for Dosage {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Dosage { text: o.text("text")? })
+    }
+}
+
+impl FromJson for Reference {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Reference { reference: o.text("reference")?, display: o.text("display")? })
+    }
+}
+
+impl FromJson for MedicationRequest {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(MedicationRequest {
+            id: o.text("id")?,
+            status: o.text("status")?,
+            medication_codeable_concept: o.one("medicationCodeableConcept")?,
+            medication_reference: o.one("medicationReference")?,
+            authored_on: o.text("authoredOn")?,
+            dosage_instruction: o.many("dosageInstruction")?,
+        })
+    }
+}
+
+impl FromJson for Reaction {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Reaction { manifestation: o.many("manifestation")? })
+    }
+}
+
+impl FromJson for AllergyIntolerance {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(AllergyIntolerance {
+            id: o.text("id")?,
+            clinical_status: o.one("clinicalStatus")?,
+            criticality: o.text("criticality")?,
+            code: o.one("code")?,
+            reaction: o.many("reaction")?,
+        })
+    }
+}
+
+impl FromJson for ObservationComponent {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(ObservationComponent { code: o.one("code")?, value_quantity: o.one("valueQuantity")? })
+    }
+}
+
+impl FromJson for Observation {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Observation {
+            id: o.text("id")?,
+            status: o.text("status")?,
+            category: o.many("category")?,
+            code: o.one("code")?,
+            effective_date_time: o.text("effectiveDateTime")?,
+            effective_period: o.one("effectivePeriod")?,
+            issued: o.text("issued")?,
+            value_quantity: o.one("valueQuantity")?,
+            value_string: o.text("valueString")?,
+            value_codeable_concept: o.one("valueCodeableConcept")?,
+            component: o.many("component")?,
+        })
+    }
+}
+
+impl FromJson for Encounter {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        Ok(Encounter {
+            id: o.text("id")?,
+            status: o.text("status")?,
+            class: o.one("class")?,
+            kind: o.many("type")?,
+            period: o.one("period")?,
+        })
+    }
+}
+
 /// A resource type the app can read from a Bundle.
-pub trait Resource: for<'de> Deserialize<'de> {
+pub trait Resource: FromJson {
     const TYPE: &'static str;
 }
 
@@ -205,20 +337,25 @@ pub struct Page<T> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError(pub String);
 
-fn object(body: &str) -> Result<serde_json::Map<String, Value>, ParseError> {
+fn object(body: &str) -> Result<Value, ParseError> {
     match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(value) if value.is_object() => Ok(value),
         Ok(_) => Err(ParseError("the response is JSON but not a FHIR resource".into())),
         Err(e) => Err(ParseError(format!("the response is not JSON ({e})"))),
     }
 }
 
+fn resource_type(value: &Value) -> Option<&str> {
+    value.get("resourceType").and_then(Value::as_str)
+}
+
 /// Parses one resource, checking its `resourceType`.
 pub fn parse_resource<T: Resource>(body: &str) -> Result<T, ParseError> {
-    let map = object(body)?;
-    match map.get("resourceType").and_then(Value::as_str) {
-        Some(kind) if kind == T::TYPE => serde_json::from_value(Value::Object(map))
-            .map_err(|e| ParseError(format!("the {} is malformed ({e})", T::TYPE))),
+    let value = object(body)?;
+    match resource_type(&value) {
+        Some(kind) if kind == T::TYPE => {
+            read(&value).map_err(|e| ParseError(format!("the {} is malformed ({e})", T::TYPE)))
+        }
         Some(other) => Err(ParseError(format!("expected a {}, got a {other}", T::TYPE))),
         None => Err(ParseError("the response has no resourceType".into())),
     }
@@ -227,43 +364,41 @@ pub fn parse_resource<T: Resource>(body: &str) -> Result<T, ParseError> {
 /// Parses a search-set Bundle, keeping the entries that are `T` (a server
 /// may include OperationOutcome or `_include`d entries; they are skipped).
 pub fn parse_bundle<T: Resource>(body: &str) -> Result<Page<T>, ParseError> {
-    let map = object(body)?;
-    if map.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+    let value = object(body)?;
+    if resource_type(&value) != Some("Bundle") {
         return Err(ParseError("expected a Bundle".into()));
     }
     let mut items = Vec::new();
     let mut skipped = 0;
-    for entry in map.get("entry").and_then(Value::as_array).into_iter().flatten() {
+    for entry in value["entry"].as_array().into_iter().flatten() {
         let resource = &entry["resource"];
-        if resource["resourceType"].as_str() != Some(T::TYPE) {
+        if resource_type(resource) != Some(T::TYPE) {
             continue;
         }
-        match serde_json::from_value::<T>(resource.clone()) {
+        match read::<T>(resource) {
             Ok(item) => items.push(item),
             Err(_) => skipped += 1,
         }
     }
-    let next = map
-        .get("link")
-        .and_then(Value::as_array)
+    let next = value["link"]
+        .as_array()
         .into_iter()
         .flatten()
         .find(|l| l["relation"].as_str() == Some("next"))
         .and_then(|l| l["url"].as_str())
         .map(str::to_string);
-    let total = map.get("total").and_then(Value::as_u64);
+    let total = value["total"].as_u64();
     Ok(Page { items, next, total, skipped })
 }
 
 /// The diagnostics of an OperationOutcome, joined, if the body is one.
 pub fn outcome_text(body: &str) -> Option<String> {
-    let map = object(body).ok()?;
-    if map.get("resourceType").and_then(Value::as_str) != Some("OperationOutcome") {
+    let value = object(body).ok()?;
+    if resource_type(&value) != Some("OperationOutcome") {
         return None;
     }
-    let texts: Vec<String> = map
-        .get("issue")
-        .and_then(Value::as_array)
+    let texts: Vec<String> = value["issue"]
+        .as_array()
         .into_iter()
         .flatten()
         .filter_map(|issue| {
@@ -304,10 +439,14 @@ mod tests {
         assert!(parse_resource::<Patient>("[]").is_err());
         assert!(parse_resource::<Patient>(r#"{"id": "x"}"#).is_err());
         // A field of the wrong shape is a malformed resource, not a panic.
-        assert!(parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": "Bob"}"#)
-            .unwrap_err()
-            .0
-            .contains("malformed"));
+        assert_eq!(
+            parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": "Bob"}"#).unwrap_err().0,
+            "the Patient is malformed (name is not a list)"
+        );
+        assert_eq!(
+            parse_resource::<Patient>(r#"{"resourceType": "Patient", "name": [{"given": ["A", 1]}]}"#).unwrap_err().0,
+            "the Patient is malformed (name[0].given[1] is not a string)"
+        );
     }
 
     #[test]

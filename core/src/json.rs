@@ -1,0 +1,196 @@
+//! Reading fields out of parsed JSON, with errors that name the field.
+//!
+//! Every document the app reads (config.json, discovery, token responses,
+//! FHIR resources) is parsed once into serde_json's `Value` and read
+//! through [`Object`]. serde's derived deserializers were measured at
+//! about 10 KB brotli of the wasm for the same models (bench/README.md);
+//! these readers are a few hundred bytes, and their messages say which
+//! field was wrong.
+
+use serde_json::{Map, Value};
+
+/// A JSON object, read field by field. `null` counts as absent.
+#[derive(Clone, Copy)]
+pub struct Object<'a>(pub &'a Map<String, Value>);
+
+/// What is wrong, and where: `path` is like `name[0].given[1]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl JsonError {
+    pub fn new(path: &str, problem: impl Into<String>) -> Self {
+        JsonError { path: path.to_string(), problem: problem.into() }
+    }
+
+    /// The same problem, seen from the object that holds `outer`.
+    fn within(mut self, outer: &str) -> Self {
+        self.path = if self.path.is_empty() {
+            outer.to_string()
+        } else if self.path.starts_with('[') {
+            format!("{outer}{}", self.path)
+        } else {
+            format!("{outer}.{}", self.path)
+        };
+        self
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.path, self.problem)
+    }
+}
+
+/// A type read from a JSON object.
+pub trait FromJson: Sized {
+    /// Reads `Self`; the error says which field is wrong and how.
+    fn read(object: Object<'_>) -> Result<Self, JsonError>;
+}
+
+/// Reads a whole value as `T`.
+pub fn read<T: FromJson>(value: &Value) -> Result<T, JsonError> {
+    match value {
+        Value::Object(map) => T::read(Object(map)),
+        _ => Err(JsonError::new("", "is not an object")),
+    }
+}
+
+fn shape<T>(field: &str, value: Option<T>, problem: &str) -> Result<Option<T>, JsonError> {
+    value.map(Some).ok_or_else(|| JsonError::new(field, problem))
+}
+
+impl<'a> Object<'a> {
+    /// The object `value` is, if it is one.
+    pub fn of(value: &'a Value) -> Option<Self> {
+        value.as_object().map(Object)
+    }
+
+    /// The field's value, `None` when absent or `null`.
+    pub fn get(self, field: &str) -> Option<&'a Value> {
+        self.0.get(field).filter(|v| !v.is_null())
+    }
+
+    /// Refuses a field not in `known`, for documents where a misspelt field
+    /// must not pass silently.
+    pub fn only(self, known: &[&str]) -> Result<(), JsonError> {
+        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(field) => {
+                Err(JsonError::new(field, format!("is not a known field (expected one of: {})", known.join(", "))))
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn text(self, field: &str) -> Result<Option<String>, JsonError> {
+        self.get(field).map_or(Ok(None), |v| shape(field, v.as_str().map(str::to_string), "is not a string"))
+    }
+
+    pub fn number(self, field: &str) -> Result<Option<f64>, JsonError> {
+        self.get(field).map_or(Ok(None), |v| shape(field, v.as_f64(), "is not a number"))
+    }
+
+    pub fn whole_number(self, field: &str) -> Result<Option<u64>, JsonError> {
+        self.get(field).map_or(Ok(None), |v| shape(field, v.as_u64(), "is not a whole number of 0 or more"))
+    }
+
+    pub fn boolean(self, field: &str) -> Result<Option<bool>, JsonError> {
+        self.get(field).map_or(Ok(None), |v| shape(field, v.as_bool(), "is not true or false"))
+    }
+
+    /// A list of strings; `None` when the field is absent.
+    pub fn texts(self, field: &str) -> Result<Option<Vec<String>>, JsonError> {
+        self.list(field, |item| item.as_str().map(str::to_string).ok_or_else(|| JsonError::new("", "is not a string")))
+    }
+
+    /// A nested object read as `T`.
+    pub fn one<T: FromJson>(self, field: &str) -> Result<Option<T>, JsonError> {
+        self.get(field).map_or(Ok(None), |v| read(v).map(Some).map_err(|e| e.within(field)))
+    }
+
+    /// A list of objects read as `T`; empty when the field is absent.
+    pub fn many<T: FromJson>(self, field: &str) -> Result<Vec<T>, JsonError> {
+        Ok(self.list(field, read)?.unwrap_or_default())
+    }
+
+    /// A list whose items are read by `read`; `None` when absent.
+    pub fn list<T>(
+        self,
+        field: &str,
+        read: impl Fn(&Value) -> Result<T, JsonError>,
+    ) -> Result<Option<Vec<T>>, JsonError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| read(item).map_err(|e| e.within(&format!("{field}[{i}]"))))
+                .collect::<Result<Vec<T>, JsonError>>()
+                .map(Some),
+            Some(_) => Err(JsonError::new(field, "is not a list")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Pair {
+        name: Option<String>,
+        tags: Vec<String>,
+    }
+
+    impl FromJson for Pair {
+        fn read(o: Object<'_>) -> Result<Self, JsonError> {
+            Ok(Pair { name: o.text("name")?, tags: o.texts("tags")?.unwrap_or_default() })
+        }
+    }
+
+    #[test]
+    fn reads_present_absent_and_null_fields() {
+        let v = json!({"s": "x", "n": 1.5, "w": 7, "b": true, "z": null, "l": ["a", "b"]});
+        let o = Object::of(&v).unwrap();
+        assert_eq!(o.text("s").unwrap().as_deref(), Some("x"));
+        assert_eq!(o.text("z").unwrap(), None);
+        assert_eq!(o.text("missing").unwrap(), None);
+        assert_eq!(o.number("n").unwrap(), Some(1.5));
+        assert_eq!(o.whole_number("w").unwrap(), Some(7));
+        assert_eq!(o.boolean("b").unwrap(), Some(true));
+        assert_eq!(o.texts("l").unwrap().unwrap(), ["a", "b"]);
+        assert!(o.only(&["s", "n", "w", "b", "z", "l"]).is_ok());
+    }
+
+    #[test]
+    fn names_the_field_of_the_wrong_shape() {
+        let v = json!({"s": 1, "n": "1", "w": -1, "b": "yes", "l": ["a", 2], "o": [], "m": [{"name": 3}]});
+        let o = Object::of(&v).unwrap();
+        let message = |e: JsonError| e.to_string();
+        assert_eq!(message(o.text("s").unwrap_err()), "s is not a string");
+        assert_eq!(message(o.number("n").unwrap_err()), "n is not a number");
+        assert!(message(o.whole_number("w").unwrap_err()).starts_with("w is not a whole number"));
+        assert_eq!(message(o.boolean("b").unwrap_err()), "b is not true or false");
+        assert_eq!(message(o.texts("l").unwrap_err()), "l[1] is not a string");
+        assert_eq!(message(o.one::<Pair>("o").err().unwrap()), "o is not an object");
+        assert_eq!(message(o.many::<Pair>("m").err().unwrap()), "m[0].name is not a string");
+        assert_eq!(message(o.many::<Pair>("s").err().unwrap()), "s is not a list");
+        let e = o.only(&["s", "n", "w", "b", "l", "o"]).unwrap_err();
+        assert_eq!(e.path, "m");
+        assert!(e.problem.starts_with("is not a known field"), "{e}");
+    }
+
+    #[test]
+    fn reads_nested_objects() {
+        let v = json!({"one": {"name": "a", "tags": ["t"]}, "many": [{"name": "b"}, {}]});
+        let o = Object::of(&v).unwrap();
+        let one: Pair = o.one("one").unwrap().unwrap();
+        assert_eq!((one.name.as_deref(), one.tags.len()), (Some("a"), 1));
+        let many: Vec<Pair> = o.many("many").unwrap();
+        assert_eq!(many.len(), 2);
+        assert_eq!(many[1].name, None);
+        assert!(o.many::<Pair>("absent").unwrap().is_empty());
+    }
+}
