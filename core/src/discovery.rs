@@ -137,7 +137,10 @@ impl AuthorizationServer {
         }
         if let Some(grants) = Object(&doc).texts("grant_types_supported").map_err(|e| invalid(e.to_string()))? {
             if !grants.iter().any(|g| g == "authorization_code") {
-                return Err(invalid(format!("grant_types_supported {grants:?} does not include authorization_code")));
+                return Err(invalid(format!(
+                    "grant_types_supported [{}] does not include authorization_code",
+                    crate::error::quoted(&grants)
+                )));
             }
         } else if kind == DiscoveryKind::Smart {
             warnings.push("the server does not list grant_types_supported (required by SMART 2)".to_string());

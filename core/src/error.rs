@@ -90,7 +90,7 @@ impl fmt::Display for IdTokenProblem {
                 write!(f, "it was issued by \"{found}\", not by \"{expected}\"")
             }
             IdTokenProblem::WrongAudience { client_id, found } => {
-                write!(f, "it was issued for {found:?}, not for this app's client id \"{client_id}\"")
+                write!(f, "it was issued for {}, not for this app's client id \"{client_id}\"", quoted(found))
             }
             IdTokenProblem::Expired { exp, now } => {
                 write!(f, "it expired at {exp} (Unix time); the time now is {now}")
@@ -205,6 +205,12 @@ pub enum Error {
     RandomUnavailable { detail: String },
 }
 
+/// `"a", "b"`: a list of values for a message. (Debug formatting would do,
+/// but its escaping pulls Unicode tables into the wasm.)
+pub fn quoted(items: &[String]) -> String {
+    items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+}
+
 fn d(title: &str, detail: String, cause: &str, fix: &str) -> Diagnosis {
     Diagnosis { title: title.into(), detail, cause: cause.into(), fix: fix.into() }
 }
@@ -286,7 +292,7 @@ impl Error {
             ),
             PkceNotSupported { url, offered } => d(
                 "The authorization server does not support PKCE",
-                format!("{url} offers code challenge methods {offered:?} but not S256."),
+                format!("{url} offers code challenge methods {} but not S256.", quoted(offered)),
                 "The server is not configured for public clients, which must use PKCE with S256.",
                 "Enable PKCE (S256) for this app at the authorization server.",
             ),
@@ -433,7 +439,8 @@ impl Error {
             FhirUnauthorized { fhir_base, token_aud, www_authenticate } => {
                 let aud_note = match token_aud {
                     Some(aud) if !aud.iter().any(|a| same_base_text(a, fhir_base)) => format!(
-                        " The token's audience (aud) is {aud:?}, which does not match the FHIR server {fhir_base}."
+                        " The token's audience (aud) is {}, which does not match the FHIR server {fhir_base}.",
+                        quoted(aud)
                     ),
                     Some(_) => " The token's audience matches the FHIR server.".into(),
                     None => String::new(),

@@ -55,13 +55,21 @@ fn valid_color(v: &str) -> bool {
 fn valid_length(v: &str) -> bool {
     let number_end = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
     let (number, unit) = v.split_at(number_end);
-    !number.is_empty()
-        && number.parse::<f64>().is_ok()
+    // Digits with at most one '.' (a float parse would pull its tables into the wasm).
+    number.bytes().any(|b| b.is_ascii_digit())
+        && number.bytes().filter(|&b| b == b'.').count() <= 1
         && (matches!(unit, "px" | "em" | "rem" | "%" | "pt" | "vh" | "vw") || (unit.is_empty() && number == "0"))
 }
 
 fn valid_font(v: &str) -> bool {
-    v.len() <= 200 && v.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | ',' | '-' | '\'' | '"' | '_'))
+    // Letters and digits of any script (non-ASCII ones cannot end a CSS
+    // value), spaces, commas, quotes, '-' and '_'.
+    v.len() <= 200
+        && v.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || (!c.is_ascii() && !c.is_control())
+                || matches!(c, ' ' | ',' | '-' | '\'' | '"' | '_')
+        })
 }
 
 /// Parses a style document. Empty values and unknown fields are skipped.
@@ -87,7 +95,7 @@ pub fn parse_style(body: &str) -> Result<Style, String> {
             style.properties.push((property, text.to_string()));
         } else {
             style.rejected.push(format!(
-                "{field}: {text:?} is not a valid {}",
+                "{field}: \"{text}\" is not a valid {}",
                 match kind {
                     Kind::Color => "colour",
                     Kind::Length => "length",
@@ -142,11 +150,17 @@ mod tests {
         for bad in ["#ggg", "#12345", "url(x)", "red blue", "rgb(1,2,3"] {
             assert!(!valid_color(bad), "{bad}");
         }
-        for ok in ["0", "1.5rem", "20px", "100%"] {
+        for ok in ["0", "1.5rem", "20px", "100%", ".5em", "2.px"] {
             assert!(valid_length(ok), "{ok}");
         }
-        for bad in ["12", "px", "1e3px", "-1px", "12px "] {
+        for bad in ["12", "px", "1e3px", "-1px", "12px ", ".px", "1.2.3px", "0.0"] {
             assert!(!valid_length(bad), "{bad}");
+        }
+        for ok in ["Helvetica, Arial, sans-serif", "'Segoe UI', \"Noto Sans\"", "微软雅黑, Zoë Grotesk"] {
+            assert!(valid_font(ok), "{ok}");
+        }
+        for bad in ["a;b", "x} body {color:red", "url(x)", "a\u{85}b", "a\nb", &"a".repeat(201)] {
+            assert!(!valid_font(bad), "{bad}");
         }
     }
 }

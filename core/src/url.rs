@@ -40,7 +40,7 @@ impl fmt::Display for UrlError {
             UrlError::InvalidHost(h) => write!(f, "the host \"{h}\" is not a valid host name"),
             UrlError::InvalidPort(p) => write!(f, "the port \"{p}\" is not a number from 1 to 65535"),
             UrlError::ForbiddenCharacter(c) => {
-                write!(f, "it contains the character {c:?}, which is not allowed in a URL")
+                write!(f, "it contains the character U+{:04X}, which is not allowed in a URL", u32::from(*c))
             }
         }
     }

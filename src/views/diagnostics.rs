@@ -28,8 +28,8 @@ pub fn Diagnostics() -> impl IntoView {
                 let aud = match s.audience_matches_fhir_base() {
                     Some(true) => "yes".to_string(),
                     Some(false) => format!(
-                        "NO: the token's aud is {:?}; FHIR calls will fail with 401",
-                        s.context.access_token_audience.clone().unwrap_or_default()
+                        "NO: the token's aud is {}; FHIR calls will fail with 401",
+                        smart_core::error::quoted(&s.context.access_token_audience.clone().unwrap_or_default())
                     ),
                     None => "unknown (the access token is opaque)".to_string(),
                 };
