@@ -13,6 +13,9 @@ TRUNK_VERSION="0.21.14"
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
 # Debian's binaryen (108) breaks wasm-bindgen's output; npm's runs.
 BINARYEN_VERSION="132.0.0"
+# Minifies wasm-bindgen's JS glue in release builds (scripts/trunk-post-build.sh):
+# Trunk's own minifier fails on it.
+TERSER_VERSION="5.51.4"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -34,11 +37,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -x "$ROOT/.tools/node_modules/.bin/wasm-opt" ] \
-  || ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$ROOT/.tools/node_modules/binaryen/package.json" 2>/dev/null; then
-  log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into .tools/"
+npm_has() { grep -q "\"version\": \"$2\"" "$ROOT/.tools/node_modules/$1/package.json" 2>/dev/null; }
+if ! npm_has binaryen "$BINARYEN_VERSION" || ! npm_has terser "$TERSER_VERSION"; then
+  log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) and terser $TERSER_VERSION into .tools/"
   mkdir -p "$ROOT/.tools"
-  npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error \
+    "binaryen@$BINARYEN_VERSION" "terser@$TERSER_VERSION"
 fi
 
 if [ "${1:-}" = "--browser" ]; then

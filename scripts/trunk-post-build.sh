@@ -4,9 +4,24 @@
 # 'unsafe-inline' refuses inline scripts, so this moves it into its own
 # content-hashed file. It also writes 404.html, the fallback page static
 # hosts without rewrites (GitHub Pages, an S3 error document) serve for
-# deep links such as /callback.
+# deep links such as /callback. In release builds it minifies
+# wasm-bindgen's JS glue (Trunk's own minifier fails on it) with terser
+# (installed by scripts/setup.sh) and updates its integrity hash.
 set -eu
 cd "$TRUNK_STAGING_DIR"
+
+sri() {
+  node -e 'const d = require("crypto").createHash("sha384").update(require("fs").readFileSync(process.argv[1]));
+    process.stdout.write("sha384-" + d.digest("base64"))' "$1"
+}
+if [ "${TRUNK_PROFILE:-}" = "release" ]; then
+  for glue in *.js; do
+    before=$(sri "$glue")
+    terser "$glue" --module --compress --mangle --output "$glue.min"
+    mv "$glue.min" "$glue"
+    sed -i "s|$before|$(sri "$glue")|" index.html
+  done
+fi
 awk '
   /<script type="module">/ { inside = 1; next }
   inside && /<\/script>/ { inside = 0; print "<script type=\"module\" src=\"START_SCRIPT\"></script>"; next }
