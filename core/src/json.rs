@@ -123,12 +123,15 @@ impl<'a> Object<'a> {
     ) -> Result<Option<Vec<T>>, JsonError> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| read(item).map_err(|e| e.within(&format!("{field}[{i}]"))))
-                .collect::<Result<Vec<T>, JsonError>>()
-                .map(Some),
+            Some(Value::Array(items)) => {
+                // A plain loop: `collect::<Result<..>>` is a larger
+                // instantiation per item type.
+                let mut read_items = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    read_items.push(read(item).map_err(|e| e.within(&format!("{field}[{i}]")))?);
+                }
+                Ok(Some(read_items))
+            }
             Some(_) => Err(JsonError::new(field, "is not a list")),
         }
     }
