@@ -214,13 +214,44 @@ fn ms((median, min, max): (f64, f64, f64)) -> String {
     format!("{median:.0} ms ({min:.0}–{max:.0})")
 }
 
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Mode {
+    Full { runs: usize },
+    Sizes,
+    ByCrate { csv: String },
+}
+
+const USAGE: &str = "usage: bench [--runs N] | --sizes | --by-crate TWIGGY_CSV (scripts/bench.sh runs it)";
+
+fn parse_args(args: &[String]) -> Result<Mode, String> {
+    match args {
+        [] => Ok(Mode::Full { runs: 5 }),
+        [flag, n] if flag == "--runs" => match n.parse::<usize>() {
+            Ok(runs) if runs > 0 => Ok(Mode::Full { runs }),
+            _ => Err(format!("--runs needs a number of runs above 0, not \"{n}\"")),
+        },
+        [flag] if flag == "--sizes" => Ok(Mode::Sizes),
+        [flag, csv] if flag == "--by-crate" => Ok(Mode::ByCrate { csv: csv.clone() }),
+        other => Err(format!("unexpected arguments: {}", other.join(" "))),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    if let Some(csv) = std::env::args().skip_while(|a| a != "--by-crate").nth(1) {
-        by_crate(&csv);
-        return;
-    }
-    let runs: usize = std::env::args().skip_while(|a| a != "--runs").nth(1).and_then(|n| n.parse().ok()).unwrap_or(5);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = parse_args(&args).unwrap_or_else(|problem| {
+        eprintln!("{problem}\n{USAGE}");
+        std::process::exit(2);
+    });
+    let runs = match mode {
+        Mode::ByCrate { csv } => {
+            by_crate(&csv);
+            return;
+        }
+        Mode::Sizes => None,
+        Mode::Full { runs } => Some(runs),
+    };
     let out = e2e::workspace_root().join("bench/results.md");
 
     let dist = e2e::dist_dir();
@@ -231,10 +262,10 @@ async fn main() {
         println!("{:>10} {:>10} {:>10}  {}", kb(asset.raw), kb(asset.gzip), kb(asset.brotli), asset.name);
     }
     println!("first visit: {} raw, {} gzip, {} brotli", kb(raw), kb(gzip), kb(brotli));
-    if std::env::args().any(|a| a == "--sizes") {
+    let Some(runs) = runs else {
         // Sizes only: a quick look while trimming, nothing written.
         return;
-    }
+    };
 
     let env = AppWithSandbox::start().await;
     // One browser for every run: a clinician opens the app many times a
@@ -340,4 +371,25 @@ async fn main() {
     ));
     std::fs::write(&out, report).expect("write bench/results.md");
     println!("wrote {}", out.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Mode, String> {
+        parse_args(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn reads_the_modes_and_refuses_anything_else() {
+        assert_eq!(parse(&[]), Ok(Mode::Full { runs: 5 }));
+        assert_eq!(parse(&["--runs", "10"]), Ok(Mode::Full { runs: 10 }));
+        assert_eq!(parse(&["--sizes"]), Ok(Mode::Sizes));
+        assert_eq!(parse(&["--by-crate", "top.csv"]), Ok(Mode::ByCrate { csv: "top.csv".into() }));
+        assert!(parse(&["--runs", "0"]).unwrap_err().contains("above 0"));
+        assert!(parse(&["--runs", "many"]).is_err());
+        assert!(parse(&["--help"]).unwrap_err().contains("--help"));
+        assert!(parse(&["--sizes", "--runs", "3"]).is_err());
+    }
 }

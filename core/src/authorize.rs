@@ -156,12 +156,14 @@ impl PendingAuthorization {
     pub fn from_storage(json: &str) -> Result<PendingAuthorization, Error> {
         let corrupt = |detail: String| Error::PendingCorrupt { detail };
         let value: Value = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
-        let record: PendingAuthorization = read(&value).map_err(|e| corrupt(e.to_string()))?;
-        if record.version != RECORD_VERSION {
-            return Err(Error::PendingCorrupt {
-                detail: format!("record version {} is not supported", record.version),
-            });
+        // The version first: a record of another shape is named as such,
+        // not as a list of wrong fields.
+        match value.get("version").and_then(Value::as_u64) {
+            Some(version) if version == u64::from(RECORD_VERSION) => {}
+            Some(version) => return Err(corrupt(format!("record version {version} is not supported"))),
+            None => return Err(corrupt("the record has no version".into())),
         }
+        let record: PendingAuthorization = read(&value).map_err(|e| corrupt(e.to_string()))?;
         if !PkceVerifier::is_well_formed(record.verifier.secret()) {
             return Err(Error::PendingCorrupt { detail: "the PKCE verifier is malformed".into() });
         }
@@ -382,7 +384,13 @@ pub(crate) mod tests {
             Err(Error::PendingCorrupt { detail }) if detail == "server is missing"));
         let wrong_version = stored.replace(&format!("\"version\":{RECORD_VERSION}"), "\"version\":99");
         assert_ne!(wrong_version, stored);
-        assert!(matches!(PendingAuthorization::from_storage(&wrong_version), Err(Error::PendingCorrupt { .. })));
+        assert!(matches!(PendingAuthorization::from_storage(&wrong_version),
+            Err(Error::PendingCorrupt { detail }) if detail == "record version 99 is not supported"));
+        // A record of the first version (serde's enum names) is refused by its version.
+        let first =
+            stored.replace(&format!("\"version\":{RECORD_VERSION}"), "\"version\":1").replace("\"ehr\"", "\"Ehr\"");
+        assert!(matches!(PendingAuthorization::from_storage(&first),
+            Err(Error::PendingCorrupt { detail }) if detail == "record version 1 is not supported"));
         let bad_verifier = stored.replace(pending.verifier.secret(), "short");
         assert!(matches!(PendingAuthorization::from_storage(&bad_verifier), Err(Error::PendingCorrupt { .. })));
     }

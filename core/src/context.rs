@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(context.patient, Some(Sourced { value: "p-1".into(), source: Source::AccessTokenClaim }));
         // Descope renders an unset template value as "": that is no encounter.
         assert_eq!(context.encounter, None);
-        assert_eq!(context.need_patient_banner.unwrap().value, true);
+        assert!(context.need_patient_banner.unwrap().value);
         assert_eq!(context.access_token_audience.unwrap(), ["https://ehr.example.org/fhir"]);
         assert_eq!(context.access_token_scope.as_deref(), Some("launch patient/*.rs"));
     }

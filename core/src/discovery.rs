@@ -11,7 +11,6 @@
 use serde_json::{Map, Value};
 
 use crate::json::{FromJson, JsonError, Object};
-
 use crate::url::HttpUrl;
 use crate::Error;
 
@@ -119,12 +118,14 @@ impl AuthorizationServer {
         let revocation_endpoint = endpoint("revocation_endpoint")?;
         let jwks_uri = endpoint("jwks_uri")?;
         let userinfo_endpoint = endpoint("userinfo_endpoint")?;
-        let issuer = Object(&doc).text("issuer").map_err(|e| invalid(e.to_string()))?;
-        let scopes_supported = Object(&doc).texts("scopes_supported").map_err(|e| invalid(e.to_string()))?;
-        let capabilities = Object(&doc).texts("capabilities").map_err(|e| invalid(e.to_string()))?.unwrap_or_default();
+        let fields = Object(&doc);
+        let shape = |e: JsonError| invalid(e.to_string());
+        let issuer = fields.text("issuer").map_err(shape)?;
+        let scopes_supported = fields.texts("scopes_supported").map_err(shape)?;
+        let capabilities = fields.texts("capabilities").map_err(shape)?.unwrap_or_default();
         let mut warnings = Vec::new();
 
-        match Object(&doc).texts("code_challenge_methods_supported").map_err(|e| invalid(e.to_string()))? {
+        match fields.texts("code_challenge_methods_supported").map_err(shape)? {
             Some(methods) if !methods.iter().any(|m| m == "S256") => {
                 return Err(Error::PkceNotSupported { url: url_text, offered: methods });
             }
@@ -135,7 +136,7 @@ impl AuthorizationServer {
                     .to_string(),
             ),
         }
-        if let Some(grants) = Object(&doc).texts("grant_types_supported").map_err(|e| invalid(e.to_string()))? {
+        if let Some(grants) = fields.texts("grant_types_supported").map_err(shape)? {
             if !grants.iter().any(|g| g == "authorization_code") {
                 return Err(invalid(format!(
                     "grant_types_supported [{}] does not include authorization_code",
