@@ -32,7 +32,7 @@ section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
 run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
 
 section "sandbox: protocol rules over HTTP (no browser)"
-run cargo test -p smart-sandbox
+run cargo test -p smart-sandbox -p smart-test-support
 
 section "deployment rules and benchmark tools (smart-deploy, bench)"
 run cargo test -p smart-deploy -p bench

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 pub use browser::Browser;
 pub use server::{Request, Response, TestServer};
+pub use smart_test_support::{http, Reply};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -102,9 +103,8 @@ impl AppWithSandbox {
 
     /// POSTs JSON to the sandbox's control API and returns its answer.
     pub fn control(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
-        let reply = http(self.sandbox.port, "POST", path, Some(("application/json", &body.to_string())));
-        serde_json::from_str(&reply.body)
-            .unwrap_or_else(|_| panic!("the sandbox answered {}: {}", reply.status, reply.body))
+        let url = format!("http://127.0.0.1:{}{path}", self.sandbox.port);
+        http("POST", &url, &[("Content-Type", "application/json")], &body.to_string()).json()
     }
 
     /// Creates a launch through the control API; returns the app URL that opens it.
@@ -118,35 +118,4 @@ impl AppWithSandbox {
 pub fn shipped_config() -> serde_json::Value {
     let text = std::fs::read_to_string(workspace_root().join("public/config.json")).expect("public/config.json");
     serde_json::from_str(&text).expect("config.json is JSON")
-}
-
-/// An HTTP answer, headers named in lower case.
-pub struct Reply {
-    pub status: u16,
-    pub headers: std::collections::HashMap<String, String>,
-    pub body: String,
-}
-
-/// A plain HTTP/1.1 request to a local server; `body` is (content type, text).
-pub fn http(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> Reply {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to a local server");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
-    if let Some((content_type, text)) = body {
-        request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}", text.len()));
-    } else {
-        request.push_str("\r\n");
-    }
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply { status, headers, body: body.to_string() }
 }

@@ -48,7 +48,7 @@ impl Nginx {
                 return Err(format!("nginx exited ({status}): {log}"));
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                let reply = crate::http(port, "HEAD", "/", None);
+                let reply = crate::http("HEAD", &format!("http://127.0.0.1:{port}/"), &[], "");
                 return match reply.headers.get("server") {
                     Some(name) if name.starts_with("nginx") => Ok(server),
                     other => Err(format!("port {port} answers as {other:?}, not nginx")),

@@ -28,7 +28,7 @@ fn subpath_dist() -> PathBuf {
 }
 
 fn get(port: u16, path: &str) -> e2e::Reply {
-    e2e::http(port, "GET", path, None)
+    e2e::http("GET", &format!("http://127.0.0.1:{port}{path}"), &[], "")
 }
 
 #[tokio::test(flavor = "multi_thread")]
