@@ -15,11 +15,21 @@ sri() {
     process.stdout.write("sha384-" + d.digest("base64"))' "$1"
 }
 if [ "${TRUNK_PROFILE:-}" = "release" ]; then
+  if ! command -v terser >/dev/null || ! command -v node >/dev/null; then
+    echo "trunk-post-build: terser and node are needed for a release build;" \
+      "run scripts/setup.sh and put .tools/node_modules/.bin on PATH (scripts/env.sh does)" >&2
+    exit 1
+  fi
   for glue in *.js; do
     before=$(sri "$glue")
     terser "$glue" --module --compress --mangle --output "$glue.min"
     mv "$glue.min" "$glue"
-    sed -i "s|$before|$(sri "$glue")|" index.html
+    after=$(sri "$glue")
+    sed -i "s|$before|$after|" index.html
+    if ! grep -q "$after" index.html; then
+      echo "trunk-post-build: index.html has no integrity hash for $glue to update" >&2
+      exit 1
+    fi
   done
 fi
 awk '
