@@ -364,6 +364,18 @@ pub fn parse_resource<T: Resource>(body: &str) -> Result<T, ParseError> {
 /// Parses a search-set Bundle, keeping the entries that are `T` (a server
 /// may include OperationOutcome or `_include`d entries; they are skipped).
 pub fn parse_bundle<T: Resource>(body: &str) -> Result<Page<T>, ParseError> {
+    parse_bundle_as(body, T::TYPE, &T::read)
+}
+
+/// Parses a search-set Bundle, reading each entry of `resource_type` with
+/// `read`; an entry `read` refuses is counted in `skipped`. It takes the
+/// reader as a value so that the Bundle handling is compiled once, not
+/// once per resource type.
+pub fn parse_bundle_as<T>(
+    body: &str,
+    resource_type_wanted: &str,
+    read: &dyn Fn(Object<'_>) -> Result<T, JsonError>,
+) -> Result<Page<T>, ParseError> {
     let value = object(body)?;
     if resource_type(&value) != Some("Bundle") {
         return Err(ParseError("expected a Bundle".into()));
@@ -372,12 +384,12 @@ pub fn parse_bundle<T: Resource>(body: &str) -> Result<Page<T>, ParseError> {
     let mut skipped = 0;
     for entry in value["entry"].as_array().into_iter().flatten() {
         let resource = &entry["resource"];
-        if resource_type(resource) != Some(T::TYPE) {
+        if resource_type(resource) != Some(resource_type_wanted) {
             continue;
         }
-        match read::<T>(resource) {
-            Ok(item) => items.push(item),
-            Err(_) => skipped += 1,
+        match Object::of(resource).map(read) {
+            Some(Ok(item)) => items.push(item),
+            _ => skipped += 1,
         }
     }
     let next = value["link"]

@@ -3,8 +3,10 @@
 
 use super::display::{concept_text, date_text, decimal, observation_number, observation_time, observation_value};
 use super::models::{
-    parse_bundle, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError, Resource,
+    parse_bundle_as, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError,
+    Resource,
 };
+use crate::json::{JsonError, Object};
 use crate::url::HttpUrl;
 
 /// One line of a section.
@@ -180,14 +182,11 @@ impl Section {
     }
 }
 
-fn page<T: Resource>(body: &str, to_row: impl Fn(&T) -> Row) -> Result<Page<Row>, ParseError> {
-    let parsed = parse_bundle::<T>(body)?;
-    Ok(Page {
-        items: parsed.items.iter().map(to_row).collect(),
-        next: parsed.next,
-        total: parsed.total,
-        skipped: parsed.skipped,
-    })
+/// Rows from a page of `T`s: the Bundle is parsed by one non-generic
+/// function, and only the reading of a `T` and its row is per type.
+fn page<T: Resource>(body: &str, to_row: fn(&T) -> Row) -> Result<Page<Row>, ParseError> {
+    let read = |o: Object<'_>| -> Result<Row, JsonError> { T::read(o).map(|item| to_row(&item)) };
+    parse_bundle_as(body, T::TYPE, &read)
 }
 
 #[cfg(test)]
