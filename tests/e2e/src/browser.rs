@@ -152,7 +152,16 @@ pub async fn wait_for_text(client: &Client, needle: &str) -> TestResult {
 
 /// The first element matching `css`, once it exists.
 pub async fn element(client: &Client, css: &str) -> Result<Element, String> {
-    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("no element {css}: {e}"))
+    let started = Instant::now();
+    loop {
+        // Retried like a missing element: a lookup while the page navigates
+        // can fail with chromedriver's "aborted by navigation".
+        match client.find(Locator::Css(css)).await {
+            Ok(found) => return Ok(found),
+            Err(_) if started.elapsed() < WAIT => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => return Err(format!("no element {css}: {e}")),
+        }
+    }
 }
 
 /// The text of the first element matching `css`, once it exists.
