@@ -13,7 +13,7 @@ use crate::callback::AuthorizationResponse;
 use crate::config::IssuerConfig;
 use crate::discovery::AuthorizationServer;
 use crate::form::FormPost;
-use crate::json::{read, FromJson, JsonError, Object};
+use crate::json::{read, required, FromJson, JsonError, Object};
 use crate::pkce::PkceChallenge;
 use crate::random::{constant_time_eq, random_token};
 use crate::scopes::{Scope, ScopeSet};
@@ -196,10 +196,9 @@ impl PendingAuthorization {
 
 impl FromJson for PendingAuthorization {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        let missing = |field: &str| JsonError::new(field, "is missing");
-        let text = |field: &str| o.text(field)?.ok_or_else(|| missing(field));
-        let url = |field: &str| HttpUrl::parse(&text(field)?).map_err(|e| JsonError::new(field, e.to_string()));
-        let number = |field: &str| o.whole_number(field)?.ok_or_else(|| missing(field));
+        let text = |field: &str| required(o.text(field)?, field);
+        let url = |field: &str| required(o.url(field)?, field);
+        let number = |field: &str| required(o.whole_number(field)?, field);
         Ok(PendingAuthorization {
             version: u32::try_from(number("version")?).unwrap_or(u32::MAX),
             state: text("state")?,
@@ -215,7 +214,7 @@ impl FromJson for PendingAuthorization {
                 "standalone" => LaunchKind::Standalone,
                 other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
             },
-            server: o.one("server")?.ok_or_else(|| missing("server"))?,
+            server: required(o.one("server")?, "server")?,
             created_at: number("created_at")?,
         })
     }

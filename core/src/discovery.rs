@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::json::{FromJson, JsonError, Object};
+use crate::json::{required, FromJson, JsonError, Object};
 use crate::url::HttpUrl;
 use crate::Error;
 
@@ -167,11 +167,6 @@ impl AuthorizationServer {
 
 impl FromJson for AuthorizationServer {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        let url = |field: &str| match o.text(field)? {
-            Some(text) => HttpUrl::parse(&text).map(Some).map_err(|e| JsonError::new(field, e.to_string())),
-            None => Ok(None),
-        };
-        let required = |field: &str| url(field)?.ok_or_else(|| JsonError::new(field, "is missing"));
         Ok(AuthorizationServer {
             kind: match o.text("kind")?.as_deref() {
                 Some("smart") => DiscoveryKind::Smart,
@@ -179,11 +174,11 @@ impl FromJson for AuthorizationServer {
                 _ => return Err(JsonError::new("kind", "is not smart or openid")),
             },
             issuer: o.text("issuer")?,
-            authorization_endpoint: required("authorization_endpoint")?,
-            token_endpoint: required("token_endpoint")?,
-            revocation_endpoint: url("revocation_endpoint")?,
-            jwks_uri: url("jwks_uri")?,
-            userinfo_endpoint: url("userinfo_endpoint")?,
+            authorization_endpoint: required(o.url("authorization_endpoint")?, "authorization_endpoint")?,
+            token_endpoint: required(o.url("token_endpoint")?, "token_endpoint")?,
+            revocation_endpoint: o.url("revocation_endpoint")?,
+            jwks_uri: o.url("jwks_uri")?,
+            userinfo_endpoint: o.url("userinfo_endpoint")?,
             scopes_supported: o.texts("scopes_supported")?,
             capabilities: o.texts("capabilities")?.unwrap_or_default(),
             warnings: o.texts("warnings")?.unwrap_or_default(),

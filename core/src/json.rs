@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::url::HttpUrl;
+
 /// A JSON object, read field by field. `null` counts as absent.
 #[derive(Clone, Copy)]
 pub struct Object<'a>(pub &'a Map<String, Value>);
@@ -58,6 +60,11 @@ pub fn read<T: FromJson>(value: &Value) -> Result<T, JsonError> {
     }
 }
 
+/// A field that must be present.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, JsonError> {
+    value.ok_or_else(|| JsonError::new(field, "is missing"))
+}
+
 fn shape<T>(field: &str, value: Option<T>, problem: &str) -> Result<Option<T>, JsonError> {
     value.map(Some).ok_or_else(|| JsonError::new(field, problem))
 }
@@ -98,6 +105,16 @@ impl<'a> Object<'a> {
 
     pub fn boolean(self, field: &str) -> Result<Option<bool>, JsonError> {
         self.get(field).map_or(Ok(None), |v| shape(field, v.as_bool(), "is not true or false"))
+    }
+
+    /// An absolute http(s) URL.
+    pub fn url(self, field: &str) -> Result<Option<HttpUrl>, JsonError> {
+        match self.text(field)? {
+            Some(text) => {
+                HttpUrl::parse(&text).map(Some).map_err(|e| JsonError::new(field, format!("is not a usable URL: {e}")))
+            }
+            None => Ok(None),
+        }
     }
 
     /// A list of strings; `None` when the field is absent.
@@ -183,6 +200,18 @@ mod tests {
         let e = o.only(&["s", "n", "w", "b", "l", "o"]).unwrap_err();
         assert_eq!(e.path, "m");
         assert!(e.problem.starts_with("is not a known field"), "{e}");
+    }
+
+    #[test]
+    fn reads_urls_and_required_fields() {
+        let v = json!({"u": "https://ehr.example.org/fhir", "bad": "fhir", "n": 3});
+        let o = Object::of(&v).unwrap();
+        assert_eq!(o.url("u").unwrap().unwrap().to_string(), "https://ehr.example.org/fhir");
+        assert_eq!(o.url("absent").unwrap(), None);
+        assert!(o.url("bad").unwrap_err().to_string().starts_with("bad is not a usable URL: "));
+        assert!(o.url("n").unwrap_err().to_string().starts_with("n is not a string"));
+        assert_eq!(required(o.whole_number("n").unwrap(), "n").unwrap(), 3);
+        assert_eq!(required(o.text("absent").unwrap(), "absent").unwrap_err().to_string(), "absent is missing");
     }
 
     #[test]
