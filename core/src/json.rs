@@ -1,11 +1,11 @@
 //! Reading fields out of parsed JSON, with errors that name the field.
 //!
-//! Every document the app reads (config.json, discovery, token responses,
-//! FHIR resources) is parsed once into serde_json's `Value` and read
-//! through [`Object`]. serde's derived deserializers were measured at
-//! about 10 KB brotli of the wasm for the same models (bench/README.md);
-//! these readers are a few hundred bytes, and their messages say which
-//! field was wrong.
+//! Every document the app reads is parsed once into serde_json's `Value`;
+//! the ones read into types (config.json, discovery documents, the pending
+//! record, FHIR resources) go through [`Object`] and [`FromJson`]. serde's
+//! derived deserializers for the same types were measured at 16 KB brotli
+//! of the wasm (bench/README.md); these readers are small, and their
+//! messages say which field was wrong.
 
 use serde_json::{Map, Value};
 
