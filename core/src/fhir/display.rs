@@ -141,7 +141,7 @@ pub fn quantity_text(quantity: &Quantity) -> String {
 pub const SYSTOLIC: &str = "8480-6";
 pub const DIASTOLIC: &str = "8462-4";
 
-/// An observation's value: "128/80 mm[Hg]" for blood pressure, else its
+/// An observation's value: `128/80 mm[Hg]` for blood pressure, else its
 /// quantity, string or coded value.
 pub fn observation_value(observation: &Observation) -> String {
     let component = |code: &str| {
