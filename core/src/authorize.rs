@@ -50,7 +50,6 @@ pub enum LaunchKind {
 /// deleted as soon as the callback arrives. It never holds a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingAuthorization {
-    version: u32,
     state: String,
     verifier: PkceVerifier,
     nonce: Option<String>,
@@ -108,7 +107,6 @@ impl PendingAuthorization {
         }
         let url = server.authorization_endpoint.with_query_pairs(params);
         let pending = PendingAuthorization {
-            version: RECORD_VERSION,
             state,
             verifier,
             nonce,
@@ -134,7 +132,7 @@ impl PendingAuthorization {
 
     pub fn to_storage(&self) -> String {
         let mut record = Map::new();
-        record.insert("version".into(), self.version.into());
+        record.insert("version".into(), RECORD_VERSION.into());
         record.insert("state".into(), self.state.clone().into());
         record.insert("verifier".into(), self.verifier.secret().into());
         record.insert("nonce".into(), self.nonce.clone().into());
@@ -194,13 +192,13 @@ impl PendingAuthorization {
     }
 }
 
+/// The stored record's fields; `from_storage` has checked its version.
 impl FromJson for PendingAuthorization {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
         let text = |field: &str| required(o.text(field)?, field);
         let url = |field: &str| required(o.url(field)?, field);
         let number = |field: &str| required(o.whole_number(field)?, field);
         Ok(PendingAuthorization {
-            version: u32::try_from(number("version")?).unwrap_or(u32::MAX),
             state: text("state")?,
             verifier: PkceVerifier::new(text("verifier")?),
             nonce: o.text("nonce")?,
