@@ -246,7 +246,7 @@ impl AppConfig {
     /// Parses and validates `config.json`. Every message names the field.
     pub fn parse(json: &str) -> Result<AppConfig, Error> {
         let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| invalid("the file", format!("is not JSON: {e}")))?;
+            crate::json::parse(json.as_bytes()).map_err(|e| invalid("the file", e))?;
         let raw: RawConfig = read(&value).map_err(|e| match e.path.as_str() {
             "" => invalid("the file", "is not a JSON object"),
             _ => invalid(e.path, e.problem),
@@ -522,7 +522,7 @@ mod tests {
     #[test]
     fn each_mistake_gets_a_specific_message() {
         let cases: Vec<(String, &str, &str)> = vec![
-            ("not json".into(), "the file", "is not JSON"),
+            ("not json".into(), "the file", "is not valid JSON (line 1, column 2)"),
             ("[]".into(), "the file", "is not a JSON object"),
             (r#"{"issuers": {}}"#.into(), "issuers", "is not a list"),
             (r#"{"issuers": [], "request_timeout_seconds": "30"}"#.into(), "request_timeout_seconds", "whole number"),

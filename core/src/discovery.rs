@@ -80,7 +80,7 @@ impl AuthorizationServer {
         if !(200..300).contains(&status) {
             return Err(Error::DiscoveryStatus { url: url_text, status });
         }
-        let value: Value = serde_json::from_str(body).map_err(|_| Error::DiscoveryNotJson {
+        let value = crate::json::parse(body.as_bytes()).map_err(|_| Error::DiscoveryNotJson {
             url: url_text.clone(),
             looks_like_html: body.trim_start().starts_with('<'),
         })?;

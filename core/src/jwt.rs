@@ -46,7 +46,7 @@ impl std::fmt::Display for JwtError {
         match self {
             JwtError::NotAJwt => write!(f, "it is not a JWT (three base64url parts separated by dots)"),
             JwtError::BadBase64 { part } => write!(f, "its {part} is not base64url"),
-            JwtError::BadJson { part, detail } => write!(f, "its {part} is not UTF-8 JSON ({detail})"),
+            JwtError::BadJson { part, detail } => write!(f, "its {part} {detail}"),
             JwtError::NotAnObject { part } => write!(f, "its {part} is not a JSON object"),
         }
     }
@@ -74,10 +74,10 @@ impl DecodedJwt {
 
 fn decode_object(text: &str, part: &'static str) -> Result<Claims, JwtError> {
     let bytes = LENIENT_URL_SAFE.decode(text).map_err(|_| JwtError::BadBase64 { part })?;
-    match serde_json::from_slice::<Value>(&bytes) {
+    match crate::json::parse(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(JwtError::NotAnObject { part }),
-        Err(e) => Err(JwtError::BadJson { part, detail: e.to_string() }),
+        Err(detail) => Err(JwtError::BadJson { part, detail }),
     }
 }
 

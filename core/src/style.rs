@@ -74,7 +74,7 @@ fn valid_font(v: &str) -> bool {
 
 /// Parses a style document. Empty values and unknown fields are skipped.
 pub fn parse_style(body: &str) -> Result<Style, String> {
-    let value: Value = serde_json::from_str(body).map_err(|e| format!("the style document is not JSON ({e})"))?;
+    let value = crate::json::parse(body.as_bytes()).map_err(|e| format!("the style document {e}"))?;
     let Value::Object(doc) = value else { return Err("the style document is not a JSON object".into()) };
     let mut style = Style::default();
     for (field, property, kind) in FIELDS {

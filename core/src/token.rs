@@ -65,7 +65,7 @@ pub fn parse_oauth_error(value: &Value) -> Option<OAuthError> {
 impl TokenResponse {
     /// Parses the token endpoint's HTTP response.
     pub fn from_response(status: u16, body: &str) -> Result<TokenResponse, Error> {
-        let value: Value = match serde_json::from_str(body) {
+        let value = match crate::json::parse(body.as_bytes()) {
             Ok(value) => value,
             Err(_) => return Err(Error::TokenResponseNotJson { status, excerpt: excerpt(body) }),
         };

@@ -1,8 +1,8 @@
 //! id_token signature verification with the browser's WebCrypto (RS256 =
 //! RSASSA-PKCS1-v1_5 with SHA-256): no RSA code in the wasm bundle.
 
-use js_sys::{Array, Object, Uint8Array};
-use serde_json::{json, Value};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde_json::Value;
 use smart_core::id_token::Jwks;
 use smart_core::jwt::DecodedJwt;
 use smart_core::session::SignatureVerdict;
@@ -12,11 +12,14 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::http::get_json;
 
-fn js_object(value: &Value) -> Result<Object, String> {
-    js_sys::JSON::parse(&value.to_string())
-        .ok()
-        .and_then(|v| v.dyn_into::<Object>().ok())
-        .ok_or_else(|| "could not build a WebCrypto parameter".to_string())
+/// A plain JS object of string fields (WebCrypto's parameters).
+fn js_object(fields: &[(&str, &str)]) -> Object {
+    let object = Object::new();
+    for (name, value) in fields {
+        // Setting a field on a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value));
+    }
+    object
 }
 
 /// Fetches the authorization server's key set (its body).
@@ -54,8 +57,11 @@ async fn verify_rs256(key: &serde_json::Map<String, Value>, token: &DecodedJwt) 
         .ok_or("WebCrypto is not available (the page must be served over https or from localhost)")?;
     // Only the public numbers: `use`, `key_ops` or `alg` values that differ
     // in spelling would otherwise make importKey refuse a good key.
-    let jwk = js_object(&json!({"kty": "RSA", "n": key["n"], "e": key["e"], "alg": "RS256", "ext": true}))?;
-    let algorithm = js_object(&json!({"name": "RSASSA-PKCS1-v1_5", "hash": "SHA-256"}))?;
+    let (Some(n), Some(e)) = (key.get("n").and_then(Value::as_str), key.get("e").and_then(Value::as_str)) else {
+        return Err("the signing key has no RSA modulus (n) or exponent (e)".into());
+    };
+    let jwk = js_object(&[("kty", "RSA"), ("n", n), ("e", e), ("alg", "RS256")]);
+    let algorithm = js_object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")]);
     let usages = Array::of1(&JsValue::from_str("verify"));
     let import = subtle
         .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)

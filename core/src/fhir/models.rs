@@ -338,10 +338,10 @@ pub struct Page<T> {
 pub struct ParseError(pub String);
 
 fn object(body: &str) -> Result<Value, ParseError> {
-    match serde_json::from_str::<Value>(body) {
+    match crate::json::parse(body.as_bytes()) {
         Ok(value) if value.is_object() => Ok(value),
         Ok(_) => Err(ParseError("the response is JSON but not a FHIR resource".into())),
-        Err(e) => Err(ParseError(format!("the response is not JSON ({e})"))),
+        Err(e) => Err(ParseError(format!("the response {e}"))),
     }
 }
 

@@ -90,7 +90,7 @@ impl Section {
     /// The first search URL for `patient` on `fhir_base`.
     pub fn search_url(self, fhir_base: &HttpUrl, patient: &str) -> HttpUrl {
         let base = fhir_base.join_path(self.resource_type());
-        let patient = patient.trim_start_matches("Patient/");
+        let patient = patient.strip_prefix("Patient/").unwrap_or(patient);
         let params: &[(&str, &str)] = match self {
             Section::Conditions | Section::Medications | Section::Allergies => &[("_count", "100")],
             Section::VitalSigns => &[("category", "vital-signs"), ("_sort", "-date"), ("_count", "200")],
