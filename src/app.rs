@@ -15,7 +15,6 @@ use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, SignedInArea, Standal
 use crate::views::{ErrorView, Progress};
 
 /// Where the runtime configuration stands.
-#[derive(Clone)]
 enum ConfigState {
     Loading,
     Ready(Arc<AppConfig>),
@@ -29,7 +28,6 @@ pub type Config = Arc<AppConfig>;
 pub type SessionSlot = RwSignal<Option<Session>>;
 
 /// Why a session ended, while the page still shows it.
-#[derive(Clone, Debug)]
 pub enum EndReason {
     /// The user signed out; `revoked` says whether the server confirmed the
     /// revocation (`None`: the server has no revocation endpoint).
@@ -38,7 +36,6 @@ pub enum EndReason {
     Failed(Error),
 }
 
-#[derive(Clone, Debug)]
 pub struct Ended {
     pub reason: EndReason,
     pub kind: LaunchKind,
@@ -86,11 +83,11 @@ pub fn App() -> impl IntoView {
                 <span class="app-name">"SMART Health Summary"</span>
             </header>
             <main id="main">
-                {move || match state.get() {
+                {move || state.with(|state| match state {
                     ConfigState::Loading => view! { <Progress label="Loading configuration…"/> }.into_any(),
                     ConfigState::Failed(error) => view! { <ErrorView error/> }.into_any(),
-                    ConfigState::Ready(config) => view! { <Routed config/> }.into_any(),
-                }}
+                    ConfigState::Ready(config) => view! { <Routed config=config.clone()/> }.into_any(),
+                })}
             </main>
         </div>
     }

@@ -245,8 +245,7 @@ fn server_url(text: String, path: &str) -> Result<HttpUrl, Error> {
 impl AppConfig {
     /// Parses and validates `config.json`. Every message names the field.
     pub fn parse(json: &str) -> Result<AppConfig, Error> {
-        let value: serde_json::Value =
-            crate::json::parse(json.as_bytes()).map_err(|e| invalid("the file", e))?;
+        let value: serde_json::Value = crate::json::parse(json.as_bytes()).map_err(|e| invalid("the file", e))?;
         let raw: RawConfig = read(&value).map_err(|e| match e.path.as_str() {
             "" => invalid("the file", "is not a JSON object"),
             _ => invalid(e.path, e.problem),

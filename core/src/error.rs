@@ -16,13 +16,13 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnosis {
     /// A short headline.
-    pub title: String,
+    pub title: &'static str,
     /// What exactly was wrong, with the values involved.
     pub detail: String,
     /// The likely cause.
-    pub cause: String,
+    pub cause: &'static str,
     /// What to do about it.
-    pub fix: String,
+    pub fix: &'static str,
 }
 
 /// An OAuth error response (RFC 6749 §4.1.2.1 and §5.2), from the callback
@@ -105,7 +105,7 @@ impl fmt::Display for IdTokenProblem {
 }
 
 /// Everything that can go wrong, from reading `config.json` to a FHIR call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Error {
     // ── configuration ───────────────────────────────────────────────
     /// `config.json` could not be fetched.
@@ -211,8 +211,20 @@ pub fn quoted(items: &[String]) -> String {
     items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
 }
 
-fn d(title: &str, detail: String, cause: &str, fix: &str) -> Diagnosis {
-    Diagnosis { title: title.into(), detail, cause: cause.into(), fix: fix.into() }
+fn d(title: &'static str, detail: String, cause: &'static str, fix: &'static str) -> Diagnosis {
+    Diagnosis { title, detail, cause, fix }
+}
+
+impl From<&Error> for Diagnosis {
+    fn from(error: &Error) -> Diagnosis {
+        error.diagnosis()
+    }
+}
+
+impl From<Error> for Diagnosis {
+    fn from(error: Error) -> Diagnosis {
+        error.diagnosis()
+    }
 }
 
 impl Error {

@@ -76,8 +76,8 @@ pub struct Jwks {
 
 impl Jwks {
     pub fn parse(body: &str) -> Result<Jwks, IdTokenProblem> {
-        let value = crate::json::parse(body.as_bytes())
-            .map_err(|e| IdTokenProblem::Malformed(format!("the key set {e}")))?;
+        let value =
+            crate::json::parse(body.as_bytes()).map_err(|e| IdTokenProblem::Malformed(format!("the key set {e}")))?;
         let keys = value
             .get("keys")
             .and_then(Value::as_array)

@@ -69,9 +69,8 @@ pub fn start(session: SessionSlot, ended: EndedSlot) {
                 end(session, ended, EndReason::Failed(Error::SessionExpired));
                 return;
             }
-            if let Err(error) = refresh(session, ended).await {
-                end(session, ended, EndReason::Failed(error));
-                return;
+            if refresh(session, ended).await.is_err() {
+                return; // refresh ended the session, with its reason
             }
         }
     });

@@ -19,13 +19,13 @@ thread_local! {
 /// Refreshes the session's access token. A caller arriving while another
 /// refresh runs waits for that one instead of starting a second (a second
 /// would present a rotated-out refresh token and revoke the session).
-/// A failed refresh ends the session: the user is asked to relaunch.
+/// A failed refresh ends the session with its reason (the user is asked to
+/// relaunch); the caller gets `SessionExpired`.
 pub async fn refresh(session: SessionSlot, ended: EndedSlot) -> Result<(), Error> {
-    let result = refresh_once(session).await;
-    if let Err(error) = &result {
-        end(session, ended, EndReason::Failed(error.clone()));
-    }
-    result
+    refresh_once(session).await.map_err(|error| {
+        end(session, ended, EndReason::Failed(error));
+        Error::SessionExpired
+    })
 }
 
 async fn refresh_once(session: SessionSlot) -> Result<(), Error> {

@@ -109,8 +109,8 @@ pub fn CallbackPage() -> impl IntoView {
     let Completion { failure, done, .. } =
         use_context::<Completion>().unwrap_or_else(|| arrive(&navigation::current_query()));
     move || {
-        if let Some(error) = failure.get() {
-            view! { <ErrorView error/> }.into_any()
+        if let Some(view) = failure.with(|f| f.as_ref().map(|error| view! { <ErrorView error/> }.into_any())) {
+            view
         } else if done.get() {
             view! { <SignedInArea/> }.into_any()
         } else {

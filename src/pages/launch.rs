@@ -53,7 +53,7 @@ pub fn LaunchPage() -> impl IntoView {
             return view! { <SignedInArea/> }.into_any();
         }
         let start = start.clone();
-        let prompt = (by_click && matches!(step.get(), Step::Idle)).then(|| {
+        let prompt = (by_click && step.with(|s| matches!(s, Step::Idle))).then(|| {
             view! {
                 <section class="sign-in-prompt" aria-labelledby="sign-in-title">
                     <h1 id="sign-in-title">"Sign in to continue"</h1>

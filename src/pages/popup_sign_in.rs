@@ -17,7 +17,7 @@ use crate::pages::{finish_sign_in, Completion};
 use crate::views::{ErrorView, Progress};
 
 /// Where a sign-in started from this page stands.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub enum Step {
     #[default]
     Idle,
@@ -87,27 +87,32 @@ async fn through_popup(
 /// The sign-in's progress or failure, with a way to try again.
 #[component]
 pub fn SignInStatus(step: RwSignal<Step>, completion: Completion, retry: Callback<()>) -> impl IntoView {
+    let done = completion.done;
     move || {
-        let failed = match (step.get(), completion.failure.get()) {
-            (_, Some(error)) | (Step::Failed(error), None) => error,
-            (Step::Leaving(name), None) => {
-                return view! { <Progress label=format!("Connecting to {name}…")/> }.into_any();
-            }
-            (Step::Waiting(name), None) => {
-                let label = format!("Sign in to {name} in the window that opened…");
-                return view! { <Progress label/> }.into_any();
-            }
-            (Step::Exchanging, None) if !completion.done.get() => {
-                return view! { <Progress label="Completing sign-in…"/> }.into_any();
-            }
-            (Step::Idle | Step::Exchanging, None) => return ().into_any(),
-        };
-        view! {
-            <ErrorView error=failed/>
-            <p>
-                <button type="button" class="try-again" on:click=move |_| retry.run(())>"Try again"</button>
-            </p>
-        }
-        .into_any()
+        step.with(|step| {
+            completion.failure.with(|failure| {
+                let failed = match (step, failure) {
+                    (_, Some(error)) | (Step::Failed(error), None) => error,
+                    (Step::Leaving(name), None) => {
+                        return view! { <Progress label=format!("Connecting to {name}…")/> }.into_any();
+                    }
+                    (Step::Waiting(name), None) => {
+                        let label = format!("Sign in to {name} in the window that opened…");
+                        return view! { <Progress label/> }.into_any();
+                    }
+                    (Step::Exchanging, None) if !done.get() => {
+                        return view! { <Progress label="Completing sign-in…"/> }.into_any();
+                    }
+                    (Step::Idle | Step::Exchanging, None) => return ().into_any(),
+                };
+                view! {
+                    <ErrorView error=failed/>
+                    <p>
+                        <button type="button" class="try-again" on:click=move |_| retry.run(())>"Try again"</button>
+                    </p>
+                }
+                .into_any()
+            })
+        })
     }
 }

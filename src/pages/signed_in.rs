@@ -34,10 +34,10 @@ fn WayBack(kind: LaunchKind) -> impl IntoView {
     }
 }
 
-#[component]
-fn EndedView(ended: Ended) -> impl IntoView {
+/// Why the session ended, read in place from its signal.
+fn ended_view(ended: &Ended) -> AnyView {
     let kind = ended.kind;
-    match ended.reason {
+    match &ended.reason {
         EndReason::SignedOut { revoked } => {
             let detail = match revoked {
                 Some(true) => "The sign-in was revoked at the server, and nothing of it is kept in this page.",
@@ -72,8 +72,8 @@ pub fn SignedInArea() -> impl IntoView {
         LaunchKind::Standalone
     };
     move || {
-        if let Some(ended) = ended.get() {
-            view! { <EndedView ended/> }.into_any()
+        if let Some(view) = ended.with(|ended| ended.as_ref().map(ended_view)) {
+            view
         } else if signed_in.get() {
             view! { <SummaryPage/> }.into_any()
         } else {

@@ -31,7 +31,7 @@ pub fn StandalonePage() -> impl IntoView {
             }
         })
     };
-    let busy = move || matches!(step.get(), Step::Leaving(_) | Step::Waiting(_) | Step::Exchanging);
+    let busy = move || step.with(|s| matches!(s, Step::Leaving(_) | Step::Waiting(_) | Step::Exchanging));
     let providers = config.issuers.clone();
     move || {
         if completion.done.get() {

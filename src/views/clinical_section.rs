@@ -11,7 +11,6 @@ use smart_core::Error;
 use crate::app::{EndedSlot, SessionSlot};
 use crate::browser::{fhir_client, marks};
 
-#[derive(Clone)]
 enum State {
     Loading,
     NotCovered(String),
@@ -49,11 +48,11 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
     view! {
-        <section class="clinical-section" id=id aria-labelledby=labelled_by aria-busy=move || matches!(state.get(), State::Loading).to_string()>
+        <section class="clinical-section" id=id aria-labelledby=labelled_by aria-busy=move || state.with(|s| matches!(s, State::Loading)).to_string()>
             <h2 id=heading>{section.title()}</h2>
-            {move || match state.get() {
+            {move || state.with(|state| match state {
                 State::Loading => view! { <p class="section-status">"Loading…"</p> }.into_any(),
-                State::NotCovered(text) => view! { <p class="section-status not-covered">{text}</p> }.into_any(),
+                State::NotCovered(text) => view! { <p class="section-status not-covered">{text.clone()}</p> }.into_any(),
                 State::Failed(error) => {
                     let d = error.diagnosis();
                     view! { <p class="section-status section-error" role="alert">{format!("{}: {}", d.title, d.detail)}</p> }.into_any()
@@ -61,22 +60,22 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
                 State::Ready { rows, .. } if rows.is_empty() => view! { <p class="section-status">"None recorded."</p> }.into_any(),
                 State::Ready { rows, note } => view! {
                     <ul class="rows">
-                        {rows.into_iter().map(|row| {
+                        {rows.iter().map(|row| {
                             let trend = (row.trend.len() >= 2).then(|| view! { <Trend title=row.title.clone() values=row.trend.clone()/> });
                             view! {
                                 <li class="row">
-                                    <span class="row-title">{row.title}</span>
-                                    <span class="row-detail">{row.detail}</span>
-                                    <span class="row-date">{row.date}</span>
+                                    <span class="row-title">{row.title.clone()}</span>
+                                    <span class="row-detail">{row.detail.clone()}</span>
+                                    <span class="row-date">{row.date.clone()}</span>
                                     {trend}
                                 </li>
                             }
                         }).collect_view()}
                     </ul>
-                    {note.map(|n| view! { <p class="section-note">{n.diagnosis().detail}</p> })}
+                    {note.as_ref().map(|n| view! { <p class="section-note">{n.diagnosis().detail}</p> })}
                 }
                 .into_any(),
-            }}
+            })}
         </section>
     }
 }

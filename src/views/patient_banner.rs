@@ -35,14 +35,14 @@ pub fn PatientBanner(patient_id: String) -> impl IntoView {
     });
     view! {
         <section class="patient-banner" role="region" aria-label="Patient" data-testid="patient-banner">
-            {move || match loaded.get() {
+            {move || loaded.with(|loaded| match loaded {
                 None => view! { <p class="banner-loading">"Loading patient…"</p> }.into_any(),
                 Some(Err(error)) => {
                     let d = error.diagnosis();
                     view! { <p class="banner-error">{format!("Patient details unavailable: {}. {}", d.title, d.detail)}</p> }.into_any()
                 }
                 Some(Ok(patient)) => {
-                    let name = patient_name(&patient).unwrap_or_else(|| "Name not recorded".into());
+                    let name = patient_name(patient).unwrap_or_else(|| "Name not recorded".into());
                     let birth = patient.birth_date.clone().filter(|b| parse_date(b).is_some());
                     let born = match &birth {
                         Some(b) => match age_in_years(b, today()) {
@@ -51,7 +51,7 @@ pub fn PatientBanner(patient_id: String) -> impl IntoView {
                         },
                         None => "Birth date not recorded".into(),
                     };
-                    let identifier = banner_identifier(&patient)
+                    let identifier = banner_identifier(patient)
                         .map(|(label, value)| format!("{label} {value}"))
                         .unwrap_or_else(|| "No identifier recorded".into());
                     view! {
@@ -66,7 +66,7 @@ pub fn PatientBanner(patient_id: String) -> impl IntoView {
                     }
                     .into_any()
                 }
-            }}
+            })}
         </section>
     }
 }

@@ -12,7 +12,6 @@ use wasm_bindgen::JsCast;
 use crate::app::{EndedSlot, SessionSlot};
 use crate::browser::fhir_client;
 
-#[derive(Clone)]
 enum Results {
     Idle,
     Searching,
@@ -60,7 +59,7 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
                 <input id="patient-search" type="search" autocomplete="off" name="name"/>
                 <button type="submit">"Search"</button>
             </form>
-            {move || match results.get() {
+            {move || results.with(|results| match results {
                 Results::Idle => ().into_any(),
                 Results::Searching => view! { <p role="status">"Searching…"</p> }.into_any(),
                 Results::Failed(error) => {
@@ -71,14 +70,14 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
                 Results::Found(patients) => view! {
                     <ul class="picker-results">
                         {patients
-                            .into_iter()
+                            .iter()
                             .filter_map(|p| {
                                 let id = p.id.clone()?;
                                 let label = format!(
                                     "{} — born {} — {}",
-                                    patient_name(&p).unwrap_or_else(|| "Name not recorded".into()),
+                                    patient_name(p).unwrap_or_else(|| "Name not recorded".into()),
                                     p.birth_date.clone().unwrap_or_else(|| "?".into()),
-                                    banner_identifier(&p).map(|(l, v)| format!("{l} {v}")).unwrap_or_default()
+                                    banner_identifier(p).map(|(l, v)| format!("{l} {v}")).unwrap_or_default()
                                 );
                                 Some(view! {
                                     <li><button type="button" class="pick" on:click=move |_| on_choose.run(id.clone())>{label}</button></li>
@@ -88,7 +87,7 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
                     </ul>
                 }
                 .into_any(),
-            }}
+            })}
         </section>
     }
 }

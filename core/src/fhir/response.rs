@@ -10,7 +10,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const MAX_RETRY_AFTER: u64 = 10;
 
 /// The classification of one FHIR HTTP response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// 2xx: the body is the answer.
     Success,
