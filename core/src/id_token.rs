@@ -67,41 +67,59 @@ pub fn validate_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(),
     Ok(())
 }
 
-/// A JSON Web Key Set (RFC 7517 §5), kept as JSON so the app can hand the
-/// chosen key to `crypto.subtle.importKey("jwk", …)` unchanged.
-#[derive(Clone, Debug, PartialEq)]
+/// A JSON Web Key Set (RFC 7517 §5).
+#[derive(Debug, PartialEq)]
 pub struct Jwks {
     keys: Vec<Claims>,
+}
+
+/// An RSA public key as a JWK gives it (RFC 7518 §6.3.1): base64url
+/// modulus and exponent, what `crypto.subtle.importKey("jwk", …)` needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    pub n: String,
+    pub e: String,
 }
 
 impl Jwks {
     pub fn parse(body: &str) -> Result<Jwks, IdTokenProblem> {
         let value =
             crate::json::parse(body.as_bytes()).map_err(|e| IdTokenProblem::Malformed(format!("the key set {e}")))?;
-        let keys = value
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| IdTokenProblem::Malformed("the key set has no \"keys\" list".into()))?;
-        Ok(Jwks { keys: keys.iter().filter_map(Value::as_object).cloned().collect() })
+        let keys = match value {
+            Value::Object(mut set) => set.remove("keys"),
+            _ => None,
+        };
+        let Some(Value::Array(keys)) = keys else {
+            return Err(IdTokenProblem::Malformed("the key set has no \"keys\" list".into()));
+        };
+        let objects = keys.into_iter().filter_map(|key| match key {
+            Value::Object(key) => Some(key),
+            _ => None,
+        });
+        Ok(Jwks { keys: objects.collect() })
     }
 
     /// The RSA signing key for a token header's `kid` (or the only usable
     /// key when the header names none).
-    pub fn select(&self, kid: Option<&str>) -> Result<&Claims, IdTokenProblem> {
+    pub fn select(&self, kid: Option<&str>) -> Result<RsaPublicKey, IdTokenProblem> {
+        let text = |key: &Claims, name: &str| key.get(name).and_then(Value::as_str).map(str::to_string);
         let usable: Vec<&Claims> = self
             .keys
             .iter()
             .filter(|k| k.get("kty").and_then(Value::as_str) == Some("RSA"))
             .filter(|k| k.get("use").and_then(Value::as_str).is_none_or(|u| u == "sig"))
             .filter(|k| k.get("alg").and_then(Value::as_str).is_none_or(|a| a == "RS256"))
-            .filter(|k| k.get("n").is_some() && k.get("e").is_some())
+            .filter(|k| text(k, "n").is_some() && text(k, "e").is_some())
             .collect();
         let found = match kid {
             Some(kid) => usable.into_iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)),
             None if usable.len() == 1 => usable.into_iter().next(),
             None => None,
         };
-        found.ok_or_else(|| IdTokenProblem::NoMatchingKey { kid: kid.map(str::to_string) })
+        match found.and_then(|k| Some(RsaPublicKey { n: text(k, "n")?, e: text(k, "e")? })) {
+            Some(key) => Ok(key),
+            None => Err(IdTokenProblem::NoMatchingKey { kid: kid.map(str::to_string) }),
+        }
     }
 }
 
@@ -193,8 +211,8 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        assert_eq!(jwks.select(Some("k1")).unwrap()["n"], "n1");
-        assert_eq!(jwks.select(Some("k2")).unwrap()["n"], "n2");
+        assert_eq!(jwks.select(Some("k1")).unwrap(), RsaPublicKey { n: "n1".into(), e: "AQAB".into() });
+        assert_eq!(jwks.select(Some("k2")).unwrap().n, "n2");
         assert!(matches!(jwks.select(Some("enc")), Err(IdTokenProblem::NoMatchingKey { .. })));
         assert!(matches!(jwks.select(Some("ec")), Err(IdTokenProblem::NoMatchingKey { .. })));
         // Without a kid, only an unambiguous key is used.

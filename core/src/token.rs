@@ -10,16 +10,17 @@
 use serde_json::{Map, Value};
 
 use crate::error::OAuthError;
+use crate::fhir::Identifier;
 use crate::jwt::{bool_claim, seconds_claim, string_claim};
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
 use crate::Error;
 
 /// One entry of SMART's `fhirContext` array.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FhirContextItem {
     pub reference: Option<String>,
     pub canonical: Option<String>,
-    pub identifier: Option<Value>,
+    pub identifier: Option<Identifier>,
     pub role: Option<String>,
     pub resource_type: Option<String>,
 }
@@ -143,7 +144,7 @@ pub fn parse_fhir_context(value: Option<&Value>) -> Vec<FhirContextItem> {
             FhirContextItem {
                 reference: text("reference"),
                 canonical: text("canonical"),
-                identifier: item.get("identifier").cloned(),
+                identifier: item.get("identifier").and_then(|v| crate::json::read(v).ok()),
                 role: text("role"),
                 resource_type: text("type"),
             }
@@ -180,7 +181,9 @@ mod tests {
             "access_token": "opaque", "token_type": "bearer", "expires_in": "300",
             "patient": "123", "encounter": "e-9", "need_patient_banner": "false",
             "smart_style_url": "https://ehr.example.org/style.json", "tenant": "t1",
-            "fhirContext": [{"reference": "Appointment/1"}, {"canonical": "http://x/Questionnaire/q|1", "role": "launch"}, {"bogus": 1}, "str"],
+            "fhirContext": [{"reference": "Appointment/1"}, {"canonical": "http://x/Questionnaire/q|1", "role": "launch"},
+                {"identifier": {"system": "urn:oid:1.2.3", "value": "A-7"}, "type": "ServiceRequest"},
+                {"identifier": "not an Identifier"}, {"bogus": 1}, "str"],
             "vendor_extension": {"a": 1}
         }"#;
         let response = TokenResponse::from_response(200, body).unwrap();
@@ -189,9 +192,12 @@ mod tests {
         assert_eq!(response.need_patient_banner(), Some(false));
         assert!(!response.context.contains_key("vendor_extension"));
         let context = parse_fhir_context(response.context.get("fhirContext"));
-        assert_eq!(context.len(), 2);
+        assert_eq!(context.len(), 3);
         assert_eq!(context[0].reference.as_deref(), Some("Appointment/1"));
         assert_eq!(context[1].role.as_deref(), Some("launch"));
+        let identifier = context[2].identifier.as_ref().unwrap();
+        assert_eq!((identifier.system.as_deref(), identifier.value.as_deref()), (Some("urn:oid:1.2.3"), Some("A-7")));
+        assert_eq!(context[2].resource_type.as_deref(), Some("ServiceRequest"));
     }
 
     #[test]

@@ -2,8 +2,7 @@
 //! RSASSA-PKCS1-v1_5 with SHA-256): no RSA code in the wasm bundle.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use serde_json::Value;
-use smart_core::id_token::Jwks;
+use smart_core::id_token::{Jwks, RsaPublicKey};
 use smart_core::jwt::DecodedJwt;
 use smart_core::session::SignatureVerdict;
 use smart_core::url::HttpUrl;
@@ -39,7 +38,7 @@ pub async fn verify_id_token(token: &DecodedJwt, key_set: Option<Result<String, 
         Some(Err(why)) => return SignatureVerdict::Unverifiable(why),
         Some(Ok(body)) => body,
     };
-    let key = match Jwks::parse(&body).and_then(|set| set.select(token.kid()).cloned()) {
+    let key = match Jwks::parse(&body).and_then(|set| set.select(token.kid())) {
         Ok(key) => key,
         Err(problem) => return SignatureVerdict::Unverifiable(problem.to_string()),
     };
@@ -50,17 +49,14 @@ pub async fn verify_id_token(token: &DecodedJwt, key_set: Option<Result<String, 
     }
 }
 
-async fn verify_rs256(key: &serde_json::Map<String, Value>, token: &DecodedJwt) -> Result<bool, String> {
+async fn verify_rs256(key: &RsaPublicKey, token: &DecodedJwt) -> Result<bool, String> {
     let subtle = web_sys::window()
         .and_then(|w| w.crypto().ok())
         .map(|c| c.subtle())
         .ok_or("WebCrypto is not available (the page must be served over https or from localhost)")?;
     // Only the public numbers: `use`, `key_ops` or `alg` values that differ
     // in spelling would otherwise make importKey refuse a good key.
-    let (Some(n), Some(e)) = (key.get("n").and_then(Value::as_str), key.get("e").and_then(Value::as_str)) else {
-        return Err("the signing key has no RSA modulus (n) or exponent (e)".into());
-    };
-    let jwk = js_object(&[("kty", "RSA"), ("n", n), ("e", e), ("alg", "RS256")]);
+    let jwk = js_object(&[("kty", "RSA"), ("n", &key.n), ("e", &key.e), ("alg", "RS256")]);
     let algorithm = js_object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")]);
     let usages = Array::of1(&JsValue::from_str("verify"));
     let import = subtle
