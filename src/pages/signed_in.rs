@@ -63,9 +63,12 @@ fn ended_view(ended: &Ended) -> AnyView {
 pub fn SignedInArea() -> impl IntoView {
     let session = expect_context::<SessionSlot>();
     let ended = expect_context::<EndedSlot>();
-    // Only the signed-in status picks the view: a refresh updates the
-    // session in place and must not remount (and refetch) the summary.
-    let signed_in = Memo::new(move |_| session.with(Option::is_some));
+    // Mounted once the session is set, or on a reloaded page, where none
+    // can be: so whether one exists is read once. A session only leaves
+    // through `lifecycle::end`, which sets `ended`, the one signal tracked
+    // here: a refresh updates the session in place and must not remount
+    // (and refetch) the summary.
+    let signed_in = session.with_untracked(Option::is_some);
     let reload_kind = if query_value(&navigation::current_query(), "launch").as_deref() == Some("ehr") {
         LaunchKind::Ehr
     } else {
@@ -74,7 +77,7 @@ pub fn SignedInArea() -> impl IntoView {
     move || {
         if let Some(view) = ended.with(|ended| ended.as_ref().map(ended_view)) {
             view
-        } else if signed_in.get() {
+        } else if signed_in {
             view! { <SummaryPage/> }.into_any()
         } else {
             view! {
