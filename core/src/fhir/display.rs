@@ -94,16 +94,24 @@ pub fn has_code(concept: Option<&CodeableConcept>, code: &str) -> bool {
     concept.is_some_and(|c| c.coding.iter().any(|coding| coding.code.as_deref() == Some(code)))
 }
 
-/// A measured value for display: at most two decimals, no trailing zeros.
+/// A measured value for display: two decimals, or below 1 as many as two
+/// significant digits need, so a small lab value (troponin 0.012 ng/mL)
+/// never shows rounded to 0.01 or 0. No trailing zeros.
 pub fn number(value: f64) -> String {
-    decimal(value, 2)
+    let magnitude = value.abs();
+    let mut places = 2;
+    while places < 9 && magnitude > 0.0 && magnitude * 10f64.powi(places as i32) < 10.0 {
+        places += 1;
+    }
+    decimal(value, places)
 }
 
 /// `value` rounded to `places` decimals (at most 9), without trailing
 /// zeros: `72`, `36.6`, `-0.25`. Written out by hand because the standard
 /// float formatting adds about 11 KB to the wasm bundle. Large values get
 /// fewer decimals, so the arithmetic stays exact in integers (below
-/// 9·10^15 after scaling); non-finite values (never in JSON) show as `?`.
+/// 9·10^15 after scaling); non-finite values (never in JSON) and values
+/// beyond 2^64 (never in a record) show as `?`.
 pub fn decimal(value: f64, places: u32) -> String {
     if !value.is_finite() {
         return "?".to_string();
@@ -117,7 +125,8 @@ pub fn decimal(value: f64, places: u32) -> String {
     let scaled = (value.abs() * unit as f64).round();
     let sign = if value < 0.0 && scaled > 0.0 { "-" } else { "" };
     if scaled >= 9.0e15 {
-        return format!("{sign}{}", value.abs().round() as u128);
+        let whole = value.abs().round();
+        return if whole < 1.8e19 { format!("{sign}{}", whole as u64) } else { "?".to_string() };
     }
     let scaled = scaled as u64;
     let (whole, fraction) = (scaled / unit, scaled % unit);
@@ -209,11 +218,26 @@ mod tests {
         assert_eq!(decimal(0.05, 2), "0.05");
         assert_eq!(decimal(120.04, 1), "120");
         assert_eq!(decimal(7.25, 0), "7");
-        assert_eq!(decimal(1.0e20, 2), "100000000000000000000");
+        assert_eq!(decimal(1.0e18, 2), "1000000000000000000");
+        assert_eq!(decimal(-1.0e18, 2), "-1000000000000000000");
+        assert_eq!(decimal(1.0e20, 2), "?");
         assert_eq!(decimal(f64::NAN, 2), "?");
         for value in [0.1, 1.5, 98.6, 123.45, -7.07, 1013.25] {
             assert_eq!(decimal(value, 2).parse::<f64>().unwrap(), value, "{value}");
         }
+    }
+
+    #[test]
+    fn small_measurements_keep_two_significant_digits() {
+        assert_eq!(number(0.012), "0.012");
+        assert_eq!(number(0.0047), "0.0047");
+        assert_eq!(number(0.00123), "0.0012");
+        assert_eq!(number(-0.012), "-0.012");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(0.05), "0.05");
+        assert_eq!(number(7.254), "7.25");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(1e-12), "0");
     }
 
     use super::*;
