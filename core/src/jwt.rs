@@ -8,17 +8,15 @@
 //! Base64url is decoded properly (`-` and `_`, padding optional) and the
 //! payload as UTF-8 JSON, which `atob`-based decoders get wrong.
 
-use base64::alphabet::URL_SAFE;
-use base64::engine::general_purpose::GeneralPurpose;
-use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
-/// base64url that accepts input with or without `=` padding.
-const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
-    &URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+/// base64url, with or without `=` padding (JWS forbids it; some servers
+/// send it anyway).
+fn decode_base64url(text: &str) -> Option<Vec<u8>> {
+    let unpadded = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
+    Base64UrlUnpadded::decode_vec(unpadded).ok()
+}
 
 /// A JSON object of claims.
 pub type Claims = Map<String, Value>;
@@ -73,7 +71,7 @@ impl DecodedJwt {
 }
 
 fn decode_object(text: &str, part: &'static str) -> Result<Claims, JwtError> {
-    let bytes = LENIENT_URL_SAFE.decode(text).map_err(|_| JwtError::BadBase64 { part })?;
+    let bytes = decode_base64url(text).ok_or(JwtError::BadBase64 { part })?;
     match crate::json::parse(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(JwtError::NotAnObject { part }),
@@ -94,7 +92,7 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
     }
     let header_claims = decode_object(header, "header")?;
     let claims = decode_object(payload, "payload")?;
-    let signature = LENIENT_URL_SAFE.decode(signature).map_err(|_| JwtError::BadBase64 { part: "signature" })?;
+    let signature = decode_base64url(signature).ok_or(JwtError::BadBase64 { part: "signature" })?;
     Ok(DecodedJwt { header: header_claims, claims, signing_input: format!("{header}.{payload}"), signature })
 }
 
@@ -145,6 +143,7 @@ pub fn audience_claim(claims: &Claims) -> Option<Vec<String>> {
 pub(crate) mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
     /// An unsigned test JWT with the given claims.
     pub fn make_jwt(header: &Value, claims: &Value) -> String {
@@ -190,6 +189,10 @@ pub(crate) mod tests {
         assert_eq!(decode("a.b.c.d.e"), Err(JwtError::NotAJwt));
         assert_eq!(decode(".."), Err(JwtError::NotAJwt));
         assert_eq!(decode("a!b.c.d"), Err(JwtError::BadBase64 { part: "header" }));
+        // Standard base64's '+' and '/' are not base64url; at most two '='.
+        assert_eq!(decode("e30.e3+9.e30"), Err(JwtError::BadBase64 { part: "payload" }));
+        assert_eq!(decode("e30.e30.a/b"), Err(JwtError::BadBase64 { part: "signature" }));
+        assert_eq!(decode("e30===.e30.e30"), Err(JwtError::BadBase64 { part: "header" }));
         let header = URL_SAFE_NO_PAD.encode("{}");
         assert!(matches!(
             decode(&format!("{header}.{}.", URL_SAFE_NO_PAD.encode("not json"))),

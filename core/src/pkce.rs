@@ -1,7 +1,6 @@
 //! PKCE, RFC 7636, with the S256 method only (`plain` is never sent).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 
 use crate::random::random_bytes;
@@ -28,13 +27,13 @@ impl PkceChallenge {
 impl PkceVerifier {
     /// A fresh verifier from the CSPRNG (RFC 7636 §4.1).
     pub fn new_random() -> Result<Self, Error> {
-        Ok(Self::new(URL_SAFE_NO_PAD.encode(random_bytes::<VERIFIER_BYTES>()?)))
+        Ok(Self::new(Base64UrlUnpadded::encode_string(&random_bytes::<VERIFIER_BYTES>()?)))
     }
 
     /// `BASE64URL(SHA256(ASCII(code_verifier)))`, RFC 7636 §4.2.
     pub fn challenge(&self) -> PkceChallenge {
         let digest = Sha256::digest(self.secret().as_bytes());
-        PkceChallenge(URL_SAFE_NO_PAD.encode(digest))
+        PkceChallenge(Base64UrlUnpadded::encode_string(&digest))
     }
 
     /// Whether a verifier has the length and alphabet RFC 7636 §4.1 demands.

@@ -3,8 +3,7 @@
 //! `getrandom` reads `crypto.getRandomValues` in the browser; there is no
 //! fallback to a weaker generator: if it fails, the flow stops with an error.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding};
 
 use crate::Error;
 
@@ -22,7 +21,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
 /// A base64url (no padding) string of [`TOKEN_BYTES`] random bytes, for
 /// `state` and `nonce`.
 pub fn random_token() -> Result<String, Error> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()?))
+    Ok(Base64UrlUnpadded::encode_string(&random_bytes::<TOKEN_BYTES>()?))
 }
 
 /// Compares two strings in time that depends only on their lengths, so a
@@ -38,6 +37,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use std::collections::HashSet;
 
     #[test]
