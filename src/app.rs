@@ -21,6 +21,13 @@ enum ConfigState {
     Failed(Error),
 }
 
+/// A context `App` (or `Routed`) provides before any page or view is
+/// created. Not Leptos's `expect_context`: its message formats the type
+/// name with `Debug`, which links the string-escaping tables into the wasm.
+pub fn context<T: Clone + 'static>() -> T {
+    use_context::<T>().expect("a context that App provides")
+}
+
 /// The validated configuration, provided to every page once loaded.
 pub type Config = Arc<AppConfig>;
 

@@ -15,7 +15,7 @@ use smart_core::authorize::CodeExchange;
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::Error;
 
-use crate::app::{EndedSlot, SessionSlot, StyleNote};
+use crate::app::{context, EndedSlot, SessionSlot, StyleNote};
 use crate::browser::{flow, lifecycle, marks, navigation, now, pending_store};
 use crate::pages::{summary_path, SignedInArea};
 use crate::views::{ErrorView, Progress};
@@ -37,9 +37,9 @@ impl Completion {
         Completion {
             failure: RwSignal::new(None),
             done: RwSignal::new(false),
-            session: expect_context::<SessionSlot>(),
-            ended: expect_context::<EndedSlot>(),
-            style_note: expect_context::<StyleNote>().0,
+            session: context::<SessionSlot>(),
+            ended: context::<EndedSlot>(),
+            style_note: context::<StyleNote>().0,
         }
     }
 }

@@ -11,7 +11,7 @@ use smart_core::config::SignInWindow;
 use smart_core::launch::ehr_launch;
 use smart_core::route::query_value;
 
-use crate::app::Config;
+use crate::app::{context, Config};
 use crate::browser::{flow, navigation, popup};
 use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
 use crate::pages::{Completion, SignedInArea};
@@ -19,7 +19,7 @@ use crate::views::ErrorView;
 
 #[component]
 pub fn LaunchPage() -> impl IntoView {
-    let config = expect_context::<Config>();
+    let config = context::<Config>();
     let query = navigation::current_query();
     let (iss, launch) = (query_value(&query, "iss"), query_value(&query, "launch"));
     let (issuer, launch) = match ehr_launch(&config, iss.as_deref(), launch.as_deref()) {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
 use smart_core::route::query_value;
 
-use crate::app::{EndReason, Ended, EndedSlot, SessionSlot};
+use crate::app::{context, EndReason, Ended, EndedSlot, SessionSlot};
 use crate::browser::navigation;
 use crate::pages::SummaryPage;
 use crate::views::ErrorView;
@@ -61,8 +61,8 @@ fn ended_view(ended: &Ended) -> AnyView {
 
 #[component]
 pub fn SignedInArea() -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
+    let session = context::<SessionSlot>();
+    let ended = context::<EndedSlot>();
     // Mounted once the session is set, or on a reloaded page, where none
     // can be: so whether one exists is read once. A session only leaves
     // through `lifecycle::end`, which sets `ended`, the one signal tracked

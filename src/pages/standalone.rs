@@ -6,13 +6,13 @@ use leptos::prelude::*;
 use smart_core::authorize::LaunchMode;
 use smart_core::config::IssuerConfig;
 
-use crate::app::Config;
+use crate::app::{context, Config};
 use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
 use crate::pages::{Completion, SignedInArea};
 
 #[component]
 pub fn StandalonePage() -> impl IntoView {
-    let config = expect_context::<Config>();
+    let config = context::<Config>();
     let step = RwSignal::new(Step::Idle);
     let completion = Completion::from_context();
     let chosen = RwSignal::new(None::<IssuerConfig>);

@@ -10,13 +10,13 @@ use smart_core::session::PatientContext;
 
 use leptos::task::spawn_local;
 
-use crate::app::{EndedSlot, SessionSlot};
+use crate::app::{context, EndedSlot, SessionSlot};
 use crate::browser::lifecycle;
 use crate::views::{ClinicalSection, Diagnostics, ErrorView, PatientBanner, PatientPicker};
 
 #[component]
 pub fn SummaryPage() -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
+    let session = context::<SessionSlot>();
     let Some((patient, banner)) = session.with_untracked(|s| {
         s.as_ref().map(|s| (s.patient_context(), s.kind == LaunchKind::Standalone || s.context.wants_banner()))
     }) else {
@@ -35,7 +35,7 @@ pub fn SummaryPage() -> impl IntoView {
         });
         chosen.set(Some(id));
     });
-    let ended = expect_context::<EndedSlot>();
+    let ended = context::<EndedSlot>();
     let signing_out = RwSignal::new(false);
     let sign_out = move |_| {
         signing_out.set(true);

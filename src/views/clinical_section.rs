@@ -8,7 +8,7 @@ use smart_core::fhir::display::number;
 use smart_core::fhir::summary::{sparkline_points, Row, Section, MAX_PAGES};
 use smart_core::Error;
 
-use crate::app::{EndedSlot, SessionSlot};
+use crate::app::{context, EndedSlot, SessionSlot};
 use crate::browser::{fhir_client, marks};
 
 enum State {
@@ -20,8 +20,8 @@ enum State {
 
 #[component]
 pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
+    let session = context::<SessionSlot>();
+    let ended = context::<EndedSlot>();
     let state = RwSignal::new(State::Loading);
     let plan = session.with_untracked(|s| {
         s.as_ref()

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use smart_core::context::Sourced;
 
-use crate::app::{SessionSlot, StyleNote};
+use crate::app::{context, SessionSlot, StyleNote};
 
 fn sourced(value: &Option<Sourced<String>>) -> String {
     match value {
@@ -17,8 +17,8 @@ fn sourced(value: &Option<Sourced<String>>) -> String {
 
 #[component]
 pub fn Diagnostics() -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
-    let style_note = expect_context::<StyleNote>().0;
+    let session = context::<SessionSlot>();
+    let style_note = context::<StyleNote>().0;
     move || {
         session.with(|current| {
             current.as_ref().map(|s| {

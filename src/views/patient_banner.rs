@@ -8,7 +8,7 @@ use smart_core::fhir::display::{age_in_years, banner_identifier, gender_label, p
 use smart_core::fhir::models::{parse_resource, read_url, Patient};
 use smart_core::Error;
 
-use crate::app::{EndedSlot, SessionSlot};
+use crate::app::{context, EndedSlot, SessionSlot};
 use crate::browser::{fhir_client, marks};
 
 fn today() -> (i32, u32, u32) {
@@ -18,8 +18,8 @@ fn today() -> (i32, u32, u32) {
 
 #[component]
 pub fn PatientBanner(patient_id: String) -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
+    let session = context::<SessionSlot>();
+    let ended = context::<EndedSlot>();
     let loaded = RwSignal::new(None::<Result<Patient, Error>>);
     let url = session.with_untracked(|s| s.as_ref().map(|s| read_url::<Patient>(&s.fhir_base, &patient_id)));
     spawn_local(async move {

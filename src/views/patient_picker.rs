@@ -9,7 +9,7 @@ use smart_core::fhir::models::{parse_bundle, Patient};
 use smart_core::Error;
 use wasm_bindgen::JsCast;
 
-use crate::app::{EndedSlot, SessionSlot};
+use crate::app::{context, EndedSlot, SessionSlot};
 use crate::browser::fhir_client;
 
 enum Results {
@@ -21,8 +21,8 @@ enum Results {
 
 #[component]
 pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
-    let session = expect_context::<SessionSlot>();
-    let ended = expect_context::<EndedSlot>();
+    let session = context::<SessionSlot>();
+    let ended = context::<EndedSlot>();
     let results = RwSignal::new(Results::Idle);
     let search = move |event: SubmitEvent| {
         event.prevent_default();
