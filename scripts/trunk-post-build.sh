@@ -6,7 +6,8 @@
 # hosts without rewrites (GitHub Pages, an S3 error document) serve for
 # deep links such as /callback. In release builds it minifies
 # wasm-bindgen's JS glue (Trunk's own minifier fails on it) with terser
-# (installed by scripts/setup.sh) and updates its integrity hash.
+# (installed by scripts/setup.sh), updates its integrity hash, and drops
+# index.html's comments (they are for its readers, not for every visit).
 set -eu
 cd "$TRUNK_STAGING_DIR"
 
@@ -31,6 +32,7 @@ if [ "${TRUNK_PROFILE:-}" = "release" ]; then
       exit 1
     fi
   done
+  perl -0pi -e 's/[ \t]*<!--.*?-->\n?//gs' index.html
 fi
 awk '
   /<script type="module">/ { inside = 1; next }
