@@ -28,8 +28,9 @@ section "protocol core: unit and property tests (native)"
 # --nocapture shows how many inputs each property test ran.
 run cargo test -p smart-core --lib --tests -- --nocapture
 
-section "protocol core in a real browser (wasm-bindgen-test, headless Chromium)"
+section "protocol core and app in a real browser (wasm-bindgen-test, headless Chromium)"
 run cargo test -p smart-core --target wasm32-unknown-unknown --test in_browser
+run cargo test -p smart-app --target wasm32-unknown-unknown --lib
 
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox -p smart-test-support

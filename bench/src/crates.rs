@@ -39,7 +39,7 @@ const PARTS: &[(&str, &[&str])] = &[
         &["sha2", "base64", "getrandom", "digest", "block_buffer", "form_urlencoded", "percent_encoding"],
     ),
     ("wasm-bindgen, js-sys, web-sys", &["wasm_bindgen", "js_sys", "web_sys"]),
-    ("Rust std: formatting, collections, allocator", &["core", "alloc", "std", "dlmalloc", "console_error_panic_hook"]),
+    ("Rust std: formatting, collections, allocator", &["core", "alloc", "std", "dlmalloc"]),
 ];
 
 const TEXT: &str = "text: messages, labels, field names (data segments)";

@@ -10,6 +10,7 @@ pub mod navigation;
 pub mod pending_store;
 pub mod popup;
 pub mod refresh;
+pub mod stopped;
 pub mod style;
 pub mod timer;
 pub mod webcrypto;
