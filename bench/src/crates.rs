@@ -35,8 +35,8 @@ const PARTS: &[(&str, &[&str])] = &[
     ("protocol core (smart-core)", &["smart_core"]),
     ("serde_json + serde", &["serde_json", "serde_core", "serde", "zmij", "itoa", "ryu", "memchr"]),
     (
-        "sha2, base64, getrandom, form_urlencoded",
-        &["sha2", "base64", "getrandom", "digest", "block_buffer", "form_urlencoded", "percent_encoding"],
+        "sha2, base64ct, getrandom, form_urlencoded",
+        &["sha2", "base64ct", "getrandom", "digest", "block_buffer", "form_urlencoded", "percent_encoding"],
     ),
     ("wasm-bindgen, js-sys, web-sys", &["wasm_bindgen", "js_sys", "web_sys"]),
     ("Rust std: formatting, collections, allocator", &["core", "alloc", "std", "dlmalloc"]),
