@@ -2,7 +2,7 @@
 //! wasm-bindgen-test-runner): `getrandom` must reach
 //! `crypto.getRandomValues`, and SHA-256 must give RFC 7636's vector there.
 //!
-//! Run with `cargo test -p smart-core --target wasm32-unknown-unknown`
+//! Run with `cargo test -p smart-core --target wasm32-unknown-unknown --release`
 //! (scripts/test.sh sets CHROMEDRIVER).
 #![cfg(target_arch = "wasm32")]
 
