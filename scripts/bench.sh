@@ -3,7 +3,7 @@
 # launch-to-banner timings in headless Chromium against the sandbox, with
 # 0 ms and 50 ms of injected latency. Writes bench/results.md.
 #   scripts/bench.sh [--runs N]     (default 5 measured runs per case)
-#   scripts/bench.sh --sizes        sizes only, nothing written
+#   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

@@ -40,8 +40,10 @@ run cargo test -p smart-sandbox -p smart-test-support
 section "deployment rules and benchmark tools (smart-deploy, bench)"
 run cargo test -p smart-deploy -p bench
 
-section "release build of the app (Trunk, wasm-opt)"
+section "release build of the app (Trunk, wasm-opt) and its size budget"
 trunk build --release
+# Fails when the first visit is over issue #7's 150 KB brotli budget.
+run cargo run -q -p bench -- --sizes
 # The deployment test serves a build for a sub-path, as a CDN often does.
 trunk build --release --public-url /smart/ --dist target/dist-subpath
 

@@ -4,6 +4,14 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Issue #7's budget for a first visit, all files, brotli.
+pub const BUDGET_BROTLI: usize = 150 * 1024;
+
+/// Against the budget: `Ok(bytes to spare)` or `Err(bytes over)`.
+pub fn against_budget(brotli: usize) -> Result<usize, usize> {
+    BUDGET_BROTLI.checked_sub(brotli).ok_or_else(|| brotli - BUDGET_BROTLI)
+}
+
 pub struct AssetSize {
     pub name: String,
     pub raw: usize,
@@ -51,6 +59,13 @@ pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_is_150_kib_of_brotli() {
+        assert_eq!(against_budget(150 * 1024), Ok(0));
+        assert_eq!(against_budget(148 * 1024), Ok(2 * 1024));
+        assert_eq!(against_budget(150 * 1024 + 1), Err(1));
+    }
 
     #[test]
     fn compression_shrinks_repetitive_input() {
