@@ -73,6 +73,11 @@ pub struct Jwks {
     keys: Vec<Claims>,
 }
 
+/// A string member of a JWK.
+fn text<'k>(key: &'k Claims, name: &str) -> Option<&'k str> {
+    key.get(name).and_then(Value::as_str)
+}
+
 /// An RSA public key as a JWK gives it (RFC 7518 §6.3.1): base64url
 /// modulus and exponent, what `crypto.subtle.importKey("jwk", …)` needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,22 +107,22 @@ impl Jwks {
     /// The RSA signing key for a token header's `kid` (or the only usable
     /// key when the header names none).
     pub fn select(&self, kid: Option<&str>) -> Result<RsaPublicKey, IdTokenProblem> {
-        let text = |key: &Claims, name: &str| key.get(name).and_then(Value::as_str).map(str::to_string);
-        let usable: Vec<&Claims> = self
+        // Each usable key as its `kid`, modulus and exponent.
+        let usable: Vec<(Option<&str>, &str, &str)> = self
             .keys
             .iter()
-            .filter(|k| k.get("kty").and_then(Value::as_str) == Some("RSA"))
-            .filter(|k| k.get("use").and_then(Value::as_str).is_none_or(|u| u == "sig"))
-            .filter(|k| k.get("alg").and_then(Value::as_str).is_none_or(|a| a == "RS256"))
-            .filter(|k| text(k, "n").is_some() && text(k, "e").is_some())
+            .filter(|k| text(k, "kty") == Some("RSA"))
+            .filter(|k| text(k, "use").is_none_or(|u| u == "sig"))
+            .filter(|k| text(k, "alg").is_none_or(|a| a == "RS256"))
+            .filter_map(|k| Some((text(k, "kid"), text(k, "n")?, text(k, "e")?)))
             .collect();
         let found = match kid {
-            Some(kid) => usable.into_iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)),
+            Some(kid) => usable.into_iter().find(|(id, _, _)| *id == Some(kid)),
             None if usable.len() == 1 => usable.into_iter().next(),
             None => None,
         };
-        match found.and_then(|k| Some(RsaPublicKey { n: text(k, "n")?, e: text(k, "e")? })) {
-            Some(key) => Ok(key),
+        match found {
+            Some((_, n, e)) => Ok(RsaPublicKey { n: n.to_string(), e: e.to_string() }),
             None => Err(IdTokenProblem::NoMatchingKey { kid: kid.map(str::to_string) }),
         }
     }
