@@ -28,6 +28,11 @@ section "protocol core: unit and property tests (native)"
 # --nocapture shows how many inputs each property test ran.
 run cargo test -p smart-core --lib --tests -- --nocapture
 
+section "app: the session's rules natively (fake transport and clock)"
+# Refresh single flight, 401 retry, 429/503, paging and the foreign-next
+# rule, with virtual time: the 25 s of a session in microseconds.
+run cargo test -p smart-app --lib
+
 section "protocol core and app in a real browser (wasm-bindgen-test, headless Chromium)"
 # In the release profile the app ships with (size-optimised, LTO, abort on
 # panic); it also builds in a third of the time the debug profile takes.

@@ -1,58 +1,27 @@
-//! The app shell: loads `config.json`, then routes.
+//! The app shell: loads `config.json`, then renders the page the address
+//! names. Everything below it is provided here: the page's session handle,
+//! the configuration, and a sign-in completed at start-up.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use smart_core::authorize::LaunchKind;
-use smart_core::config::AppConfig;
-use smart_core::route::Page;
-use smart_core::session::Session;
+use smart_core::route::Route;
 use smart_core::Error;
 
-use crate::browser;
-use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, SignedInArea, StandalonePage};
+use crate::browser::{self, Browser};
+use crate::context::Config;
+use crate::pages::{CallbackPage, LaunchPage, NotFoundPage, StandalonePage, SummaryPage};
+use crate::session::SessionHandle;
+use crate::sign_in;
 use crate::views::{ErrorView, Progress};
 
 /// Where the runtime configuration stands.
 enum ConfigState {
     Loading,
-    Ready(Arc<AppConfig>),
+    Ready(Config),
     Failed(Error),
 }
-
-/// A context `App` (or `Routed`) provides before any page or view is
-/// created. Not Leptos's `expect_context`: its message formats the type
-/// name with `Debug`, which links the string-escaping tables into the wasm.
-pub fn context<T: Clone + 'static>() -> T {
-    use_context::<T>().expect("a context that App provides")
-}
-
-/// The validated configuration, provided to every page once loaded.
-pub type Config = Arc<AppConfig>;
-
-/// The signed-in session, in memory only: a reload ends it by design.
-pub type SessionSlot = RwSignal<Option<Session>>;
-
-/// Why a session ended, while the page still shows it.
-pub enum EndReason {
-    /// The user signed out; `revoked` says whether the server confirmed the
-    /// revocation (`None`: the server has no revocation endpoint).
-    SignedOut { revoked: Option<bool> },
-    /// The token expired or could not be refreshed.
-    Failed(Error),
-}
-
-pub struct Ended {
-    pub reason: EndReason,
-    pub kind: LaunchKind,
-}
-
-pub type EndedSlot = RwSignal<Option<Ended>>;
-
-/// What became of the EHR's `smart_style_url`, for the diagnostics.
-#[derive(Clone, Copy)]
-pub struct StyleNote(pub RwSignal<Option<String>>);
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -66,14 +35,13 @@ pub fn App() -> impl IntoView {
         }
         .into_any();
     }
-    let state = RwSignal::new(ConfigState::Loading);
-    provide_context::<SessionSlot>(RwSignal::new(None));
-    provide_context::<EndedSlot>(RwSignal::new(None));
-    provide_context(StyleNote(RwSignal::new(None)));
+    let session = SessionHandle::new(Browser);
+    provide_context(session);
     // A redirect back from sign-in is exchanged now, while config.json loads.
-    if let Some(completion) = crate::pages::start_callback_early() {
-        provide_context(completion);
+    if let Some(completing) = sign_in::complete_early(session) {
+        provide_context(completing);
     }
+    let state = RwSignal::new(ConfigState::Loading);
     spawn_local(async move {
         state.set(match browser::config::load().await {
             Ok(config) => {
@@ -106,13 +74,13 @@ pub fn App() -> impl IntoView {
 /// server, a reload), so the choice is made once per page load.
 #[component]
 fn Routed(config: Config) -> impl IntoView {
-    let page = Page::for_path(&browser::navigation::current_app_path(), &config.redirect_path);
+    let route = Route::for_path(&browser::navigation::current_app_path(), &config.redirect_path);
     provide_context(config);
-    match page {
-        Page::Standalone => view! { <StandalonePage/> }.into_any(),
-        Page::Launch => view! { <LaunchPage/> }.into_any(),
-        Page::Callback => view! { <CallbackPage/> }.into_any(),
-        Page::Summary => view! { <SignedInArea/> }.into_any(),
-        Page::NotFound => view! { <NotFoundPage/> }.into_any(),
+    match route {
+        Route::Standalone => view! { <StandalonePage/> }.into_any(),
+        Route::Launch => view! { <LaunchPage/> }.into_any(),
+        Route::Callback => view! { <CallbackPage/> }.into_any(),
+        Route::Summary => view! { <SummaryPage/> }.into_any(),
+        Route::NotFound => view! { <NotFoundPage/> }.into_any(),
     }
 }

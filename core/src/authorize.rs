@@ -15,7 +15,7 @@ use crate::discovery::AuthorizationServer;
 use crate::form::FormPost;
 use crate::json::{read, required, FromJson, JsonError, Object};
 use crate::pkce::PkceChallenge;
-use crate::random::{constant_time_eq, random_token};
+use crate::random::{Nonce, State};
 use crate::scopes::{Scope, ScopeSet};
 use crate::secret::AuthorizationCode;
 use crate::secret::PkceVerifier;
@@ -38,7 +38,19 @@ pub enum LaunchMode {
     Standalone,
 }
 
-/// Whether the session came from an EHR launch or a standalone one.
+impl LaunchMode {
+    /// The kind of launch, without its `launch` value (which is used once,
+    /// in the authorize request, and not kept).
+    pub fn kind(&self) -> LaunchKind {
+        match self {
+            LaunchMode::Ehr { .. } => LaunchKind::Ehr,
+            LaunchMode::Standalone => LaunchKind::Standalone,
+        }
+    }
+}
+
+/// Whether the session came from an EHR launch or a standalone one: what
+/// the pending record and the session keep of a [`LaunchMode`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LaunchKind {
     Ehr,
@@ -47,12 +59,13 @@ pub enum LaunchKind {
 
 /// The record that survives the redirect. It holds the PKCE verifier, which
 /// is why it lives in sessionStorage (per tab, gone with the tab) and is
-/// deleted as soon as the callback arrives. It never holds a token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// deleted as soon as the callback arrives. It never holds a token. It is
+/// not `Clone`: one record, accepted (consumed) once.
+#[derive(Debug, PartialEq, Eq)]
 pub struct PendingAuthorization {
-    state: String,
+    state: State,
     verifier: PkceVerifier,
-    nonce: Option<String>,
+    nonce: Option<Nonce>,
     pub issuer_id: String,
     pub fhir_base: HttpUrl,
     pub client_id: String,
@@ -72,13 +85,13 @@ impl PendingAuthorization {
         mode: LaunchMode,
         now: UnixTime,
     ) -> Result<(HttpUrl, PendingAuthorization), Error> {
-        let scopes: &ScopeSet = match mode {
-            LaunchMode::Ehr { .. } => &issuer.ehr_launch_scopes,
-            LaunchMode::Standalone => &issuer.standalone_scopes,
+        let scopes: &ScopeSet = match mode.kind() {
+            LaunchKind::Ehr => &issuer.ehr_launch_scopes,
+            LaunchKind::Standalone => &issuer.standalone_scopes,
         };
-        let state = random_token()?;
+        let state = State::new_random()?;
         let verifier = PkceVerifier::new_random()?;
-        let nonce = if scopes.contains(&Scope::OpenId) { Some(random_token()?) } else { None };
+        let nonce = if scopes.contains(&Scope::OpenId) { Some(Nonce::new_random()?) } else { None };
         let challenge: PkceChallenge = verifier.challenge();
         let scope_text = scopes.to_string();
         let aud = issuer.fhir_base_url.to_string();
@@ -89,13 +102,13 @@ impl PendingAuthorization {
             ("client_id", &issuer.client_id),
             ("redirect_uri", &redirect_text),
             ("scope", &scope_text),
-            ("state", &state),
+            ("state", state.as_str()),
             ("aud", &aud),
             ("code_challenge", challenge.as_str()),
             ("code_challenge_method", PkceChallenge::METHOD),
         ];
         if let Some(nonce) = &nonce {
-            params.push(("nonce", nonce));
+            params.push(("nonce", nonce.as_str()));
         }
         if let LaunchMode::Ehr { launch } = &mode {
             params.push(("launch", launch));
@@ -115,10 +128,7 @@ impl PendingAuthorization {
             client_id: issuer.client_id.clone(),
             redirect_uri,
             requested_scope: scope_text,
-            kind: match mode {
-                LaunchMode::Ehr { .. } => LaunchKind::Ehr,
-                LaunchMode::Standalone => LaunchKind::Standalone,
-            },
+            kind: mode.kind(),
             server,
             created_at: now,
         };
@@ -126,16 +136,16 @@ impl PendingAuthorization {
     }
 
     /// The `state` value: the record's storage key.
-    pub fn state(&self) -> &str {
+    pub fn state(&self) -> &State {
         &self.state
     }
 
     pub fn to_storage(&self) -> String {
         let mut record = Map::new();
         record.insert("version".into(), RECORD_VERSION.into());
-        record.insert("state".into(), self.state.clone().into());
+        record.insert("state".into(), self.state.as_str().into());
         record.insert("verifier".into(), self.verifier.secret().into());
-        record.insert("nonce".into(), self.nonce.clone().into());
+        record.insert("nonce".into(), self.nonce.as_ref().map(Nonce::as_str).into());
         record.insert("issuer_id".into(), self.issuer_id.clone().into());
         record.insert("fhir_base".into(), self.fhir_base.to_string().into());
         record.insert("client_id".into(), self.client_id.clone().into());
@@ -178,7 +188,7 @@ impl PendingAuthorization {
     /// Checks the callback against this record: same `state`, not expired,
     /// and (RFC 9207) the same issuer when the server names itself.
     pub fn accept(self, response: AuthorizationResponse, now: UnixTime) -> Result<CodeExchange, Error> {
-        if !constant_time_eq(&response.state, &self.state) {
+        if !self.state.matches(&response.state) {
             return Err(Error::StateMismatch);
         }
         if self.is_expired(now) {
@@ -202,9 +212,9 @@ impl FromJson for PendingAuthorization {
         let url = |field: &str| required(o.url(field)?, field);
         let number = |field: &str| required(o.whole_number(field)?, field);
         Ok(PendingAuthorization {
-            state: text("state")?,
+            state: State::new(text("state")?),
             verifier: PkceVerifier::new(text("verifier")?),
-            nonce: o.text("nonce")?,
+            nonce: o.text("nonce")?.map(Nonce::new),
             issuer_id: text("issuer_id")?,
             fhir_base: url("fhir_base")?,
             client_id: text("client_id")?,
@@ -257,8 +267,8 @@ impl CodeExchange {
         self.pending.server.jwks_uri.as_ref().filter(|_| requested.contains(&crate::scopes::Scope::OpenId))
     }
 
-    pub(crate) fn nonce(&self) -> Option<&str> {
-        self.pending.nonce.as_deref()
+    pub(crate) fn nonce(&self) -> Option<&Nonce> {
+        self.pending.nonce.as_ref()
     }
 }
 
@@ -327,12 +337,12 @@ pub(crate) mod tests {
         assert_eq!(param(&url, "client_id").unwrap(), "app-1");
         assert_eq!(param(&url, "redirect_uri").unwrap(), "https://app.example.org/callback");
         assert_eq!(param(&url, "scope").unwrap(), "launch openid fhirUser patient/*.rs offline_access");
-        assert_eq!(param(&url, "state").unwrap(), pending.state());
+        assert_eq!(param(&url, "state").unwrap(), pending.state().as_str());
         assert_eq!(param(&url, "aud").unwrap(), "https://ehr.example.org/fhir");
         assert_eq!(param(&url, "launch").unwrap(), "launch-123+/=");
         assert_eq!(param(&url, "code_challenge").unwrap(), pending.verifier.challenge().as_str());
         assert_eq!(param(&url, "code_challenge_method").unwrap(), "S256");
-        assert_eq!(param(&url, "nonce"), pending.nonce.clone());
+        assert_eq!(param(&url, "nonce").as_deref(), pending.nonce.as_ref().map(Nonce::as_str));
         assert!(pending.nonce.is_some(), "openid was requested");
         // Not a Descope issuer: no extra iss.
         assert_eq!(param(&url, "iss"), None);
@@ -368,7 +378,7 @@ pub(crate) mod tests {
         assert_ne!(a.state(), b.state());
         assert_ne!(a.verifier.secret(), b.verifier.secret());
         assert_ne!(a.nonce, b.nonce);
-        assert!(a.state().len() >= 22, "at least 128 bits");
+        assert!(a.state().as_str().len() >= 22, "at least 128 bits");
     }
 
     #[test]
@@ -406,34 +416,47 @@ pub(crate) mod tests {
         }
     }
 
+    /// The same record again, as a second page would read it back (the
+    /// record itself is not `Clone`).
+    fn reread(pending: &PendingAuthorization) -> PendingAuthorization {
+        PendingAuthorization::from_storage(&pending.to_storage()).unwrap()
+    }
+
     #[test]
     fn accept_checks_state_expiry_and_issuer() {
         let config = config(r#"{"type": "smart"}"#);
         let (_, pending) = begin_ehr(&config);
-        let state = pending.state().to_string();
-        assert!(matches!(pending.clone().accept(response("other", None), NOW), Err(Error::StateMismatch)));
+        let state = pending.state().as_str().to_string();
+        assert!(matches!(reread(&pending).accept(response("other", None), NOW), Err(Error::StateMismatch)));
+        assert!(matches!(reread(&pending).accept(response(&state[1..], None), NOW), Err(Error::StateMismatch)));
         assert!(matches!(
-            pending.clone().accept(response(&state, None), NOW + PENDING_LIFETIME_SECONDS + 1),
+            reread(&pending).accept(response(&state, None), NOW + PENDING_LIFETIME_SECONDS + 1),
             Err(Error::PendingExpired { .. })
         ));
         assert!(matches!(
-            pending.clone().accept(response(&state, Some("https://evil.example.org")), NOW),
+            reread(&pending).accept(response(&state, Some("https://evil.example.org")), NOW),
             Err(Error::CallbackMalformed { .. })
         ));
-        assert!(pending.clone().accept(response(&state, Some("https://as.example.org")), NOW + 5).is_ok());
+        assert!(reread(&pending).accept(response(&state, Some("https://as.example.org")), NOW + 5).is_ok());
         assert!(pending.accept(response(&state, None), NOW + 5).is_ok());
+    }
+
+    #[test]
+    fn a_launch_mode_names_its_kind() {
+        assert_eq!(LaunchMode::Ehr { launch: "x".into() }.kind(), LaunchKind::Ehr);
+        assert_eq!(LaunchMode::Standalone.kind(), LaunchKind::Standalone);
     }
 
     #[test]
     fn the_key_set_is_fetched_with_the_token_only_when_openid_was_asked() {
         let config = config(r#"{"type": "smart"}"#);
         let (_, pending) = begin_ehr(&config);
-        let state = pending.state().to_string();
+        let state = pending.state().as_str().to_string();
         let exchange = pending.accept(response(&state, None), NOW).unwrap();
         assert_eq!(exchange.key_set_to_fetch().map(|u| u.to_string()).as_deref(), Some("https://as.example.org/jwks"));
         let (_, standalone) =
             PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, NOW).unwrap();
-        let state = standalone.state().to_string();
+        let state = standalone.state().as_str().to_string();
         assert_eq!(standalone.accept(response(&state, None), NOW).unwrap().key_set_to_fetch(), None);
     }
 
@@ -442,7 +465,7 @@ pub(crate) mod tests {
         let config = config(r#"{"type": "smart"}"#);
         let (_, pending) = begin_ehr(&config);
         let verifier = pending.verifier.secret().to_string();
-        let state = pending.state().to_string();
+        let state = pending.state().as_str().to_string();
         let exchange = pending.accept(response(&state, None), NOW).unwrap();
         let post = exchange.token_request();
         assert_eq!(post.url.to_string(), "https://as.example.org/token");

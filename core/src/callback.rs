@@ -5,7 +5,7 @@ use crate::secret::AuthorizationCode;
 use crate::Error;
 
 /// A successful authorization response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct AuthorizationResponse {
     pub code: AuthorizationCode,
     pub state: String,
@@ -14,7 +14,7 @@ pub struct AuthorizationResponse {
 }
 
 /// What came back on the redirect URI.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Callback {
     Authorized(AuthorizationResponse),
     /// An error response; `state` (if any) identifies the pending record to drop.

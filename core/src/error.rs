@@ -122,8 +122,6 @@ pub enum Error {
     IssuerWithoutLaunch { iss: String },
     /// `launch` is empty or not a plausible opaque value.
     InvalidLaunchParameter { problem: String },
-    /// The standalone start named an issuer that is not configured.
-    UnknownProvider { id: String },
 
     // ── discovery ───────────────────────────────────────────────────
     /// The discovery document could not be fetched at all (network, CORS).
@@ -179,6 +177,9 @@ pub enum Error {
     // ── session ─────────────────────────────────────────────────────
     /// The access token expired and there is no refresh token.
     SessionExpired,
+    /// Something needed the session, but this page holds none (it ended, or
+    /// the page was loaded without signing in).
+    NoSession,
     /// The refresh was refused or failed.
     RefreshFailed { detail: String },
 
@@ -267,12 +268,6 @@ impl Error {
                 format!("The launch value is not usable: {problem}."),
                 "The launch context expired or is malformed.",
                 "Launch the app again from the EHR; launch values are single-use and short-lived, so use them immediately.",
-            ),
-            UnknownProvider { id } => d(
-                "Unknown provider",
-                format!("No provider with the id \"{id}\" is configured."),
-                "The link names a provider that was removed from the configuration.",
-                "Go back to the start page and pick a provider from the list.",
             ),
             DiscoveryUnreachable { url, detail } => d(
                 "The authorization server's settings could not be fetched",
@@ -426,7 +421,10 @@ impl Error {
             ),
             ScopeNotGranted { needed, granted } => d(
                 "Scope not granted",
-                format!("This needs {needed}, but the granted scopes are \"{granted}\"."),
+                format!(
+                    "Not covered by the granted scopes: this needs {needed}, and the grant is {}.",
+                    if granted.is_empty() { "empty".to_string() } else { format!("\"{granted}\"") }
+                ),
                 "The scope is not configured for the app at the authorization server, or the user did not consent to it.",
                 "Add the required scope to the app's registration (in Descope: the Inbound App configuration).",
             ),
@@ -440,6 +438,12 @@ impl Error {
                 "Your session has ended",
                 "The access token expired and the server issued no refresh token.".into(),
                 "Sessions are short-lived on purpose.",
+                "Launch the app again from the EHR, or sign in again from the start page.",
+            ),
+            NoSession => d(
+                "You are not signed in",
+                "This needs a sign-in, and this page holds none: it ended, or the page was opened without one.".into(),
+                "The sign-in lives only in the page's memory, so it ends with a sign-out, a failed refresh or a reload.",
                 "Launch the app again from the EHR, or sign in again from the start page.",
             ),
             RefreshFailed { detail } => d(

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::IdTokenProblem;
 use crate::jwt::{audience_claim, decode, seconds_claim, string_claim, Claims, DecodedJwt};
-use crate::random::constant_time_eq;
+use crate::random::Nonce;
 use crate::UnixTime;
 
 /// Clock skew tolerated on `exp` and `iat`.
@@ -20,7 +20,7 @@ pub struct Expectations<'a> {
     pub issuer: Option<&'a str>,
     pub client_id: &'a str,
     /// The nonce sent in the authorize request.
-    pub nonce: Option<&'a str>,
+    pub nonce: Option<&'a Nonce>,
     pub now: UnixTime,
 }
 
@@ -60,7 +60,7 @@ pub fn validate_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(),
     if let Some(sent) = expect.nonce {
         match claims.get("nonce").and_then(Value::as_str) {
             None => return Err(IdTokenProblem::MissingNonce),
-            Some(found) if !constant_time_eq(found, sent) => return Err(IdTokenProblem::WrongNonce),
+            Some(found) if !sent.matches(found) => return Err(IdTokenProblem::WrongNonce),
             Some(_) => {}
         }
     }
@@ -147,8 +147,10 @@ mod tests {
         }))
     }
 
+    static NONCE: std::sync::LazyLock<Nonce> = std::sync::LazyLock::new(|| Nonce::new("n-123".into()));
+
     fn expect() -> Expectations<'static> {
-        Expectations { issuer: Some("https://as.example.org"), client_id: "app-1", nonce: Some("n-123"), now: NOW }
+        Expectations { issuer: Some("https://as.example.org"), client_id: "app-1", nonce: Some(&NONCE), now: NOW }
     }
 
     #[test]

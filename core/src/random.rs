@@ -24,9 +24,49 @@ pub fn random_token() -> Result<String, Error> {
     Ok(Base64UrlUnpadded::encode_string(&random_bytes::<TOKEN_BYTES>()?))
 }
 
+macro_rules! random_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh value from the CSPRNG.
+            pub fn new_random() -> Result<Self, Error> {
+                random_token().map(Self)
+            }
+
+            /// A value read back from the pending record.
+            pub fn new(value: String) -> Self {
+                Self(value)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Whether `received` is this value, compared in constant time.
+            pub fn matches(&self, received: &str) -> bool {
+                constant_time_eq(&self.0, received)
+            }
+        }
+    };
+}
+
+random_value!(
+    /// The `state` of one authorization request (RFC 6749 §10.12): binds the
+    /// callback to the pending authorization, and is its storage key.
+    State
+);
+random_value!(
+    /// The OpenID Connect `nonce` sent with the request, expected back in the
+    /// id_token (OpenID Connect Core §3.1.2.1).
+    Nonce
+);
+
 /// Compares two strings in time that depends only on their lengths, so a
 /// `state` check does not leak how many leading characters matched.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
+fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
@@ -54,6 +94,15 @@ mod tests {
     fn tokens_do_not_repeat() {
         let seen: HashSet<String> = (0..1000).map(|_| random_token().unwrap()).collect();
         assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn states_match_only_themselves() {
+        let state = State::new_random().unwrap();
+        assert!(state.matches(state.as_str()));
+        assert!(!state.matches(&state.as_str()[1..]));
+        assert_ne!(State::new_random().unwrap(), state);
+        assert_ne!(Nonce::new_random().unwrap().as_str(), Nonce::new_random().unwrap().as_str());
     }
 
     #[test]

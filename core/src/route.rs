@@ -5,9 +5,12 @@
 //! EHR, the authorization server, or a reload), so a router crate would
 //! only add bundle weight.
 
-/// The pages of the app.
+use crate::authorize::LaunchKind;
+
+/// The pages of the app, by address. (Not `Page`: that is a page of FHIR
+/// search results, `fhir::models::Page`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Page {
+pub enum Route {
     /// `/`: standalone launch (provider picker).
     Standalone,
     /// `/launch?iss=…&launch=…`: EHR launch.
@@ -19,23 +22,42 @@ pub enum Page {
     NotFound,
 }
 
-impl Page {
+impl Route {
     /// The page for `path`, given the configured `redirect_path`. A
     /// trailing slash and an explicit `index.html` are tolerated, as static
     /// hosts add or keep them.
-    pub fn for_path(path: &str, redirect_path: &str) -> Page {
+    pub fn for_path(path: &str, redirect_path: &str) -> Route {
         let path = path.strip_suffix("index.html").unwrap_or(path);
         let trimmed = path.trim_end_matches('/');
         if trimmed == redirect_path.trim_end_matches('/') {
-            return Page::Callback;
+            return Route::Callback;
         }
         match trimmed {
-            "" => Page::Standalone,
-            "/launch" => Page::Launch,
-            "/callback" => Page::Callback,
-            "/summary" => Page::Summary,
-            _ => Page::NotFound,
+            "" => Route::Standalone,
+            "/launch" => Route::Launch,
+            "/callback" => Route::Callback,
+            "/summary" => Route::Summary,
+            _ => Route::NotFound,
         }
+    }
+}
+
+/// The address a signed-in page shows (relative to the app's base) in
+/// place of the callback's, so that a reload can say how to come back. It
+/// names no token and no patient.
+pub fn signed_in_address(kind: LaunchKind, issuer_id: &str) -> String {
+    match kind {
+        LaunchKind::Ehr => "summary?launch=ehr".to_string(),
+        LaunchKind::Standalone => format!("summary?provider={}", crate::url::encode_query_component(issuer_id)),
+    }
+}
+
+/// How the session of a reloaded signed-in address had started, from the
+/// query [`signed_in_address`] wrote.
+pub fn reloaded_kind(query: &str) -> LaunchKind {
+    match query_value(query, "launch").as_deref() {
+        Some("ehr") => LaunchKind::Ehr,
+        _ => LaunchKind::Standalone,
     }
 }
 
@@ -52,21 +74,33 @@ mod tests {
 
     #[test]
     fn pages_by_path() {
-        assert_eq!(Page::for_path("/", "/callback"), Page::Standalone);
-        assert_eq!(Page::for_path("/index.html", "/callback"), Page::Standalone);
-        assert_eq!(Page::for_path("/launch", "/callback"), Page::Launch);
-        assert_eq!(Page::for_path("/launch/", "/callback"), Page::Launch);
-        assert_eq!(Page::for_path("/callback", "/callback"), Page::Callback);
-        assert_eq!(Page::for_path("/summary", "/callback"), Page::Summary);
-        assert_eq!(Page::for_path("/launchx", "/callback"), Page::NotFound);
-        assert_eq!(Page::for_path("/admin", "/callback"), Page::NotFound);
+        assert_eq!(Route::for_path("/", "/callback"), Route::Standalone);
+        assert_eq!(Route::for_path("/index.html", "/callback"), Route::Standalone);
+        assert_eq!(Route::for_path("/launch", "/callback"), Route::Launch);
+        assert_eq!(Route::for_path("/launch/", "/callback"), Route::Launch);
+        assert_eq!(Route::for_path("/callback", "/callback"), Route::Callback);
+        assert_eq!(Route::for_path("/summary", "/callback"), Route::Summary);
+        assert_eq!(Route::for_path("/launchx", "/callback"), Route::NotFound);
+        assert_eq!(Route::for_path("/admin", "/callback"), Route::NotFound);
     }
 
     #[test]
     fn a_configured_redirect_path_is_the_callback() {
-        assert_eq!(Page::for_path("/auth/done", "/auth/done"), Page::Callback);
-        assert_eq!(Page::for_path("/auth/done/", "/auth/done"), Page::Callback);
-        assert_eq!(Page::for_path("/auth/other", "/auth/done"), Page::NotFound);
+        assert_eq!(Route::for_path("/auth/done", "/auth/done"), Route::Callback);
+        assert_eq!(Route::for_path("/auth/done/", "/auth/done"), Route::Callback);
+        assert_eq!(Route::for_path("/auth/other", "/auth/done"), Route::NotFound);
+    }
+
+    #[test]
+    fn a_reloaded_address_says_how_the_session_started() {
+        for (kind, issuer) in [(LaunchKind::Ehr, "ehr-1"), (LaunchKind::Standalone, "general hospital&co")] {
+            let address = signed_in_address(kind, issuer);
+            let (path, query) = address.split_once('?').unwrap();
+            assert_eq!(Route::for_path(&format!("/{path}"), "/callback"), Route::Summary);
+            assert_eq!(reloaded_kind(query), kind, "{address}");
+        }
+        assert_eq!(signed_in_address(LaunchKind::Standalone, "a&b"), "summary?provider=a%26b");
+        assert_eq!(reloaded_kind(""), LaunchKind::Standalone);
     }
 
     #[test]

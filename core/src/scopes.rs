@@ -266,6 +266,17 @@ impl ScopeSet {
         !matches!(self.access(resource_type, Interaction::Search), Access::NotGranted)
     }
 
+    /// [`ScopeSet::may_search`], as the error a view shows when it may not.
+    pub fn require_search(&self, resource_type: &str) -> Result<(), crate::Error> {
+        if self.may_search(resource_type) {
+            return Ok(());
+        }
+        Err(crate::Error::ScopeNotGranted {
+            needed: format!("permission to search {resource_type} (for example patient/{resource_type}.rs)"),
+            granted: self.to_string(),
+        })
+    }
+
     /// Whether the grant allows searching Patient across patients (a user
     /// or system scope): what a patient picker needs. A `patient/` scope
     /// without a patient in context can search nothing.
@@ -417,6 +428,25 @@ mod tests {
         let granted = ScopeSet::parse_lenient("   ");
         assert!(granted.is_empty());
         assert!(!granted.may_search("Patient"));
+        let detail = granted.require_search("Condition").unwrap_err().diagnosis().detail;
+        assert!(detail.contains("the grant is empty"), "{detail}");
+    }
+
+    #[test]
+    fn a_search_outside_the_grant_is_scope_not_granted() {
+        let granted = ScopeSet::parse_lenient("launch patient/Condition.rs");
+        assert_eq!(granted.require_search("Condition"), Ok(()));
+        let error = granted.require_search("Observation").unwrap_err();
+        assert_eq!(
+            error,
+            crate::Error::ScopeNotGranted {
+                needed: "permission to search Observation (for example patient/Observation.rs)".into(),
+                granted: "launch patient/Condition.rs".into(),
+            }
+        );
+        let diagnosis = error.diagnosis();
+        assert_eq!(diagnosis.title, "Scope not granted");
+        assert!(diagnosis.detail.starts_with("Not covered by the granted scopes"), "{}", diagnosis.detail);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //!
 //! Their `Debug` output is redacted and there is no `Display`, so a token
 //! cannot end up in a log line or an error message by accident; the value is
-//! reached only through an explicit `.secret()` call.
+//! reached only through an explicit `.secret()` call. None is `Clone`: each
+//! value has one owner (the pending record, the session), and a copy of a
+//! secret is a place it can leak from.
 
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
+        #[derive(PartialEq, Eq)]
         pub struct $name(String);
 
         impl $name {

@@ -37,6 +37,17 @@ pub enum GrantSource {
     AssumedAsRequested,
 }
 
+impl GrantSource {
+    /// Where the grant was read, for the diagnostics.
+    pub fn label(self) -> &'static str {
+        match self {
+            GrantSource::TokenResponse => "from the token response",
+            GrantSource::AccessTokenClaim => "from the access-token claim",
+            GrantSource::AssumedAsRequested => "the server named none, so the request is assumed granted",
+        }
+    }
+}
+
 /// The outcome of checking the id_token's signature in the browser.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignatureVerdict {
@@ -91,11 +102,6 @@ impl TokenGrant {
         self.id_token.as_ref()
     }
 
-    /// Where the signing keys are published.
-    pub fn jwks_uri(&self) -> Option<&HttpUrl> {
-        self.exchange.pending().server.jwks_uri.as_ref()
-    }
-
     /// Finishes the sign-in with the signature verdict.
     pub fn into_session(self, verdict: SignatureVerdict) -> Result<Session, Error> {
         let mut warnings = self.exchange.pending().server.warnings.clone();
@@ -134,7 +140,6 @@ impl TokenGrant {
             granted,
             grant_source,
             context,
-            id_claims,
             kind: pending.kind,
             issuer_id: pending.issuer_id.clone(),
             fhir_base: pending.fhir_base.clone(),
@@ -163,8 +168,20 @@ pub enum PatientContext {
     PickerNeeded,
 }
 
-/// A signed-in session. Held in memory only.
-#[derive(Clone, Debug)]
+/// What a session's timer does next ([`Session::timer_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerStep {
+    /// Nothing is due for this many seconds.
+    Wait(u64),
+    /// The access token is near its end and a refresh token exists.
+    Refresh,
+    /// The access token has expired and cannot be refreshed.
+    Expire,
+}
+
+/// A signed-in session. Held in memory only, and not `Clone`: its tokens
+/// have one owner.
+#[derive(Debug)]
 pub struct Session {
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
@@ -175,8 +192,6 @@ pub struct Session {
     pub granted: ScopeSet,
     pub grant_source: GrantSource,
     pub context: LaunchContext,
-    /// The id_token's claims, present only when its signature was verified.
-    pub id_claims: Option<Claims>,
     pub kind: LaunchKind,
     pub issuer_id: String,
     pub fhir_base: HttpUrl,
@@ -201,16 +216,27 @@ impl Session {
         self.refresh_token.is_some()
     }
 
-    pub fn is_expired(&self, now: UnixTime) -> bool {
-        now >= self.expires_at
-    }
-
     /// Seconds until a refresh should start (0 when it is due now): a
     /// minute before expiry, or at four fifths of a shorter lifetime, so a
     /// short-lived token is not refreshed over and over.
     pub fn seconds_until_refresh(&self, now: UnixTime) -> u64 {
         let margin = REFRESH_MARGIN_SECONDS.min(self.lifetime / 5);
         self.expires_at.saturating_sub(margin).saturating_sub(now)
+    }
+
+    /// What the session's timer does next: refresh when it is due and a
+    /// refresh token exists; otherwise wait until the token expires, then
+    /// end the session.
+    pub fn timer_step(&self, now: UnixTime) -> TimerStep {
+        let (due_in, step) = match self.refresh_token {
+            Some(_) => (self.seconds_until_refresh(now), TimerStep::Refresh),
+            None => (self.expires_at.saturating_sub(now), TimerStep::Expire),
+        };
+        if due_in == 0 {
+            step
+        } else {
+            TimerStep::Wait(due_in)
+        }
     }
 
     /// What the launch gave as patient, or whether a picker must ask.
@@ -310,7 +336,8 @@ mod tests {
     use serde_json::{json, Value};
 
     fn exchange(pending: PendingAuthorization) -> CodeExchange {
-        let Callback::Authorized(response) = parse_callback(&format!("code=c&state={}", pending.state())).unwrap()
+        let Callback::Authorized(response) =
+            parse_callback(&format!("code=c&state={}", pending.state().as_str())).unwrap()
         else {
             panic!()
         };
@@ -355,7 +382,6 @@ mod tests {
         });
         let grant = exchange.finish(200, &body.to_string(), NOW).unwrap();
         assert_eq!(grant.id_token().unwrap().kid(), Some("k1"));
-        assert_eq!(grant.jwks_uri().unwrap().to_string(), "https://as.example.org/jwks");
         let session = grant.into_session(SignatureVerdict::Verified).unwrap();
         assert_eq!(session.expires_at, NOW + 3600);
         assert_eq!(session.grant_source, GrantSource::TokenResponse);
@@ -442,7 +468,6 @@ mod tests {
             .unwrap()
             .into_session(SignatureVerdict::Unverifiable("no jwks_uri".into()))
             .unwrap();
-        assert!(session.id_claims.is_none());
         assert!(session.context.fhir_user.is_none(), "unverified claims are not used");
         assert!(session.warnings.iter().any(|w| w.contains("no jwks_uri")));
     }
@@ -475,8 +500,11 @@ mod tests {
         assert_eq!(session.grant_source, GrantSource::AssumedAsRequested);
         assert_eq!(session.seconds_until_refresh(NOW), DEFAULT_LIFETIME_SECONDS - REFRESH_MARGIN_SECONDS);
         assert_eq!(session.seconds_until_refresh(NOW + DEFAULT_LIFETIME_SECONDS), 0);
-        assert!(!session.is_expired(NOW));
-        assert!(session.is_expired(NOW + DEFAULT_LIFETIME_SECONDS));
+        // Without a refresh token the timer waits for the expiry itself.
+        assert_eq!(session.timer_step(NOW), TimerStep::Wait(DEFAULT_LIFETIME_SECONDS));
+        assert_eq!(session.timer_step(NOW + DEFAULT_LIFETIME_SECONDS - 1), TimerStep::Wait(1));
+        assert_eq!(session.timer_step(NOW + DEFAULT_LIFETIME_SECONDS), TimerStep::Expire);
+        assert_eq!(session.timer_step(NOW + 10 * DEFAULT_LIFETIME_SECONDS), TimerStep::Expire);
         assert!(session.refresh_request().is_none(), "no refresh token");
         assert!(session.revocation_request().is_none());
     }
@@ -514,6 +542,9 @@ mod tests {
         // A 120 s token is refreshed when a fifth of it remains (24 s), not
         // 60 s early; a refresh right away would repeat forever.
         assert_eq!(session.seconds_until_refresh(NOW + 50), 96);
+        assert_eq!(session.timer_step(NOW + 50), TimerStep::Wait(96));
+        assert_eq!(session.timer_step(NOW + 146), TimerStep::Refresh);
+        assert_eq!(session.timer_step(NOW + 500), TimerStep::Refresh, "late is still a refresh, not an end");
         assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
         assert!(session.granted.may_search("Observation"), "grant kept when no scope comes back");
         session

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::OAuthError;
 use crate::fhir::Identifier;
-use crate::jwt::{bool_claim, seconds_claim, string_claim};
+use crate::jwt::seconds_claim;
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
 use crate::Error;
 
@@ -26,7 +26,7 @@ pub struct FhirContextItem {
 }
 
 /// A successful token response.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
     pub expires_in: Option<u64>,
@@ -123,14 +123,6 @@ impl TokenResponse {
         let context = fields.into_iter().filter(|(key, _)| CONTEXT_FIELDS.contains(&key.as_str())).collect();
         Ok(TokenResponse { access_token, expires_in, scope, refresh_token, id_token, context })
     }
-
-    pub fn patient(&self) -> Option<String> {
-        string_claim(&self.context, "patient")
-    }
-
-    pub fn need_patient_banner(&self) -> Option<bool> {
-        bool_claim(&self.context, "need_patient_banner")
-    }
 }
 
 /// Parses a `fhirContext` array; malformed entries are skipped.
@@ -188,8 +180,9 @@ mod tests {
         }"#;
         let response = TokenResponse::from_response(200, body).unwrap();
         assert_eq!(response.expires_in, Some(300));
-        assert_eq!(response.patient().as_deref(), Some("123"));
-        assert_eq!(response.need_patient_banner(), Some(false));
+        // Kept as sent: `LaunchContext::resolve` reads them, with their source.
+        assert_eq!(response.context["patient"], "123");
+        assert_eq!(response.context["need_patient_banner"], "false");
         assert!(!response.context.contains_key("vendor_extension"));
         let context = parse_fhir_context(response.context.get("fhirContext"));
         assert_eq!(context.len(), 3);

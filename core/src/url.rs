@@ -118,9 +118,12 @@ pub fn encode_query_component(value: &str) -> String {
     utf8_percent_encode(value, QUERY_COMPONENT).to_string()
 }
 
+// No byte-index slicing (`&s[..i]`, `split_at`) in this module: its panic
+// path formats a `char` with `Debug`, and brings the Unicode escaping
+// tables into the wasm. `split_once` and `get` cannot panic.
+
 fn scheme_of(input: &str) -> Option<(&str, &str)> {
-    let colon = input.find(':')?;
-    let (scheme, rest) = (&input[..colon], &input[colon + 1..]);
+    let (scheme, rest) = input.split_once(':')?;
     let mut bytes = scheme.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
     let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
@@ -129,12 +132,12 @@ fn scheme_of(input: &str) -> Option<(&str, &str)> {
 
 /// Splits `path?query#fragment` into its three parts.
 fn split_reference(input: &str) -> (&str, Option<&str>, Option<&str>) {
-    let (before_fragment, fragment) = match input.find('#') {
-        Some(i) => (&input[..i], Some(&input[i + 1..])),
+    let (before_fragment, fragment) = match input.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
         None => (input, None),
     };
-    let (path, query) = match before_fragment.find('?') {
-        Some(i) => (&before_fragment[..i], Some(&before_fragment[i + 1..])),
+    let (path, query) = match before_fragment.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
         None => (before_fragment, None),
     };
     (path, query, fragment)
@@ -145,10 +148,9 @@ fn valid_reg_name(host: &str) -> bool {
 }
 
 fn valid_ipv6_literal(host: &str) -> bool {
-    host.len() > 2
-        && host.starts_with('[')
-        && host.ends_with(']')
-        && host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).is_some_and(|inside| {
+        !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+    })
 }
 
 /// RFC 3986 §5.2.4.
@@ -198,7 +200,7 @@ impl HttpUrl {
         };
         let rest = rest.strip_prefix("//").ok_or(UrlError::NotAbsolute)?;
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, after) = rest.split_at(authority_end);
+        let (authority, after) = rest.split_at_checked(authority_end).unwrap_or((rest, ""));
         if authority.contains('@') {
             return Err(UrlError::Credentials);
         }
@@ -206,13 +208,9 @@ impl HttpUrl {
             return Err(UrlError::ForbiddenCharacter(c));
         }
         // The port separator is the last ':' outside an IPv6 literal.
-        let port_colon = match authority.rfind(':') {
-            Some(i) if !authority[i..].contains(']') => Some(i),
-            _ => None,
-        };
-        let (host, port_text) = match port_colon {
-            Some(i) => (&authority[..i], Some(&authority[i + 1..])),
-            None => (authority, None),
+        let (host, port_text) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => (host, Some(port)),
+            _ => (authority, None),
         };
         if host.is_empty() {
             return Err(UrlError::EmptyHost);
@@ -307,8 +305,9 @@ impl HttpUrl {
         } else if path.starts_with('/') {
             (path.to_string(), query.map(str::to_string))
         } else {
-            let directory = &self.path[..=self.path.rfind('/').unwrap_or(0)];
-            (format!("{directory}{path}"), query.map(str::to_string))
+            // The base's path up to and with its last '/' (it starts with one).
+            let directory = self.path.rsplit_once('/').map_or("", |(directory, _)| directory);
+            (format!("{directory}/{path}"), query.map(str::to_string))
         };
         let mut text = format!("{}{}", self.origin(), new_path);
         if let Some(q) = new_query {

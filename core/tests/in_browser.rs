@@ -55,7 +55,7 @@ fn an_authorize_url_is_built_in_the_browser() {
         PendingAuthorization::begin(issuer, server, redirect, LaunchMode::Ehr { launch: "L1".into() }, 1_800_000_000)
             .unwrap();
     let text = url.to_string();
-    assert!(text.contains(&format!("state={}", pending.state())), "{text}");
+    assert!(text.contains(&format!("state={}", pending.state().as_str())), "{text}");
     assert!(text.contains("code_challenge_method=S256"));
     assert!(text.contains("launch=L1"));
     let restored = PendingAuthorization::from_storage(&pending.to_storage()).unwrap();

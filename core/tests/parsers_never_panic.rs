@@ -13,7 +13,7 @@ use smart_core::id_token::Jwks;
 use smart_core::jwt;
 use smart_core::launch::ehr_launch;
 use smart_core::popup::{handback_message, is_handback, parse_handback};
-use smart_core::route::{query_value, Page};
+use smart_core::route::{query_value, Route};
 use smart_core::scopes::ScopeSet;
 use smart_core::token::TokenResponse;
 use smart_core::url::HttpUrl;
@@ -112,7 +112,7 @@ fn urls() {
 #[test]
 fn callback_queries() {
     run(
-        "parse_callback / query_value / Page::for_path / popup hand-back",
+        "parse_callback / query_value / Route::for_path / popup hand-back",
         near(&[
             "?",
             "&",
@@ -131,7 +131,7 @@ fn callback_queries() {
         ]),
         |query| {
             let _ = parse_callback(&query);
-            let _ = (query_value(&query, "state"), Page::for_path(&query, "/callback"));
+            let _ = (query_value(&query, "state"), Route::for_path(&query, "/callback"));
             let _ = (parse_handback(&query), is_handback(true, &query, |state| state.len() % 2 == 0));
             assert_eq!(parse_handback(&handback_message(&query)), Some(query.as_str()));
         },

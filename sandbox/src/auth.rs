@@ -16,7 +16,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use smart_core::scopes::{Scope, ScopeContext};
-use smart_core::secret::PkceVerifier;
 
 use crate::data::display_name;
 use crate::http::{escape, html_response, json_response, oauth_error, page, query, redirect};
@@ -483,7 +482,7 @@ fn exchange_code(sandbox: &Sandbox, form: &Params) -> Response {
     if verifier.is_empty() {
         return invalid("code_verifier is missing (PKCE)");
     }
-    if PkceVerifier::new(verifier.to_string()).challenge().as_str() != code.code_challenge {
+    if crate::pkce::s256_challenge(verifier) != code.code_challenge {
         return invalid("code_verifier does not match the code_challenge (PKCE)");
     }
     match code.grant.settings.inject {

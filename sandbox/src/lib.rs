@@ -19,6 +19,7 @@ pub mod ehr;
 pub mod fhir;
 pub mod http;
 pub mod keys;
+pub mod pkce;
 pub mod state;
 pub mod static_app;
 

@@ -4,12 +4,14 @@
 use smart_core::config::AppConfig;
 use smart_core::Error;
 
-use super::http::get_json;
+use super::http::{fetch, Request};
 use super::navigation::app_base_url;
 
 pub async fn load() -> Result<AppConfig, Error> {
     let url = format!("{}config.json", app_base_url());
-    let response = get_json(&url).await.map_err(|detail| Error::ConfigUnavailable { url: url.clone(), detail })?;
+    let response = fetch(Request::json(url.clone()))
+        .await
+        .map_err(|detail| Error::ConfigUnavailable { url: url.clone(), detail })?;
     if response.status != 200 {
         return Err(Error::ConfigUnavailable { url, detail: format!("HTTP status {}", response.status) });
     }

@@ -1,26 +1,97 @@
-//! `fetch`, reduced to what the app needs: a status, a few headers and the
-//! body as text. Written on `web_sys` directly: a wrapper crate would add
-//! bundle weight for nothing the app uses.
+//! `fetch`, reduced to what the app needs: a status, the few headers the
+//! app reads, and the body as text. Written on `web_sys` directly: a wrapper
+//! crate would add bundle weight for nothing the app uses.
+//!
+//! [`Request`] and [`Response`] hold no browser types, so the session's
+//! logic runs natively against a scripted fake ([`super::Effects`]).
 
 use std::cell::Cell;
 
 use smart_core::config::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use smart_core::form::FormPost;
+use smart_core::url::HttpUrl;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit};
 
-/// An HTTP response as the core consumes it.
-pub struct TextResponse {
-    pub status: u16,
-    pub body: String,
-    headers: Headers,
+/// The response headers the app reads; no other is copied out of the browser.
+const READ_HEADERS: [&str; 2] = ["Retry-After", "WWW-Authenticate"];
+
+/// Whether a response may come from, and go into, the browser's HTTP cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cache {
+    /// Anything holding a token or clinical data (it must not land in the
+    /// disk cache of a shared workstation), and the deployment's
+    /// configuration (a change must show at the next load).
+    NoStore,
+    /// Public metadata, as its server's `Cache-Control` allows: a
+    /// clinician's second launch of the day need not ask again.
+    Allowed,
 }
 
-impl TextResponse {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+/// A request as the app makes it: a GET of JSON (with the bearer token for
+/// the FHIR API), or a POST of a form (token, refresh, revocation).
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub url: String,
+    /// The `Accept` header.
+    pub accept: &'static str,
+    /// The access token, sent as `Authorization: Bearer …`.
+    pub bearer: Option<&'a str>,
+    /// A form body (`application/x-www-form-urlencoded`): the request is a POST.
+    pub form: Option<&'a str>,
+    pub cache: Cache,
+}
+
+impl<'a> Request<'a> {
+    /// GET a JSON document past the HTTP cache.
+    pub fn json(url: String) -> Request<'a> {
+        Request { url, accept: "application/json", bearer: None, form: None, cache: Cache::NoStore }
+    }
+
+    /// GET public metadata (a discovery document) through the HTTP cache.
+    pub fn metadata(url: String) -> Request<'a> {
+        Request { cache: Cache::Allowed, ..Request::json(url) }
+    }
+
+    /// POST a form (token, refresh, revocation).
+    pub fn form(post: &'a FormPost) -> Request<'a> {
+        Request { form: Some(post.body()), ..Request::json(post.url.to_string()) }
+    }
+
+    /// GET from the FHIR API with the bearer token (the session has checked
+    /// that `url` is on the FHIR base's origin).
+    pub fn fhir(url: &HttpUrl, bearer: &'a str) -> Request<'a> {
+        Request { accept: "application/fhir+json", bearer: Some(bearer), ..Request::json(url.to_string()) }
+    }
+
+    pub fn method(&self) -> &'static str {
+        if self.form.is_some() {
+            "POST"
+        } else {
+            "GET"
+        }
+    }
+}
+
+/// An HTTP response as the core consumes it.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+    /// Of [`READ_HEADERS`], those the response had (names as listed there).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    /// A header's value; `name` is compared without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 }
 
@@ -57,31 +128,28 @@ fn network_failure(error: JsValue) -> String {
     )
 }
 
-/// The parts of a request the app varies.
-pub struct Fetch<'a> {
-    pub method: &'static str,
-    pub url: &'a str,
-    pub headers: &'a [(&'a str, &'a str)],
-    pub body: Option<&'a str>,
-    pub cache: RequestCache,
-}
-
 /// Sends a request without cookies or other credentials (every server the
 /// app talks to authenticates by bearer token or PKCE, never by cookie)
-/// and reads the whole body as text. `cache` is `NoStore` for anything
-/// holding a token or clinical data (it must not land in the disk cache of
-/// a shared workstation) and for the deployment's configuration.
-pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
+/// and reads the whole body as text. A server that does not answer within
+/// `request_timeout_seconds` is given up on (the request is aborted).
+pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
     let headers = Headers::new().map_err(network_failure)?;
-    for (name, value) in request.headers {
-        headers.set(name, value).map_err(network_failure)?;
+    headers.set("Accept", request.accept).map_err(network_failure)?;
+    if let Some(token) = request.bearer {
+        headers.set("Authorization", &format!("Bearer {token}")).map_err(network_failure)?;
+    }
+    if request.form.is_some() {
+        headers.set("Content-Type", FormPost::CONTENT_TYPE).map_err(network_failure)?;
     }
     let init = RequestInit::new();
-    init.set_method(request.method);
+    init.set_method(request.method());
     init.set_headers(&headers);
     init.set_credentials(RequestCredentials::Omit);
-    init.set_cache(request.cache);
-    if let Some(body) = request.body {
+    init.set_cache(match request.cache {
+        Cache::NoStore => RequestCache::NoStore,
+        Cache::Allowed => RequestCache::Default,
+    });
+    if let Some(body) = request.form {
         init.set_body(&JsValue::from_str(body));
     }
     let window = web_sys::window().ok_or("no browser window")?;
@@ -98,42 +166,19 @@ pub async fn fetch(request: Fetch<'_>) -> Result<TextResponse, String> {
         .unwrap_or_default();
     let answer = async {
         let response: web_sys::Response =
-            JsFuture::from(window.fetch_with_str_and_init(request.url, &init)).await?.unchecked_into();
+            JsFuture::from(window.fetch_with_str_and_init(&request.url, &init)).await?.unchecked_into();
         let text = JsFuture::from(response.text()?).await?;
         Ok::<_, JsValue>((response, text))
     }
     .await;
     window.clear_timeout_with_handle(timer);
     let (response, text) = answer.map_err(network_failure)?;
-    Ok(TextResponse {
-        status: response.status(),
-        body: text.as_string().unwrap_or_default(),
-        headers: response.headers(),
-    })
-}
-
-/// GET a JSON document, past the HTTP cache.
-pub async fn get_json(url: &str) -> Result<TextResponse, String> {
-    let headers = [("Accept", "application/json")];
-    fetch(Fetch { method: "GET", url, headers: &headers, body: None, cache: RequestCache::NoStore }).await
-}
-
-/// GET public metadata (a discovery document) through the HTTP cache, as
-/// its server's `Cache-Control` allows: a clinician's second launch of the
-/// day need not ask again.
-pub async fn get_metadata(url: &str) -> Result<TextResponse, String> {
-    let headers = [("Accept", "application/json")];
-    fetch(Fetch { method: "GET", url, headers: &headers, body: None, cache: RequestCache::Default }).await
-}
-
-/// POST a form (token, refresh, revocation).
-pub async fn post_form(post: &FormPost) -> Result<TextResponse, String> {
-    fetch(Fetch {
-        method: "POST",
-        url: &post.url.to_string(),
-        headers: &[("Content-Type", FormPost::CONTENT_TYPE), ("Accept", "application/json")],
-        body: Some(post.body()),
-        cache: RequestCache::NoStore,
-    })
-    .await
+    let received = response.headers();
+    let mut headers = Vec::new();
+    for name in READ_HEADERS {
+        if let Ok(Some(value)) = received.get(name) {
+            headers.push((name, value));
+        }
+    }
+    Ok(Response { status: response.status(), body: text.as_string().unwrap_or_default(), headers })
 }

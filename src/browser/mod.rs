@@ -1,21 +1,68 @@
-//! Browser effects, kept thin: every decision is made in `smart_core`.
+//! Browser effects, kept thin: every decision is made in `smart_core`, or
+//! in the session and sign-in parts that call these. Nothing here imports
+//! from a layer above it.
+//!
+//! What the session's logic needs from the outside world (HTTP, the clock,
+//! a place to run a task) is the [`Effects`] trait, passed in the way
+//! `oauth2` takes its HTTP client: the app supplies [`Browser`], and the
+//! session's native tests a scripted fake. The other modules (storage of
+//! the pending record, navigation, the popup, WebCrypto) are used only by
+//! sign-in and the shell, and are exercised end to end.
 
 pub mod config;
-pub mod fhir_client;
-pub mod flow;
 pub mod http;
-pub mod lifecycle;
 pub mod marks;
 pub mod navigation;
 pub mod pending_store;
 pub mod popup;
-pub mod refresh;
 pub mod stopped;
 pub mod style;
 pub mod timer;
 pub mod webcrypto;
 
+use std::future::Future;
+
 use smart_core::UnixTime;
+
+use http::{Request, Response};
+
+/// HTTP, time and tasks, as the session uses them.
+pub trait Effects: Copy + 'static {
+    /// Sends `request`; `Err` is a failure to get any answer (network,
+    /// CORS, timeout), described for the user.
+    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>>;
+
+    /// The current time in whole seconds since the epoch.
+    fn now(self) -> UnixTime;
+
+    /// Waits `ms` milliseconds without blocking.
+    fn sleep(self, ms: u32) -> impl Future<Output = ()>;
+
+    /// Runs `task` to completion in the background.
+    fn spawn(self, task: impl Future<Output = ()> + 'static);
+}
+
+/// The browser: `fetch`, `Date.now`, `setTimeout` and the page's task queue.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Browser;
+
+impl Effects for Browser {
+    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>> {
+        http::fetch(request)
+    }
+
+    fn now(self) -> UnixTime {
+        now()
+    }
+
+    fn sleep(self, ms: u32) -> impl Future<Output = ()> {
+        timer::sleep_ms(ms)
+    }
+
+    fn spawn(self, task: impl Future<Output = ()> + 'static) {
+        leptos::task::spawn_local(task);
+    }
+}
 
 /// The current time in whole seconds since the epoch.
 pub fn now() -> UnixTime {

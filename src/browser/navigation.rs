@@ -14,14 +14,13 @@ fn window() -> web_sys::Window {
 pub fn app_base_url() -> String {
     let base = window().document().and_then(|d| d.base_uri().ok().flatten()).unwrap_or_else(|| "/".to_string());
     // Drop any query or fragment the base might carry.
-    let base = base.split(['?', '#']).next().unwrap_or("/").to_string();
+    let base = base.split(['?', '#']).next().unwrap_or("/");
     if base.ends_with('/') {
-        base
-    } else {
-        match base.rfind('/') {
-            Some(i) => base[..=i].to_string(),
-            None => format!("{base}/"),
-        }
+        return base.to_string();
+    }
+    match base.rsplit_once('/') {
+        Some((directory, _)) => format!("{directory}/"),
+        None => format!("{base}/"),
     }
 }
 

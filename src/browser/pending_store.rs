@@ -6,7 +6,6 @@
 //! records are swept whenever a new one is written.
 
 use smart_core::authorize::PendingAuthorization;
-use smart_core::url::HttpUrl;
 use smart_core::{Error, UnixTime};
 
 const PREFIX: &str = "smart-pending:";
@@ -28,16 +27,20 @@ fn stored(state: &str) -> Option<String> {
 pub fn save(pending: &PendingAuthorization, now: UnixTime) -> Result<(), Error> {
     let storage = storage().ok_or_else(unavailable)?;
     sweep_expired(&storage, now);
-    storage.set_item(&key(pending.state()), &pending.to_storage()).map_err(|_| unavailable())
+    storage.set_item(&key(pending.state().as_str()), &pending.to_storage()).map_err(|_| unavailable())
+}
+
+/// The record for `state`, read and checked, left in place (`None`: this
+/// tab stored none). Whoever goes on to use it removes it ([`remove`]).
+pub fn find(state: &str) -> Option<Result<PendingAuthorization, Error>> {
+    stored(state).map(|json| PendingAuthorization::from_storage(&json))
 }
 
 /// Removes and returns the record for `state`: a state can be used once.
 pub fn take(state: &str) -> Result<Option<PendingAuthorization>, Error> {
-    let Some(storage) = storage() else { return Ok(None) };
-    let name = key(state);
-    let Ok(Some(json)) = storage.get_item(&name) else { return Ok(None) };
-    let _ = storage.remove_item(&name);
-    PendingAuthorization::from_storage(&json).map(Some)
+    let found = find(state).transpose();
+    remove(state);
+    found
 }
 
 /// Whether a record for `state` is stored in this window.
@@ -45,14 +48,8 @@ pub fn is_stored(state: &str) -> bool {
     stored(state).is_some()
 }
 
-/// The redirect URI of the record for `state`, leaving the record in
-/// place: tells a callback for this page from a stray `state` parameter.
-pub fn redirect_uri_for(state: &str) -> Option<HttpUrl> {
-    PendingAuthorization::from_storage(&stored(state)?).ok().map(|pending| pending.redirect_uri)
-}
-
-/// Drops the record for `state`, if any (an error callback ends it too).
-pub fn discard(state: &str) {
+/// Drops the record for `state`, if any (used, or ended by an error callback).
+pub fn remove(state: &str) {
     if let Some(storage) = storage() {
         let _ = storage.remove_item(&key(state));
     }

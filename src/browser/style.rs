@@ -6,7 +6,7 @@ use smart_core::style::parse_style;
 use smart_core::url::HttpUrl;
 use wasm_bindgen::JsCast;
 
-use super::http::get_json;
+use super::http::{fetch, Request};
 
 /// Fetches, validates and applies the style; returns a note for the
 /// diagnostics (what was applied, what was refused, or why nothing was).
@@ -16,7 +16,7 @@ pub async fn apply(url: &str) -> String {
         Ok(_) => return format!("smart_style_url {url} is not https; not fetched"),
         Err(e) => return format!("smart_style_url is not a usable URL ({e}); not fetched"),
     };
-    let response = match get_json(&target.to_string()).await {
+    let response = match fetch(Request::json(target.to_string())).await {
         Ok(r) if r.status == 200 => r,
         Ok(r) => return format!("the style at {target} answered HTTP {}; the app's own theme is used", r.status),
         Err(e) => return format!("the style at {target} could not be fetched ({e}); the app's own theme is used"),

@@ -9,7 +9,7 @@ use smart_core::url::HttpUrl;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::http::get_json;
+use super::http::{fetch, Request};
 
 /// A plain JS object of string fields (WebCrypto's parameters).
 fn js_object(fields: &[(&str, &str)]) -> Object {
@@ -23,7 +23,7 @@ fn js_object(fields: &[(&str, &str)]) -> Object {
 
 /// Fetches the authorization server's key set (its body).
 pub async fn fetch_key_set(jwks_uri: &HttpUrl) -> Result<String, String> {
-    match get_json(&jwks_uri.to_string()).await {
+    match fetch(Request::json(jwks_uri.to_string())).await {
         Ok(r) if r.status == 200 => Ok(r.body),
         Ok(r) => Err(format!("{jwks_uri} answered HTTP {}", r.status)),
         Err(e) => Err(format!("{jwks_uri}: {e}")),

@@ -11,11 +11,11 @@ use smart_core::config::SignInWindow;
 use smart_core::launch::ehr_launch;
 use smart_core::route::query_value;
 
-use crate::app::{context, Config};
-use crate::browser::{flow, navigation, popup};
-use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
-use crate::pages::{Completion, SignedInArea};
-use crate::views::ErrorView;
+use crate::browser::{navigation, popup};
+use crate::context::{context, Config};
+use crate::session::SessionHandle;
+use crate::sign_in::{self, SignIn, Step};
+use crate::views::{ErrorView, SignInStatus, SignedInArea};
 
 #[component]
 pub fn LaunchPage() -> impl IntoView {
@@ -27,11 +27,10 @@ pub fn LaunchPage() -> impl IntoView {
         Err(error) => return view! { <ErrorView error/> }.into_any(),
     };
 
-    let step = RwSignal::new(Step::Idle);
-    let completion = Completion::from_context();
+    let sign_in = SignIn::new(context::<SessionHandle>());
     let start = {
-        let (config, issuer) = (config.clone(), issuer.clone());
-        move || sign_in(config.clone(), issuer.clone(), LaunchMode::Ehr { launch: launch.clone() }, step, completion)
+        let issuer = issuer.clone();
+        move || sign_in.start(config.clone(), issuer.clone(), LaunchMode::Ehr { launch: launch.clone() })
     };
     let retry = Callback::new({
         let start = start.clone();
@@ -42,18 +41,18 @@ pub fn LaunchPage() -> impl IntoView {
         // Warm the discovery cache so the click leads straight to sign-in.
         let issuer = issuer.clone();
         spawn_local(async move {
-            let _ = flow::discover(&issuer).await;
+            let _ = sign_in::discover(&issuer).await;
         });
     } else {
         start();
     }
-    let name = issuer.name.clone();
+    let name = issuer.name;
     (move || {
-        if completion.done.get() {
+        if sign_in.is_done() {
             return view! { <SignedInArea/> }.into_any();
         }
         let start = start.clone();
-        let prompt = (by_click && step.with(|s| matches!(s, Step::Idle))).then(|| {
+        let prompt = (by_click && sign_in.with_step(|s| matches!(s, Step::Idle))).then(|| {
             view! {
                 <section class="sign-in-prompt" aria-labelledby="sign-in-title">
                     <h1 id="sign-in-title">"Sign in to continue"</h1>
@@ -64,7 +63,7 @@ pub fn LaunchPage() -> impl IntoView {
         });
         view! {
             {prompt}
-            <SignInStatus step completion retry/>
+            <SignInStatus sign_in retry/>
         }
         .into_any()
     })

@@ -6,21 +6,21 @@ use leptos::prelude::*;
 use smart_core::authorize::LaunchMode;
 use smart_core::config::IssuerConfig;
 
-use crate::app::{context, Config};
-use crate::pages::popup_sign_in::{sign_in, SignInStatus, Step};
-use crate::pages::{Completion, SignedInArea};
+use crate::context::{context, Config};
+use crate::session::SessionHandle;
+use crate::sign_in::SignIn;
+use crate::views::{SignInStatus, SignedInArea};
 
 #[component]
 pub fn StandalonePage() -> impl IntoView {
     let config = context::<Config>();
-    let step = RwSignal::new(Step::Idle);
-    let completion = Completion::from_context();
+    let sign_in = SignIn::new(context::<SessionHandle>());
     let chosen = RwSignal::new(None::<IssuerConfig>);
     let start = {
         let config = config.clone();
         move |issuer: IssuerConfig| {
             chosen.set(Some(issuer.clone()));
-            sign_in(config.clone(), issuer, LaunchMode::Standalone, step, completion);
+            sign_in.start(config.clone(), issuer, LaunchMode::Standalone);
         }
     };
     let retry = {
@@ -31,10 +31,9 @@ pub fn StandalonePage() -> impl IntoView {
             }
         })
     };
-    let busy = move || step.with(|s| matches!(s, Step::Leaving(_) | Step::Waiting(_) | Step::Exchanging));
     let providers = config.issuers.clone();
     move || {
-        if completion.done.get() {
+        if sign_in.is_done() {
             return view! { <SignedInArea/> }.into_any();
         }
         let start = start.clone();
@@ -54,7 +53,7 @@ pub fn StandalonePage() -> impl IntoView {
                                     <button
                                         class="provider"
                                         type="button"
-                                        disabled=busy
+                                        disabled=move || sign_in.is_busy()
                                         on:click=move |_| start(issuer.clone())
                                     >
                                         {name}
@@ -64,7 +63,7 @@ pub fn StandalonePage() -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
-                <SignInStatus step completion retry/>
+                <SignInStatus sign_in retry/>
             </section>
         }
         .into_any()

@@ -5,8 +5,12 @@
 
 use leptos::prelude::*;
 use smart_core::context::Sourced;
+use smart_core::error::quoted;
+use smart_core::session::Session;
 
-use crate::app::{context, SessionSlot, StyleNote};
+use crate::browser::now;
+use crate::context::context;
+use crate::session::SessionHandle;
 
 fn sourced(value: &Option<Sourced<String>>) -> String {
     match value {
@@ -15,53 +19,58 @@ fn sourced(value: &Option<Sourced<String>>) -> String {
     }
 }
 
+fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "—".into()
+    } else {
+        text
+    }
+}
+
+fn audience(s: &Session) -> String {
+    match s.audience_matches_fhir_base() {
+        Some(true) => "yes".to_string(),
+        Some(false) => format!(
+            "NO: the token's aud is {}; FHIR calls will fail with 401",
+            quoted(s.context.access_token_audience.as_deref().unwrap_or_default())
+        ),
+        None => "unknown (the access token is opaque)".to_string(),
+    }
+}
+
 #[component]
 pub fn Diagnostics() -> impl IntoView {
-    let session = context::<SessionSlot>();
-    let style_note = context::<StyleNote>().0;
+    let session = context::<SessionHandle>();
     move || {
-        session.with(|current| {
-            current.as_ref().map(|s| {
-                let not_granted = s.requested.missing_from(&s.granted).join(" ");
-                let seconds = s.expires_at.saturating_sub(crate::browser::now());
-                let expiry = format!("in {} min {} s", seconds / 60, seconds % 60);
-                let aud = match s.audience_matches_fhir_base() {
-                    Some(true) => "yes".to_string(),
-                    Some(false) => format!(
-                        "NO: the token's aud is {}; FHIR calls will fail with 401",
-                        smart_core::error::quoted(&s.context.access_token_audience.clone().unwrap_or_default())
-                    ),
-                    None => "unknown (the access token is opaque)".to_string(),
-                };
-                let warnings = s.warnings.join("; ");
-                view! {
-                    <details class="diagnostics" data-testid="diagnostics">
-                        <summary>"Connection details"</summary>
-                        <dl>
-                            <dt>"FHIR server"</dt>
-                            <dd>{s.fhir_base.to_string()}</dd>
-                            <dt>"Patient"</dt>
-                            <dd data-testid="context-patient">{sourced(&s.context.patient)}</dd>
-                            <dt>"Encounter"</dt>
-                            <dd>{sourced(&s.context.encounter)}</dd>
-                            <dt>"User"</dt>
-                            <dd>{sourced(&s.context.fhir_user)}</dd>
-                            <dt>"Granted scopes"</dt>
-                            <dd data-testid="granted-scopes">{s.granted.to_string()}</dd>
-                            <dt>"Requested but not granted"</dt>
-                            <dd>{if not_granted.is_empty() { "—".to_string() } else { not_granted }}</dd>
-                            <dt>"Access token expires"</dt>
-                            <dd>{expiry}</dd>
-                            <dt>"Token audience (aud) matches the FHIR server"</dt>
-                            <dd data-testid="aud-check">{aud}</dd>
-                            <dt>"EHR styling (smart_style_url)"</dt>
-                            <dd data-testid="style-note">{move || style_note.get().unwrap_or_else(|| "—".to_string())}</dd>
-                            <dt>"Warnings"</dt>
-                            <dd>{if warnings.is_empty() { "—".to_string() } else { warnings }}</dd>
-                        </dl>
-                    </details>
-                }
-            })
+        session.with(|s| {
+            let seconds = s.expires_at.saturating_sub(now());
+            view! {
+                <details class="diagnostics" data-testid="diagnostics">
+                    <summary>"Connection details"</summary>
+                    <dl>
+                        <dt>"FHIR server"</dt>
+                        <dd>{s.fhir_base.to_string()}</dd>
+                        <dt>"Patient"</dt>
+                        <dd data-testid="context-patient">{sourced(&s.context.patient)}</dd>
+                        <dt>"Encounter"</dt>
+                        <dd>{sourced(&s.context.encounter)}</dd>
+                        <dt>"User"</dt>
+                        <dd>{sourced(&s.context.fhir_user)}</dd>
+                        <dt>"Granted scopes"</dt>
+                        <dd data-testid="granted-scopes">{format!("{} ({})", s.granted, s.grant_source.label())}</dd>
+                        <dt>"Requested but not granted"</dt>
+                        <dd>{or_dash(s.requested.missing_from(&s.granted).join(" "))}</dd>
+                        <dt>"Access token expires"</dt>
+                        <dd>{format!("in {} min {} s", seconds / 60, seconds % 60)}</dd>
+                        <dt>"Token audience (aud) matches the FHIR server"</dt>
+                        <dd data-testid="aud-check">{audience(s)}</dd>
+                        <dt>"EHR styling (smart_style_url)"</dt>
+                        <dd data-testid="style-note">{move || session.style_note().unwrap_or_else(|| "—".to_string())}</dd>
+                        <dt>"Warnings"</dt>
+                        <dd>{or_dash(s.warnings.join("; "))}</dd>
+                    </dl>
+                </details>
+            }
         })
     }
 }

@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use e2e::browser::{check, page_text, script, text_content, text_of, wait_for_text, wait_for_text_in};
+use e2e::browser::{
+    check, console_messages, page_text, script, text_content, text_of, wait_for_text, wait_for_text_in,
+};
 use e2e::{dist_dir, shipped_config, Browser, Response, TestServer};
 use serde_json::json;
-use smart_core::secret::PkceVerifier;
 
 fn app() -> TestServer {
     TestServer::static_app(&dist_dir(), HashMap::new())
@@ -47,6 +48,31 @@ async fn release_build_renders_the_provider_picker_from_config() {
             .map(|i| i["name"].as_str().unwrap().to_string())
             .collect();
         check(buttons == json!(expected), format!("providers {buttons} != {expected:?}"))
+    })
+    .await;
+}
+
+/// Without an icon of its own a page makes the browser ask for
+/// `/favicon.ico`, and every load logs that request's 404 in the console.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_brings_its_own_icon() {
+    let app = app();
+    Browser::run("icon", |client| async move {
+        client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "See your health record").await?;
+        // The browser asks for an icon once the page has loaded: watch the
+        // console for a moment after that.
+        let mut logged = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1500) {
+            logged.extend(console_messages(&client).await?);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check(!logged.iter().any(|m| m.contains("favicon")), format!("the browser asked for an icon: {logged:?}"))?;
+        let icon =
+            script(&client, "const l = document.querySelector('link[rel=icon]'); return l ? l.href.slice(0, 19) : ''")
+                .await?;
+        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))
     })
     .await;
 }
@@ -205,7 +231,8 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
         check(!form.contains_key("client_secret"), "a public client sent a secret")?;
         let verifier = form.get("code_verifier").cloned().ok_or("no code_verifier")?;
         check(
-            PkceVerifier::new(verifier).challenge().as_str() == authorize["code_challenge"],
+            // SHA-256 by the sandbox's own code (RFC 7636 §4.6), not the app's.
+            smart_sandbox::pkce::s256_challenge(&verifier) == authorize["code_challenge"],
             "the verifier does not match the challenge",
         )?;
         // The granted Condition scope is used; the others are explained.

@@ -1,24 +1,15 @@
-//! `/summary`, and the callback once signed in: the summary while the
-//! session lives; why it ended once it has; and after a reload (memory is
-//! gone by design) the right way back.
+//! The signed-in part of a page: the summary while the session lives; why
+//! it ended once it has; and after a reload (memory is gone by design) the
+//! right way back.
 
 use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
-use smart_core::route::query_value;
+use smart_core::route::reloaded_kind;
 
-use crate::app::{context, EndReason, Ended, EndedSlot, SessionSlot};
+use super::{ErrorView, Summary};
 use crate::browser::navigation;
-use crate::pages::SummaryPage;
-use crate::views::ErrorView;
-
-/// The query the address bar carries while signed in, so a reload can say
-/// how to come back. It holds no token and no patient.
-pub fn summary_path(kind: LaunchKind, issuer_id: &str) -> String {
-    match kind {
-        LaunchKind::Ehr => "summary?launch=ehr".to_string(),
-        LaunchKind::Standalone => format!("summary?provider={}", smart_core::url::encode_query_component(issuer_id)),
-    }
-}
+use crate::context::context;
+use crate::session::{EndReason, Ended, SessionHandle};
 
 #[component]
 fn WayBack(kind: LaunchKind) -> impl IntoView {
@@ -61,33 +52,26 @@ fn ended_view(ended: &Ended) -> AnyView {
 
 #[component]
 pub fn SignedInArea() -> impl IntoView {
-    let session = context::<SessionSlot>();
-    let ended = context::<EndedSlot>();
-    // Mounted once the session is set, or on a reloaded page, where none
-    // can be: so whether one exists is read once. A session only leaves
-    // through `lifecycle::end`, which sets `ended`, the one signal tracked
-    // here: a refresh updates the session in place and must not remount
-    // (and refetch) the summary.
-    let signed_in = session.with_untracked(Option::is_some);
-    let reload_kind = if query_value(&navigation::current_query(), "launch").as_deref() == Some("ehr") {
-        LaunchKind::Ehr
-    } else {
-        LaunchKind::Standalone
-    };
+    let session = context::<SessionHandle>();
+    // Mounted once the session is in place, or on a reloaded page, where
+    // none can be: so whether one exists is read once. A session only
+    // leaves through `SessionHandle::end`, which sets why it ended, the one
+    // thing tracked here: a refresh updates the session in place and must
+    // not remount (and refetch) the summary.
+    let signed_in = session.with_untracked(|_| ()).is_some();
+    let reload_kind = reloaded_kind(&navigation::current_query());
     move || {
-        if let Some(view) = ended.with(|ended| ended.as_ref().map(ended_view)) {
-            view
-        } else if signed_in {
-            view! { <SummaryPage/> }.into_any()
-        } else {
-            view! {
+        session.with_ended(|ended| match ended {
+            Some(ended) => ended_view(ended),
+            None if signed_in => view! { <Summary/> }.into_any(),
+            None => view! {
                 <section class="notice" role="status" data-testid="reloaded">
                     <h1>"Your session has ended"</h1>
                     <p>"The page was reloaded. This app keeps your sign-in only in the page's memory, never in the browser's storage, so a reload ends it."</p>
                     <WayBack kind=reload_kind/>
                 </section>
             }
-            .into_any()
-        }
+            .into_any(),
+        })
     }
 }

@@ -1,0 +1,161 @@
+//! The signed-in session, after sign-in has put it in place: held in the
+//! page's memory only (a reload ends it, by design), kept fresh on a timer,
+//! refreshed once on a 401, ended with its reason, signed out.
+//!
+//! [`SessionHandle`] is `Copy`: views, sign-in and the timer hold the same
+//! session. Its logic is generic over [`Effects`] (HTTP, clock, tasks), so
+//! the rules here (one refresh in flight, retries, paging bounds, the
+//! bearer token only for the FHIR origin) are unit-tested natively with a
+//! scripted fake (`tests.rs`); the browser passes [`Browser`].
+
+mod fhir;
+mod refresh;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
+
+use leptos::prelude::*;
+use smart_core::authorize::LaunchKind;
+use smart_core::session::Session;
+use smart_core::Error;
+
+use crate::browser::http::Request;
+use crate::browser::{Browser, Effects};
+
+pub use fhir::Gathered;
+
+/// Why a session ended, while the page still shows it.
+#[derive(Debug)]
+pub enum EndReason {
+    /// The user signed out; `revoked` says whether the server confirmed the
+    /// revocation (`None`: the server has no revocation endpoint).
+    SignedOut { revoked: Option<bool> },
+    /// The token expired, or could not be refreshed.
+    Failed(Error),
+}
+
+/// A session that has ended: why, and how it had started (which says how
+/// to come back).
+#[derive(Debug)]
+pub struct Ended {
+    pub reason: EndReason,
+    pub kind: LaunchKind,
+}
+
+/// What the handle keeps that views never read.
+#[derive(Default)]
+struct Local {
+    /// Bumped when a session starts or ends, so the timer of an earlier
+    /// session stops instead of acting on a later one.
+    generation: u64,
+    refreshes: refresh::Refreshes,
+}
+
+/// The page's session, or why it ended.
+pub struct SessionHandle<E: Effects = Browser> {
+    effects: E,
+    current: RwSignal<Option<Session>>,
+    ended: RwSignal<Option<Ended>>,
+    /// What became of the EHR's `smart_style_url`, for the diagnostics.
+    style_note: RwSignal<Option<String>>,
+    local: StoredValue<Local>,
+}
+
+impl<E: Effects> Clone for SessionHandle<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: Effects> Copy for SessionHandle<E> {}
+
+impl<E: Effects> SessionHandle<E> {
+    /// A handle holding no session yet.
+    pub fn new(effects: E) -> Self {
+        SessionHandle {
+            effects,
+            current: RwSignal::new(None),
+            ended: RwSignal::new(None),
+            style_note: RwSignal::new(None),
+            local: StoredValue::new(Local::default()),
+        }
+    }
+
+    /// Puts a new session in place and starts its refresh timer.
+    pub fn install(self, session: Session) {
+        let generation = self.bump();
+        self.ended.set(None);
+        self.current.set(Some(session));
+        self.effects.spawn(self.keep_fresh(generation));
+    }
+
+    /// Reads the session (tracked: a view reading it updates after a refresh).
+    pub fn with<R>(self, read: impl FnOnce(&Session) -> R) -> Option<R> {
+        self.current.with(|current| current.as_ref().map(read))
+    }
+
+    /// Reads the session without tracking it.
+    pub fn with_untracked<R>(self, read: impl FnOnce(&Session) -> R) -> Option<R> {
+        self.current.with_untracked(|current| current.as_ref().map(read))
+    }
+
+    /// Changes the session in place (the patient chosen in the picker).
+    pub fn update(self, change: impl FnOnce(&mut Session)) {
+        self.current.update(|current| {
+            if let Some(session) = current.as_mut() {
+                change(session);
+            }
+        });
+    }
+
+    /// Reads why the session ended, if it has (tracked).
+    pub fn with_ended<R>(self, read: impl FnOnce(Option<&Ended>) -> R) -> R {
+        self.ended.with(|ended| read(ended.as_ref()))
+    }
+
+    pub fn style_note(self) -> Option<String> {
+        self.style_note.get()
+    }
+
+    pub fn set_style_note(self, note: String) {
+        self.style_note.set(Some(note));
+    }
+
+    /// Ends the session: tokens dropped from memory, the reason kept to
+    /// show. Ending a session that has already ended changes nothing.
+    pub fn end(self, reason: EndReason) {
+        let Some(kind) = self.current.with_untracked(|s| s.as_ref().map(|s| s.kind)) else { return };
+        self.bump();
+        self.current.set(None);
+        self.ended.set(Some(Ended { reason, kind }));
+    }
+
+    /// Revokes the refresh token (RFC 7009) when the server can, then ends
+    /// the session.
+    pub async fn sign_out(self) {
+        let request = self.with_untracked(Session::revocation_request).flatten();
+        let revoked = match request {
+            Some(post) => Some(self.effects.send(Request::form(&post)).await.is_ok_and(|r| r.is_success())),
+            None => None,
+        };
+        self.end(EndReason::SignedOut { revoked });
+    }
+
+    fn bump(self) -> u64 {
+        self.local
+            .try_update_value(|local| {
+                local.generation += 1;
+                local.generation
+            })
+            .unwrap_or_default()
+    }
+
+    fn generation(self) -> u64 {
+        self.local.try_with_value(|local| local.generation).unwrap_or_default()
+    }
+
+    /// The bearer token for `url`, if the session still holds one: the
+    /// session refuses any URL not on the FHIR base's origin.
+    fn bearer_for(self, url: &smart_core::url::HttpUrl) -> Result<String, Error> {
+        self.with_untracked(|s| s.bearer_for(url).map(str::to_string)).ok_or(Error::NoSession)?
+    }
+}

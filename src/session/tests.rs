@@ -1,0 +1,590 @@
+//! The session's rules, run natively against a scripted server and a fake
+//! clock: one refresh in flight, the 401 → refresh → retry rule, bounded
+//! 429/503 retries, paging bounds, the foreign-`next` rule, the timer and
+//! sign-out. Virtual time makes a 25-second session take microseconds: the
+//! clock moves on to the next timer only when every task is waiting.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use futures::executor::{LocalPool, LocalSpawner};
+use futures::task::LocalSpawnExt;
+use leptos::prelude::*;
+use smart_core::authorize::{LaunchMode, PendingAuthorization};
+use smart_core::callback::{parse_callback, Callback};
+use smart_core::config::AppConfig;
+use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::fhir::models::{parse_bundle, Patient};
+use smart_core::fhir::response::{MAX_ATTEMPTS, MAX_RETRY_AFTER};
+use smart_core::session::{Session, SignatureVerdict};
+use smart_core::url::HttpUrl;
+use smart_core::{Error, UnixTime};
+
+use super::{EndReason, SessionHandle};
+use crate::browser::http::{Request, Response};
+use crate::browser::Effects;
+
+const FHIR: &str = "https://ehr.example.org/fhir";
+const TOKEN_ENDPOINT: &str = "https://as.example.org/token";
+const REVOCATION_ENDPOINT: &str = "https://as.example.org/revoke";
+/// The virtual clock's start, in seconds.
+const START: UnixTime = 1_800_000_000;
+
+/// A request as the fake server saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: &'static str,
+    url: String,
+    /// The bearer token sent, if any.
+    authorization: Option<String>,
+    body: Option<String>,
+    /// Virtual seconds since the start when it was sent.
+    at: u64,
+}
+
+impl Seen {
+    fn form(&self, key: &str) -> Option<String> {
+        // A form body is encoded as a query is.
+        smart_core::route::query_value(self.body.as_deref()?, key)
+    }
+}
+
+type Server = Box<dyn FnMut(&Seen) -> Result<Response, String>>;
+
+/// The world a test's session lives in: virtual time, the server's script,
+/// the record of requests, the sleeps asked for.
+struct World {
+    now_ms: Cell<u64>,
+    /// Time does not move past this: where a test stops.
+    horizon_ms: u64,
+    /// Every sleep asked for, in ms.
+    sleeps: RefCell<Vec<u32>>,
+    /// Sleeps waiting: when each ends, and whom to wake then.
+    timers: RefCell<Vec<(u64, Waker)>>,
+    seen: RefCell<Vec<Seen>>,
+    server: RefCell<Server>,
+    spawner: LocalSpawner,
+}
+
+#[derive(Clone, Copy)]
+struct Fake(&'static World);
+
+/// Lets every other ready task run `0` times: the network takes turns.
+struct Turns(u32);
+
+impl Future for Turns {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A sleep on the virtual clock.
+struct Sleep {
+    world: &'static World,
+    until: u64,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.world.now_ms.get() >= self.until {
+            return Poll::Ready(());
+        }
+        self.world.timers.borrow_mut().push((self.until, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// Answers to URLs containing this come after many other answers: a slow
+/// request, still in flight when faster ones have finished.
+const SLOW: &str = "slow=1";
+
+impl Effects for Fake {
+    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>> {
+        let seen = Seen {
+            method: request.method(),
+            authorization: request.bearer.map(|token| format!("Bearer {token}")),
+            url: request.url,
+            body: request.form.map(str::to_string),
+            at: self.0.now_ms.get() / 1000,
+        };
+        self.0.seen.borrow_mut().push(seen.clone());
+        async move {
+            Turns(if seen.url.contains(SLOW) { 20 } else { 1 }).await;
+            (self.0.server.borrow_mut())(&seen)
+        }
+    }
+
+    fn now(self) -> UnixTime {
+        START + self.0.now_ms.get() / 1000
+    }
+
+    fn sleep(self, ms: u32) -> impl Future<Output = ()> {
+        self.0.sleeps.borrow_mut().push(ms);
+        Sleep { world: self.0, until: self.0.now_ms.get() + u64::from(ms) }
+    }
+
+    fn spawn(self, task: impl Future<Output = ()> + 'static) {
+        self.0.spawner.spawn_local(task).expect("the test's pool runs");
+    }
+}
+
+/// A test's pool, world and session handle.
+struct Test {
+    pool: LocalPool,
+    world: &'static World,
+    session: SessionHandle<Fake>,
+}
+
+impl Test {
+    /// A world whose server answers with `server`; time stops at `horizon_seconds`.
+    fn new(horizon_seconds: u64, server: impl FnMut(&Seen) -> Result<Response, String> + 'static) -> Test {
+        let pool = LocalPool::new();
+        let world: &'static World = Box::leak(Box::new(World {
+            now_ms: Cell::new(0),
+            horizon_ms: horizon_seconds * 1000,
+            sleeps: RefCell::new(Vec::new()),
+            timers: RefCell::new(Vec::new()),
+            seen: RefCell::new(Vec::new()),
+            server: RefCell::new(Box::new(server)),
+            spawner: pool.spawner(),
+        }));
+        Test { pool, world, session: SessionHandle::new(Fake(world)) }
+    }
+
+    /// Signs in with `token_response` (a JSON token response) and installs
+    /// the session, its timer included.
+    fn signed_in(self, token_response: &str) -> Test {
+        self.session.install(session(token_response, START));
+        self
+    }
+
+    /// Runs `task` with everything else the pool has, moving the clock to
+    /// the next timer whenever all tasks wait, until none can go on before
+    /// the horizon.
+    fn run<T: 'static>(&mut self, task: impl Future<Output = T> + 'static) -> T {
+        let out = std::rc::Rc::new(RefCell::new(None));
+        let slot = out.clone();
+        self.pool.spawner().spawn_local(async move { *slot.borrow_mut() = Some(task.await) }).unwrap();
+        loop {
+            self.pool.run_until_stalled();
+            let next = self.world.timers.borrow().iter().map(|(until, _)| *until).min();
+            match next {
+                Some(until) if until <= self.world.horizon_ms => {
+                    self.world.now_ms.set(until);
+                    let due: Vec<Waker> = {
+                        let mut timers = self.world.timers.borrow_mut();
+                        let (due, waiting) = timers.drain(..).partition(|(at, _)| *at <= until);
+                        *timers = waiting;
+                        due.into_iter().map(|(_, waker)| waker).collect()
+                    };
+                    due.into_iter().for_each(Waker::wake);
+                }
+                _ => break,
+            }
+        }
+        let taken = out.borrow_mut().take();
+        taken.expect("the task finished before time stopped")
+    }
+
+    fn seen(&self, matches: impl Fn(&Seen) -> bool) -> Vec<Seen> {
+        self.world.seen.borrow().iter().filter(|s| matches(s)).cloned().collect()
+    }
+
+    fn token_requests(&self) -> Vec<Seen> {
+        self.seen(|s| s.method == "POST" && s.url == TOKEN_ENDPOINT)
+    }
+
+    fn bearer(&self) -> Option<String> {
+        let url = HttpUrl::parse(FHIR).unwrap();
+        self.session.with_untracked(|s| s.bearer_for(&url).unwrap().to_string())
+    }
+}
+
+/// A session made through the core's public flow, as sign-in makes one.
+fn session(token_response: &str, now: UnixTime) -> Session {
+    let config = AppConfig::parse(&format!(
+        r#"{{"issuers": [{{"id": "ehr", "name": "EHR", "fhir_base_url": "{FHIR}",
+            "authorization_server": {{"type": "smart"}}, "client_id": "app-1",
+            "ehr_launch_scopes": "launch patient/*.rs offline_access", "standalone_scopes": "launch/patient patient/*.rs"}}]}}"#
+    ))
+    .unwrap();
+    let issuer = &config.issuers[0];
+    let server = AuthorizationServer::from_response(
+        DiscoveryKind::Smart,
+        &issuer.fhir_base_url.join_path(".well-known/smart-configuration"),
+        &issuer.fhir_base_url,
+        200,
+        &format!(
+            r#"{{"authorization_endpoint": "https://as.example.org/authorize", "token_endpoint": "{TOKEN_ENDPOINT}",
+                "revocation_endpoint": "{REVOCATION_ENDPOINT}", "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code"], "capabilities": ["launch-ehr"]}}"#
+        ),
+    )
+    .unwrap();
+    let redirect = HttpUrl::parse("https://app.example.org/callback").unwrap();
+    let (_, pending) =
+        PendingAuthorization::begin(issuer, server, redirect, LaunchMode::Ehr { launch: "l-1".into() }, now).unwrap();
+    let query = format!("code=c-1&state={}", pending.state().as_str());
+    let Ok(Callback::Authorized(response)) = parse_callback(&query) else { panic!("a callback") };
+    let grant = pending.accept(response, now).unwrap().finish(200, token_response, now).unwrap();
+    grant.into_session(SignatureVerdict::NoIdToken).unwrap()
+}
+
+fn tokens(access: &str, refresh: Option<&str>, expires_in: u64) -> String {
+    let refresh = refresh.map(|r| format!(r#", "refresh_token": "{r}""#)).unwrap_or_default();
+    format!(
+        r#"{{"access_token": "{access}", "token_type": "Bearer", "expires_in": {expires_in},
+            "scope": "launch patient/*.rs offline_access", "patient": "p1"{refresh}}}"#
+    )
+}
+
+fn answer(status: u16, body: &str) -> Result<Response, String> {
+    Ok(Response { status, body: body.into(), headers: Vec::new() })
+}
+
+fn answer_with(status: u16, body: &str, header: (&'static str, &str)) -> Result<Response, String> {
+    Ok(Response { status, body: body.into(), headers: vec![(header.0, header.1.into())] })
+}
+
+const PATIENT: &str = r#"{"resourceType": "Patient", "id": "p1"}"#;
+
+fn url(path: &str) -> HttpUrl {
+    HttpUrl::parse(&format!("{FHIR}/{path}")).unwrap()
+}
+
+/// A token endpoint that rotates: access token `at-N`, refresh token `rt-N`.
+fn rotating_token_endpoint(seen: &Seen, lifetime: u64) -> Result<Response, String> {
+    let presented = seen.form("refresh_token").unwrap_or_default();
+    let next: u32 = presented.trim_start_matches("rt-").parse::<u32>().unwrap_or(0) + 1;
+    answer(200, &tokens(&format!("at-{next}"), Some(&format!("rt-{next}")), lifetime))
+}
+
+// ── 401 → one refresh → retry ──────────────────────────────────────────
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ if seen.authorization.as_deref() == Some("Bearer at-2") => answer(200, PATIENT),
+        _ => answer(401, ""),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcomes = test.run(async move {
+        let reads = ["Patient/p1", "Condition?patient=p1", "Observation?patient=p1"].map(url);
+        let [a, b, c] = &reads;
+        let (a, b, c) = futures::join!(session.get(a), session.get(b), session.get(c));
+        [a, b, c]
+    });
+    for outcome in outcomes {
+        assert_eq!(outcome.unwrap(), PATIENT);
+    }
+    let refreshes = test.token_requests();
+    assert_eq!(refreshes.len(), 1, "one refresh for three refused requests: {refreshes:?}");
+    assert_eq!(refreshes[0].form("refresh_token").as_deref(), Some("rt-1"));
+    assert_eq!(test.seen(|s| s.url.starts_with(FHIR)).len(), 6, "each read sent twice: refused, then retried");
+    assert_eq!(test.bearer().as_deref(), Some("at-2"));
+}
+
+#[test]
+fn a_401_after_another_request_refreshed_is_retried_without_a_second_refresh() {
+    // Both reads go out with at-1. The fast one's 401 starts the refresh,
+    // which finishes before the slow one's 401 arrives: that one retries
+    // with the new token instead of refreshing again (a second refresh
+    // would present rt-1, already rotated out).
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ if seen.authorization.as_deref() == Some("Bearer at-2") => answer(200, PATIENT),
+        _ => answer(401, ""),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let (fast, slow) = test.run(async move {
+        let (fast, slow) = (url("Patient/p1"), url(&format!("Condition?{SLOW}")));
+        futures::join!(session.get(&fast), session.get(&slow))
+    });
+    assert_eq!((fast.unwrap(), slow.unwrap()), (PATIENT.to_string(), PATIENT.to_string()));
+    assert_eq!(test.token_requests().len(), 1, "{:?}", test.token_requests());
+    let slow_reads = test.seen(|s| s.url.contains(SLOW));
+    let tokens: Vec<_> = slow_reads.iter().map(|s| s.authorization.clone().unwrap()).collect();
+    assert_eq!(tokens, ["Bearer at-1", "Bearer at-2"]);
+}
+
+#[test]
+fn a_401_is_refreshed_once_and_then_reported() {
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ => answer_with(401, "", ("WWW-Authenticate", r#"Bearer error="invalid_token""#)),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    match outcome {
+        Err(Error::FhirUnauthorized { fhir_base, www_authenticate, .. }) => {
+            assert_eq!(fhir_base, FHIR);
+            assert_eq!(www_authenticate.as_deref(), Some(r#"Bearer error="invalid_token""#));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(test.token_requests().len(), 1, "exactly one refresh");
+    assert_eq!(test.seen(|s| s.url.starts_with(FHIR)).len(), 2, "the read and its one retry");
+}
+
+#[test]
+fn a_401_without_a_refresh_token_is_reported_at_once() {
+    let mut test = Test::new(5, |_| answer(401, "")).signed_in(&tokens("at-1", None, 3600));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert!(matches!(outcome, Err(Error::FhirUnauthorized { .. })), "{outcome:?}");
+    assert!(test.token_requests().is_empty());
+    assert_eq!(test.seen(|_| true).len(), 1);
+}
+
+#[test]
+fn a_failed_refresh_ends_the_session_and_every_caller_gets_its_reason() {
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => answer(400, r#"{"error": "invalid_grant", "error_description": "refresh token reused"}"#),
+        _ => answer(401, ""),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let (a, b) = test.run(async move {
+        let (first, second) = (url("Patient/p1"), url("Condition"));
+        futures::join!(session.get(&first), session.get(&second))
+    });
+    for outcome in [a, b] {
+        match outcome {
+            Err(Error::RefreshFailed { detail }) => assert!(detail.contains("refresh token reused"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(test.token_requests().len(), 1);
+    assert!(test.session.with_untracked(|_| ()).is_none(), "the tokens are gone");
+    test.session.with_ended(|ended| match ended.map(|e| &e.reason) {
+        Some(EndReason::Failed(Error::RefreshFailed { detail })) => assert!(detail.contains("invalid_grant")),
+        other => panic!("{other:?}"),
+    });
+}
+
+#[test]
+fn an_unreachable_token_endpoint_ends_the_session_with_the_transport_error() {
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => Err("the browser could not complete the request".into()),
+        _ => answer(401, ""),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcome = test.run(async move { session.refresh().await });
+    assert_eq!(outcome, Err(Error::RefreshFailed { detail: "the browser could not complete the request".into() }));
+    assert!(test.session.with_untracked(|_| ()).is_none());
+}
+
+// ── the refresh timer ─────────────────────────────────────────────────
+
+#[test]
+fn the_timer_refreshes_before_expiry_and_presents_each_rotated_token() {
+    // 10-second tokens are refreshed when a fifth of their life remains:
+    // at 8, 16 and 24 seconds of a 25-second run.
+    let test = Test::new(25, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-0", Some("rt-0"), 10));
+    test.run(async {});
+    let refreshes = test.token_requests();
+    let presented: Vec<_> = refreshes.iter().map(|r| r.form("refresh_token").unwrap()).collect();
+    assert_eq!(presented, ["rt-0", "rt-1", "rt-2"], "each refresh presents the token the last one issued");
+    assert_eq!(refreshes.iter().map(|r| r.at).collect::<Vec<_>>(), [8, 16, 24]);
+    assert!(refreshes.iter().all(|r| r.form("grant_type").as_deref() == Some("refresh_token")));
+    assert_eq!(test.bearer().as_deref(), Some("at-3"), "the newest access token is in use");
+    assert!(test.world.sleeps.borrow().iter().all(|ms| *ms <= 30_000), "no wait longer than 30 s");
+}
+
+#[test]
+fn the_timer_wakes_at_least_every_30_seconds() {
+    let test = Test::new(100, |_| answer(200, PATIENT));
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    test.run(async {});
+    // At 30, 60 and 90 s it wakes to read the clock again; the fourth wait
+    // would end past the test's 100 s.
+    assert_eq!(*test.world.sleeps.borrow(), [30_000; 4]);
+    assert_eq!(test.world.now_ms.get(), 90_000);
+    assert!(test.token_requests().is_empty(), "not due within 100 s of a one-hour token");
+}
+
+#[test]
+fn without_a_refresh_token_the_session_ends_when_the_token_expires() {
+    let test = Test::new(60, |_| answer(200, PATIENT));
+    let mut test = test.signed_in(&tokens("at-1", None, 10));
+    test.run(async {});
+    assert!(test.token_requests().is_empty());
+    assert_eq!(test.world.now_ms.get(), 10_000, "ended at the expiry, not later");
+    test.session.with_ended(|ended| {
+        assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::Failed(Error::SessionExpired))), "{ended:?}")
+    });
+}
+
+#[test]
+fn a_refresh_that_fails_on_the_timer_ends_the_session_and_the_timer() {
+    let test = Test::new(60, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => answer(400, r#"{"error": "invalid_grant"}"#),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 10));
+    test.run(async {});
+    assert_eq!(test.token_requests().len(), 1, "no retry loop after a refused refresh");
+    test.session.with_ended(|ended| {
+        assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::Failed(Error::RefreshFailed { .. }))))
+    });
+}
+
+#[test]
+fn a_session_put_in_place_of_another_has_the_only_timer() {
+    let test = Test::new(25, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-0", Some("rt-0"), 10));
+    test.session.install(session(&tokens("at-10", Some("rt-10"), 10), START));
+    test.run(async {});
+    let presented: Vec<_> = test.token_requests().iter().map(|r| r.form("refresh_token").unwrap()).collect();
+    assert_eq!(presented, ["rt-10", "rt-11", "rt-12"]);
+    assert_eq!(test.world.sleeps.borrow().len(), 4, "one timer's waits, not two: {:?}", test.world.sleeps.borrow());
+}
+
+// ── 429 and 503 ───────────────────────────────────────────────────────
+
+#[test]
+fn retry_after_is_honoured_up_to_its_bound() {
+    let calls = Cell::new(0);
+    let mut test = Test::new(600, move |_| {
+        calls.set(calls.get() + 1);
+        match calls.get() {
+            1 => answer_with(429, "", ("Retry-After", "120")),
+            2 => answer_with(503, "", ("Retry-After", "2")),
+            _ => answer(200, PATIENT),
+        }
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert_eq!(outcome.unwrap(), PATIENT);
+    let sleeps: Vec<u32> = test.world.sleeps.borrow().iter().copied().filter(|ms| *ms != 30_000).collect();
+    assert_eq!(sleeps, [MAX_RETRY_AFTER as u32 * 1000, 2000], "120 s capped; 2 s as asked");
+}
+
+#[test]
+fn a_server_that_stays_busy_is_reported_after_the_last_attempt() {
+    let mut test = Test::new(600, |_| answer(503, "")).signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert_eq!(outcome, Err(Error::FhirBusy { status: 503 }));
+    assert_eq!(test.seen(|s| s.url.starts_with(FHIR)).len(), MAX_ATTEMPTS as usize);
+    let retries: Vec<u32> = test.world.sleeps.borrow().iter().copied().filter(|ms| *ms != 30_000).collect();
+    assert_eq!(retries, vec![1000; MAX_ATTEMPTS as usize - 1], "no Retry-After: one second between attempts");
+}
+
+// ── paging ────────────────────────────────────────────────────────────
+
+/// A Bundle page of one patient, `p{n}`, with `next` when given.
+fn page(n: u32, next: Option<&str>) -> String {
+    let link = next.map(|n| format!(r#", "link": [{{"relation": "next", "url": "{n}"}}]"#)).unwrap_or_default();
+    format!(
+        r#"{{"resourceType": "Bundle", "entry": [{{"resource": {{"resourceType": "Patient", "id": "p{n}"}}}}]{link}}}"#
+    )
+}
+
+#[test]
+fn paging_follows_next_links_up_to_the_page_limit() {
+    let mut test = Test::new(5, |seen| {
+        let n: u32 = seen.url.rsplit('=').next().unwrap().parse().unwrap();
+        answer(200, &page(n, Some(&format!("{FHIR}/Patient?page={}", n + 1))))
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered = test.run(async move { session.search(url("Patient?page=1"), 3, parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    let ids: Vec<_> = gathered.items.iter().map(|p| p.id.clone().unwrap()).collect();
+    assert_eq!(ids, ["p1", "p2", "p3"]);
+    assert!(gathered.stopped.is_none());
+    assert_eq!(test.seen(|_| true).len(), 3, "the fourth page is not asked for");
+}
+
+#[test]
+fn a_next_link_to_another_origin_is_never_followed() {
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        u if u.starts_with(FHIR) => answer(200, &page(1, Some("https://evil.example.org/fhir/Patient?page=2"))),
+        _ => answer(200, &page(2, None)),
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered = test.run(async move { session.search(url("Patient?page=1"), 5, parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    assert_eq!(gathered.items.len(), 1, "what the FHIR server gave is kept");
+    assert!(matches!(&gathered.stopped, Some(Error::TokenWouldLeak { url }) if url.contains("evil.example.org")));
+    assert!(test.seen(|s| !s.url.starts_with(FHIR)).is_empty(), "nothing was sent to the other host");
+}
+
+#[test]
+fn a_next_link_that_is_not_a_url_ends_the_search_with_a_note() {
+    let mut test =
+        Test::new(5, |_| answer(200, &page(1, Some("not a url")))).signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered = test.run(async move { session.search(url("Patient"), 5, parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    assert_eq!(gathered.items.len(), 1);
+    assert!(matches!(gathered.stopped, Some(Error::FhirMalformed { .. })));
+}
+
+#[test]
+fn the_bearer_token_goes_only_to_the_fhir_origin() {
+    let mut test = Test::new(5, |_| answer(200, PATIENT)).signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let outcome = test.run(async move {
+        let elsewhere = HttpUrl::parse("https://ehr.example.org:8443/fhir/Patient/p1").unwrap();
+        session.get(&elsewhere).await
+    });
+    assert!(matches!(outcome, Err(Error::TokenWouldLeak { .. })), "{outcome:?}");
+    assert!(test.seen(|_| true).is_empty());
+}
+
+// ── ending ────────────────────────────────────────────────────────────
+
+#[test]
+fn sign_out_revokes_the_refresh_token_and_stops_the_timer() {
+    let test = Test::new(60, |seen| match seen.url.as_str() {
+        REVOCATION_ENDPOINT => answer(200, ""),
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 10));
+    let session = test.session;
+    test.run(async move { session.sign_out().await });
+    let revocations = test.seen(|s| s.url == REVOCATION_ENDPOINT);
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(revocations[0].form("token").as_deref(), Some("rt-1"));
+    assert_eq!(revocations[0].form("token_type_hint").as_deref(), Some("refresh_token"));
+    assert!(test.token_requests().is_empty(), "no refresh after signing out, though the token was due");
+    test.session.with_ended(|ended| {
+        assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::SignedOut { revoked: Some(true) })))
+    });
+    let after = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert_eq!(after, Err(Error::NoSession));
+}
+
+#[test]
+fn signals_work_without_a_reactive_owner() {
+    // What every test here relies on: the handle's signals outside a component.
+    let signal = RwSignal::new(1);
+    signal.set(2);
+    assert_eq!(signal.get_untracked(), 2);
+}
