@@ -1,6 +1,7 @@
 //! The SMART on FHIR app: a Leptos client-side-rendered single-page app.
 //!
-//! Layered one way; nothing imports from a layer above it:
+//! Layered one way; nothing imports from a layer above it (checked by the
+//! `layering` test):
 //!
 //! ```text
 //! app (shell, routing) → pages → views → sign_in → session → browser → smart_core
@@ -24,3 +25,6 @@ pub mod sign_in;
 pub mod views;
 
 pub use app::App;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod layering;

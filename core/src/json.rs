@@ -3,8 +3,8 @@
 //! Every document the app reads is parsed once into serde_json's `Value`;
 //! the ones read into types (config.json, discovery documents, the pending
 //! record, FHIR resources) go through [`Object`] and [`FromJson`]. serde's
-//! derived deserializers for the same types were measured at 16 KB brotli
-//! of the wasm (bench/README.md); these readers are small, and their
+//! derived deserializers for the same types were several times larger in
+//! the wasm (measured: bench/README.md); these readers are small, and their
 //! messages say which field was wrong.
 
 use serde_json::{Map, Value};

@@ -54,6 +54,8 @@ fn valid_color(v: &str) -> bool {
 
 fn valid_length(v: &str) -> bool {
     let number_end = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+    // Checked, though `find` gives a char boundary: `split_at`'s panic
+    // path is large in the wasm (see url.rs).
     let (number, unit) = v.split_at_checked(number_end).unwrap_or((v, ""));
     // Digits with at most one '.' (a float parse would pull its tables into the wasm).
     number.bytes().any(|b| b.is_ascii_digit())

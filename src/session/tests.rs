@@ -11,7 +11,6 @@ use std::task::{Context, Poll, Waker};
 
 use futures::executor::{LocalPool, LocalSpawner};
 use futures::task::LocalSpawnExt;
-use leptos::prelude::*;
 use smart_core::authorize::{LaunchMode, PendingAuthorization};
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::config::AppConfig;
@@ -579,12 +578,4 @@ fn sign_out_revokes_the_refresh_token_and_stops_the_timer() {
     });
     let after = test.run(async move { session.get(&url("Patient/p1")).await });
     assert_eq!(after, Err(Error::NoSession));
-}
-
-#[test]
-fn signals_work_without_a_reactive_owner() {
-    // What every test here relies on: the handle's signals outside a component.
-    let signal = RwSignal::new(1);
-    signal.set(2);
-    assert_eq!(signal.get_untracked(), 2);
 }

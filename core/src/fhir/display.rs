@@ -108,7 +108,7 @@ pub fn number(value: f64) -> String {
 
 /// `value` rounded to `places` decimals (at most 9), without trailing
 /// zeros: `72`, `36.6`, `-0.25`. Written out by hand because the standard
-/// float formatting adds about 11 KB to the wasm bundle. Large values get
+/// float formatting is large in the wasm bundle (bench/README.md). Large values get
 /// fewer decimals, so the arithmetic stays exact in integers (below
 /// 9·10^15 after scaling); non-finite values (never in JSON) and values
 /// beyond 2^64 (never in a record) show as `?`.
