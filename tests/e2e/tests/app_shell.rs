@@ -64,7 +64,7 @@ async fn the_page_brings_its_own_icon() {
         // console for a moment after that.
         let mut logged = Vec::new();
         let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(1500) {
+        while started.elapsed() < Duration::from_millis(500) {
             logged.extend(console_messages(&client).await?);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -628,7 +628,9 @@ async fn slow_responses_show_progress_then_the_data() {
     let url = env.launch(json!({"patient": "p017", "auto_approve": true}));
     let env_ref = &env;
     Browser::run("slow", |client| async move {
-        env_ref.control("/sandbox/faults", &json!({"latency_ms": 1500}));
+        // Each section's read waits for a preflight and a GET: 1.2 s of
+        // "Loading", a dozen polls of the page.
+        env_ref.control("/sandbox/faults", &json!({"latency_ms": 600}));
         client.goto(&url).await.map_err(err)?;
         wait_for_text_in(&client, "#section-conditions", "Loading").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Chloé Dubois-Martin").await?;
