@@ -6,8 +6,9 @@
 //! a place to run a task) is the [`Effects`] trait, passed in the way
 //! `oauth2` takes its HTTP client: the app supplies [`Browser`], and the
 //! session's native tests a scripted fake. The other modules (storage of
-//! the pending record, navigation, the popup, WebCrypto) are used only by
-//! sign-in and the shell, and are exercised end to end.
+//! the pending record, navigation, the popup, WebCrypto, style) are called
+//! directly by sign-in, the pages and the shell, and are exercised end to
+//! end.
 
 pub mod config;
 pub mod http;

@@ -269,14 +269,20 @@ fn rotating_token_endpoint(seen: &Seen, lifetime: u64) -> Result<Response, Strin
 
 // ── 401 → one refresh → retry ──────────────────────────────────────────
 
-#[test]
-fn concurrent_401s_share_one_refresh() {
-    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+/// Signed in with `at-1`, which the FHIR server refuses; refreshing `rt-1`
+/// gives `at-2`, which it accepts.
+fn refused_until_refreshed() -> Test {
+    Test::new(5, |seen| match seen.url.as_str() {
         TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
         _ if seen.authorization.as_deref() == Some("Bearer at-2") => answer(200, PATIENT),
         _ => answer(401, ""),
     })
-    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600))
+}
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    let mut test = refused_until_refreshed();
     let session = test.session;
     let outcomes = test.run(async move {
         let reads = ["Patient/p1", "Condition?patient=p1", "Observation?patient=p1"].map(url);
@@ -300,12 +306,7 @@ fn a_401_after_another_request_refreshed_is_retried_without_a_second_refresh() {
     // which finishes before the slow one's 401 arrives: that one retries
     // with the new token instead of refreshing again (a second refresh
     // would present rt-1, already rotated out).
-    let mut test = Test::new(5, |seen| match seen.url.as_str() {
-        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
-        _ if seen.authorization.as_deref() == Some("Bearer at-2") => answer(200, PATIENT),
-        _ => answer(401, ""),
-    })
-    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let mut test = refused_until_refreshed();
     let session = test.session;
     let (fast, slow) = test.run(async move {
         let (fast, slow) = (url("Patient/p1"), url(&format!("Condition?{SLOW}")));
