@@ -32,6 +32,9 @@ fn config_for(fhir_base: &str) -> serde_json::Value {
     })
 }
 
+/// The start page, as built for release: its title, the providers from
+/// `config.json`, and an icon of its own (without one the browser asks for
+/// `/favicon.ico`, and every load logs that request's 404 in the console).
 #[tokio::test(flavor = "multi_thread")]
 async fn release_build_renders_the_provider_picker_from_config() {
     let app = app();
@@ -47,19 +50,7 @@ async fn release_build_renders_the_provider_picker_from_config() {
             .iter()
             .map(|i| i["name"].as_str().unwrap().to_string())
             .collect();
-        check(buttons == json!(expected), format!("providers {buttons} != {expected:?}"))
-    })
-    .await;
-}
-
-/// Without an icon of its own a page makes the browser ask for
-/// `/favicon.ico`, and every load logs that request's 404 in the console.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_page_brings_its_own_icon() {
-    let app = app();
-    Browser::run("icon", |client| async move {
-        client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
-        wait_for_text(&client, "See your health record").await?;
+        check(buttons == json!(expected), format!("providers {buttons} != {expected:?}"))?;
         // The browser asks for an icon once the page has loaded: watch the
         // console for a moment after that.
         let mut logged = Vec::new();
