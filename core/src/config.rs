@@ -20,7 +20,7 @@
 //! base), `descope` (a Descope project; `base_url` defaults to Descope's
 //! API host) or `openid` (an explicit `configuration_url`).
 
-use crate::discovery::DiscoveryKind;
+use crate::discovery::{AuthorizationServer, DiscoveryKind};
 use crate::json::{read, FromJson, JsonError, Object};
 use crate::scopes::{Scope, ScopeSet};
 use crate::url::HttpUrl;
@@ -34,8 +34,12 @@ pub const DESCOPE_DEFAULT_BASE_URL: &str = "https://api.descope.com";
 pub enum AuthorizationServerSource {
     /// `GET {fhir base}/.well-known/smart-configuration`.
     SmartDiscovery,
-    /// A Descope project: OpenID discovery at
-    /// `{base_url}/{project_id}/.well-known/openid-configuration`.
+    /// A Descope project's Inbound Apps: OpenID discovery at
+    /// `{base_url}/v1/apps/{project_id}/.well-known/openid-configuration`,
+    /// the document Descope's API description lists for "Third party apps"
+    /// (its issuer is `{base_url}/v1/apps/{project_id}`). Not
+    /// `{base_url}/{project_id}/.well-known/openid-configuration`: that is
+    /// the project's federated OIDC provider, which knows no inbound app.
     Descope { project_id: String, base_url: HttpUrl },
     /// OpenID discovery at an explicit URL.
     OpenIdDiscovery { configuration_url: HttpUrl },
@@ -47,7 +51,7 @@ impl AuthorizationServerSource {
         match self {
             AuthorizationServerSource::SmartDiscovery => fhir_base.join_path(".well-known/smart-configuration"),
             AuthorizationServerSource::Descope { project_id, base_url } => {
-                base_url.join_path(&format!("{project_id}/.well-known/openid-configuration"))
+                base_url.join_path(&format!("v1/apps/{project_id}/.well-known/openid-configuration"))
             }
             AuthorizationServerSource::OpenIdDiscovery { configuration_url } => configuration_url.clone(),
         }
@@ -65,6 +69,34 @@ impl AuthorizationServerSource {
 
     pub fn is_descope(&self) -> bool {
         matches!(self, AuthorizationServerSource::Descope { .. })
+    }
+
+    /// The issuer an OpenID discovery document must name: the URL it was
+    /// fetched from without `/.well-known/openid-configuration` (OpenID
+    /// Connect Discovery 1.0 §4.3: "MUST be identical"). For Descope that is
+    /// `{base_url}/v1/apps/{project_id}`. SMART discovery sets no such rule.
+    pub fn expected_issuer(&self, fhir_base: &HttpUrl) -> Option<String> {
+        match self {
+            AuthorizationServerSource::SmartDiscovery => None,
+            _ => {
+                let url = self.discovery_url(fhir_base).to_string();
+                url.strip_suffix("/.well-known/openid-configuration").map(str::to_string)
+            }
+        }
+    }
+
+    /// Reads the discovery response fetched from [`Self::discovery_url`],
+    /// and refuses a document that names another issuer than this source's
+    /// (before any sign-in is sent to its endpoints).
+    pub fn read_discovery(&self, fhir_base: &HttpUrl, status: u16, body: &str) -> Result<AuthorizationServer, Error> {
+        let url = self.discovery_url(fhir_base);
+        let server = AuthorizationServer::from_response(self.discovery_kind(), &url, fhir_base, status, body)?;
+        match self.expected_issuer(fhir_base) {
+            Some(expected) if server.issuer.as_deref() != Some(expected.as_str()) => {
+                Err(Error::DiscoveryWrongIssuer { url: url.to_string(), expected, found: server.issuer })
+            }
+            _ => Ok(server),
+        }
     }
 }
 
@@ -503,8 +535,78 @@ mod tests {
         assert_eq!(ehr.authorization_server.discovery_kind(), DiscoveryKind::OpenId);
         assert_eq!(
             ehr.authorization_server.discovery_url(&ehr.fhir_base_url).to_string(),
-            "https://api.descope.com/P2abc123/.well-known/openid-configuration"
+            "https://api.descope.com/v1/apps/P2abc123/.well-known/openid-configuration"
         );
+        assert_eq!(
+            ehr.authorization_server.expected_issuer(&ehr.fhir_base_url).as_deref(),
+            Some("https://api.descope.com/v1/apps/P2abc123")
+        );
+    }
+
+    /// An Inbound App document as Descope publishes it, naming `issuer`.
+    fn inbound_app_document(issuer: &str) -> String {
+        format!(
+            r#"{{"issuer": "{issuer}", "authorization_endpoint": "https://auth.example.org/oauth2/v1/apps/authorize",
+                "token_endpoint": "https://auth.example.org/oauth2/v1/apps/token",
+                "jwks_uri": "https://auth.example.org/P2abc/.well-known/jwks.json",
+                "code_challenge_methods_supported": ["S256"]}}"#
+        )
+    }
+
+    #[test]
+    fn a_descope_document_must_name_the_inbound_apps_issuer() {
+        let source = AuthorizationServerSource::Descope {
+            project_id: "P2abc".into(),
+            base_url: HttpUrl::parse("https://auth.example.org").unwrap(),
+        };
+        let fhir = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        let inbound = "https://auth.example.org/v1/apps/P2abc";
+        let server = source.read_discovery(&fhir, 200, &inbound_app_document(inbound)).unwrap();
+        assert_eq!(server.issuer.as_deref(), Some(inbound));
+        // The project's federated OIDC provider, a mistyped project, a document without issuer.
+        for (found, federated) in [
+            (Some("https://auth.example.org/P2abc"), true),
+            (Some("https://auth.example.org/v1/apps/P2abd"), false),
+            (None, false),
+        ] {
+            let body = match found {
+                Some(issuer) => inbound_app_document(issuer),
+                None => inbound_app_document("x").replace(r#""issuer": "x", "#, ""),
+            };
+            let error = source.read_discovery(&fhir, 200, &body).unwrap_err();
+            assert_eq!(
+                error,
+                Error::DiscoveryWrongIssuer {
+                    url: "https://auth.example.org/v1/apps/P2abc/.well-known/openid-configuration".into(),
+                    expected: inbound.into(),
+                    found: found.map(str::to_string),
+                }
+            );
+            let detail = error.diagnosis().detail;
+            assert!(detail.contains(inbound) && detail.contains("/v1/apps/P2abc/.well-known"), "{detail}");
+            assert_eq!(detail.contains("federated OIDC provider"), federated, "{detail}");
+        }
+    }
+
+    #[test]
+    fn an_openid_document_must_name_the_issuer_it_is_published_under() {
+        let fhir = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        let source =
+            |url: &str| AuthorizationServerSource::OpenIdDiscovery { configuration_url: HttpUrl::parse(url).unwrap() };
+        let standard = source("https://auth.example.org/tenant-1/.well-known/openid-configuration");
+        assert_eq!(standard.expected_issuer(&fhir).as_deref(), Some("https://auth.example.org/tenant-1"));
+        assert!(standard
+            .read_discovery(&fhir, 200, &inbound_app_document("https://auth.example.org/tenant-1"))
+            .is_ok());
+        assert!(matches!(
+            standard.read_discovery(&fhir, 200, &inbound_app_document("https://auth.example.org/tenant-2")),
+            Err(Error::DiscoveryWrongIssuer { .. })
+        ));
+        // Another path: no rule to derive the issuer from, so none is imposed.
+        let elsewhere = source("https://auth.example.org/metadata.json");
+        assert_eq!(elsewhere.expected_issuer(&fhir), None);
+        assert!(elsewhere.read_discovery(&fhir, 200, &inbound_app_document("https://anything.example.org")).is_ok());
+        assert_eq!(AuthorizationServerSource::SmartDiscovery.expected_issuer(&fhir), None);
     }
 
     #[test]

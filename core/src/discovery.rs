@@ -14,6 +14,15 @@ use crate::json::{required, FromJson, JsonError, Object};
 use crate::url::HttpUrl;
 use crate::Error;
 
+/// The base URL and project of a Descope Inbound App issuer,
+/// `{base}/v1/apps/{project}`. Split by `/` and a suffix, not by searching
+/// for a `&str` (whose searcher is large in the wasm).
+pub fn descope_inbound_issuer(issuer: &str) -> Option<(&str, &str)> {
+    let (prefix, project) = issuer.rsplit_once('/')?;
+    let base = prefix.strip_suffix("/v1/apps")?;
+    (!project.is_empty() && !base.is_empty()).then_some((base, project))
+}
+
 /// Which document a server description came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiscoveryKind {
@@ -61,6 +70,12 @@ impl AuthorizationServer {
         doc.insert("capabilities".into(), self.capabilities.clone().into());
         doc.insert("warnings".into(), self.warnings.clone().into());
         Value::Object(doc)
+    }
+
+    /// The Descope project whose Inbound Apps this server is, when its
+    /// issuer has their form (checked against the configuration at discovery).
+    pub fn descope_project(&self) -> Option<&str> {
+        descope_inbound_issuer(self.issuer.as_deref()?).map(|(_, project)| project)
     }
 
     pub fn has_capability(&self, capability: &str) -> bool {
@@ -229,10 +244,10 @@ mod tests {
     }
 
     #[test]
-    fn parses_a_descope_style_openid_configuration() {
-        let url = HttpUrl::parse("https://api.descope.com/P2abc/.well-known/openid-configuration").unwrap();
+    fn parses_a_descope_inbound_app_configuration() {
+        let url = HttpUrl::parse("https://api.descope.com/v1/apps/P2abc/.well-known/openid-configuration").unwrap();
         let body = r#"{
-            "issuer": "https://api.descope.com/P2abc",
+            "issuer": "https://api.descope.com/v1/apps/P2abc",
             "authorization_endpoint": "https://api.descope.com/oauth2/v1/apps/authorize",
             "token_endpoint": "https://api.descope.com/oauth2/v1/apps/token",
             "revocation_endpoint": "https://api.descope.com/oauth2/v1/apps/revoke",
@@ -242,9 +257,32 @@ mod tests {
             "response_types_supported": ["code"]
         }"#;
         let server = AuthorizationServer::from_response(DiscoveryKind::OpenId, &url, &fhir_base(), 200, body).unwrap();
-        assert_eq!(server.issuer.as_deref(), Some("https://api.descope.com/P2abc"));
+        assert_eq!(server.issuer.as_deref(), Some("https://api.descope.com/v1/apps/P2abc"));
+        assert_eq!(server.descope_project(), Some("P2abc"));
+        assert_eq!(smart(SMART_DOC).unwrap().descope_project(), None, "not an Inbound App issuer");
         assert_eq!(server.userinfo_endpoint.unwrap().path(), "/oauth2/v1/apps/userinfo");
         assert!(server.warnings.is_empty(), "{:?}", server.warnings);
+    }
+
+    #[test]
+    fn reads_a_descope_inbound_app_issuer() {
+        assert_eq!(
+            descope_inbound_issuer("https://api.descope.com/v1/apps/P2abc"),
+            Some(("https://api.descope.com", "P2abc"))
+        );
+        assert_eq!(
+            descope_inbound_issuer("https://auth.example.org/x/v1/apps/P2"),
+            Some(("https://auth.example.org/x", "P2"))
+        );
+        for other in [
+            "https://api.descope.com/P2abc",
+            "https://api.descope.com/v1/apps/",
+            "https://a/v2/apps/P2",
+            "/v1/apps/P2",
+            "P2abc",
+        ] {
+            assert_eq!(descope_inbound_issuer(other), None, "{other}");
+        }
     }
 
     #[test]

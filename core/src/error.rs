@@ -47,7 +47,9 @@ impl OAuthError {
             "server_error" => "the authorization server met an unexpected condition",
             "temporarily_unavailable" => "the authorization server is overloaded or under maintenance",
             "invalid_grant" => "the authorization code or refresh token is invalid, expired, already used, or was issued to another client",
-            "invalid_client" => "the server did not recognise the client id",
+            "invalid_client" => "the server did not accept the client: an unknown client id, or one that must authenticate",
+            "invalid_dpop_proof" => "a DPoP proof (RFC 9449) was required and missing, or it was not valid",
+            "use_dpop_nonce" => "the server wants a DPoP proof carrying the nonce it gave (RFC 9449)",
             "unsupported_grant_type" => "the server does not support this grant type",
             "login_required" | "interaction_required" | "consent_required" => {
                 "the server needs the user to sign in or consent interactively"
@@ -132,6 +134,9 @@ pub enum Error {
     DiscoveryNotJson { url: String, looks_like_html: bool },
     /// The discovery document lacks a required field or has a bad value.
     DiscoveryInvalid { url: String, problem: String },
+    /// The discovery document names another issuer than the one it must
+    /// (OpenID Connect Discovery §4.3), or none.
+    DiscoveryWrongIssuer { url: String, expected: String, found: Option<String> },
     /// The server explicitly does not offer PKCE S256.
     PkceNotSupported { url: String, offered: Vec<String> },
 
@@ -185,7 +190,13 @@ pub enum Error {
 
     // ── FHIR API ────────────────────────────────────────────────────
     /// 401 from the FHIR server; `aud` holds the token's audience when known.
-    FhirUnauthorized { fhir_base: String, token_aud: Option<Vec<String>>, www_authenticate: Option<String> },
+    /// `descope_project` is the project of a Descope Inbound App issuer.
+    FhirUnauthorized {
+        fhir_base: String,
+        token_aud: Option<Vec<String>>,
+        www_authenticate: Option<String>,
+        descope_project: Option<String>,
+    },
     /// 403 from the FHIR server.
     FhirForbidden { diagnostics: Option<String> },
     /// 404 from the FHIR server.
@@ -297,6 +308,32 @@ impl Error {
                 "The server's SMART or OpenID configuration is incomplete or wrong.",
                 "Ask the server's administrator to fix the discovery document.",
             ),
+            DiscoveryWrongIssuer { url, expected, found } => {
+                let named = match found {
+                    Some(found) => format!("names the issuer \"{found}\""),
+                    None => "names no issuer".to_string(),
+                };
+                // Descope's project-level document, where the Inbound App's was asked for.
+                let federated = match (crate::discovery::descope_inbound_issuer(expected), found) {
+                    (Some((base, project)), Some(found)) => {
+                        found.strip_prefix(base).and_then(|rest| rest.strip_prefix('/')) == Some(project)
+                    }
+                    _ => false,
+                };
+                let note = if federated {
+                    " That is the issuer of the Descope project's federated OIDC provider, which knows no Inbound App."
+                } else {
+                    ""
+                };
+                d(
+                    "The authorization server's settings belong to another server",
+                    format!(
+                        "The discovery document at {url} {named}; a document at that address must name \"{expected}\" (OpenID Connect Discovery §4.3).{note} No sign-in was started."
+                    ),
+                    "The address serves another server's metadata: for Descope, the project's federated OIDC provider instead of its Inbound App, a mistyped project id or base URL, or a proxy or custom domain that routes elsewhere.",
+                    "Check the issuer's authorization_server in config.json (for Descope: project_id, and base_url for a custom domain) against the Inbound App's Discovery URL and Issuer in the Descope Console.",
+                )
+            }
             PkceNotSupported { url, offered } => d(
                 "The authorization server does not support PKCE",
                 format!("{url} offers code challenge methods {} but not S256.", quoted(offered)),
@@ -386,8 +423,12 @@ impl Error {
                         "Start the launch again; codes are single-use and short-lived.",
                     ),
                     "invalid_client" => (
-                        "The client id in config.json is not registered at the authorization server.",
-                        "Correct the issuer's client_id in config.json.",
+                        "The client id in config.json is not registered at the authorization server, or the app is registered as a confidential client, which must authenticate with a secret that a browser app cannot keep (Descope: Inbound Apps created in the Console are always confidential).",
+                        "Correct the issuer's client_id in config.json, or register the app as a public client (Descope: a non-confidential Inbound App, created through the Management API; see deploy/README.md).",
+                    ),
+                    "invalid_dpop_proof" | "use_dpop_nonce" => (
+                        "The authorization server requires DPoP-bound tokens (RFC 9449) for this client, and this app sends no DPoP proof.",
+                        "Allow this client to use bearer tokens at the authorization server.",
                     ),
                     _ => (
                         "The token request did not match the app's registration.",
@@ -452,25 +493,36 @@ impl Error {
                 "The refresh token expired, was revoked, or was already used.",
                 "Launch the app again from the EHR, or sign in again from the start page.",
             ),
-            FhirUnauthorized { fhir_base, token_aud, www_authenticate } => {
-                let aud_note = match token_aud {
-                    Some(aud) if !aud.iter().any(|a| same_base_text(a, fhir_base)) => format!(
+            FhirUnauthorized { fhir_base, token_aud, www_authenticate, descope_project } => {
+                // Descope puts the project id in `aud` when the JWT template sets none.
+                let project_as_aud = descope_project.as_ref().filter(|p| token_aud.iter().flatten().any(|a| a == *p));
+                let aud_note = match (token_aud, project_as_aud) {
+                    (_, Some(project)) => format!(
+                        " The token's audience (aud) is \"{project}\", the Descope project id, which Descope uses when the JWT template sets no aud: add \"aud\": \"{fhir_base}\" to the JWT template."
+                    ),
+                    (Some(aud), None) if !aud.iter().any(|a| same_base_text(a, fhir_base)) => format!(
                         " The token's audience (aud) is {}, which does not match the FHIR server {fhir_base}.",
                         quoted(aud)
                     ),
-                    Some(_) => " The token's audience matches the FHIR server.".into(),
-                    None => String::new(),
+                    (Some(_), None) => " The token's audience matches the FHIR server.".into(),
+                    (None, None) => String::new(),
                 };
                 let challenge = www_authenticate
                     .as_ref()
                     .map(|w| format!(" The server said: {w}."))
                     .unwrap_or_default();
-                d(
-                    "FHIR API returns 401",
-                    format!("The FHIR server refused the access token.{aud_note}{challenge}"),
-                    "The aud claim doesn't match the FHIR server URL, or the token expired or was revoked.",
-                    "Ensure the JWT template's aud claim matches the EHR's FHIR endpoint exactly, then launch again.",
-                )
+                let (cause, fix) = if project_as_aud.is_some() {
+                    (
+                        "The JWT template has no aud claim, so Descope's default audience (the project id) is in the token.",
+                        "Add an aud claim to the JWT template (Descope Console: Project Settings, JWT Templates) set to the EHR's FHIR base URL, then launch again.",
+                    )
+                } else {
+                    (
+                        "The aud claim doesn't match the FHIR server URL, or the token expired or was revoked.",
+                        "Ensure the JWT template's aud claim matches the EHR's FHIR endpoint exactly, then launch again.",
+                    )
+                };
+                d("FHIR API returns 401", format!("The FHIR server refused the access token.{aud_note}{challenge}"), cause, fix)
             }
             FhirForbidden { diagnostics } => d(
                 "Not permitted",
@@ -582,6 +634,7 @@ mod tests {
                     fhir_base: "https://ehr.example.org/fhir".into(),
                     token_aud: Some(vec!["https://other.example.org/fhir".into()]),
                     www_authenticate: None,
+                    descope_project: None,
                 },
                 "FHIR API returns 401",
                 "aud",
@@ -608,6 +661,7 @@ mod tests {
             fhir_base: "https://ehr.example.org/fhir".into(),
             token_aud: Some(vec!["https://ehr.example.org/fhir-old".into()]),
             www_authenticate: Some("Bearer error=\"invalid_token\"".into()),
+            descope_project: None,
         }
         .diagnosis();
         assert!(mismatch.detail.contains("does not match"), "{}", mismatch.detail);
@@ -616,9 +670,50 @@ mod tests {
             fhir_base: "https://ehr.example.org/fhir".into(),
             token_aud: Some(vec!["https://ehr.example.org/fhir/".into()]),
             www_authenticate: None,
+            descope_project: Some("P2abc".into()),
         }
         .diagnosis();
         assert!(matching.detail.contains("matches"), "{}", matching.detail);
+    }
+
+    #[test]
+    fn a_descope_project_id_as_aud_is_named_with_its_fix() {
+        let error = |aud: &str, project: Option<&str>| {
+            Error::FhirUnauthorized {
+                fhir_base: "https://ehr.example.org/fhir".into(),
+                token_aud: Some(vec![aud.into()]),
+                www_authenticate: None,
+                descope_project: project.map(str::to_string),
+            }
+            .diagnosis()
+        };
+        let project = error("P2abc", Some("P2abc"));
+        assert!(project.detail.contains("\"P2abc\", the Descope project id"), "{}", project.detail);
+        assert!(project.detail.contains("add \"aud\": \"https://ehr.example.org/fhir\" to the JWT template"));
+        assert!(project.fix.contains("Add an aud claim to the JWT template"), "{}", project.fix);
+        // Another audience at a Descope issuer, or the same text elsewhere: the general message.
+        for general in [error("https://other.example.org/fhir", Some("P2abc")), error("P2abc", None)] {
+            assert!(general.detail.contains("does not match the FHIR server"), "{}", general.detail);
+            assert!(general.fix.starts_with("Ensure the JWT template's aud"), "{}", general.fix);
+        }
+    }
+
+    #[test]
+    fn token_endpoint_refusals_name_dpop_and_confidential_clients() {
+        let refused = |code: &str| {
+            Error::TokenRequestRefused {
+                status: 400,
+                error: OAuthError { code: code.into(), description: None, uri: None },
+            }
+            .diagnosis()
+        };
+        let dpop = refused("invalid_dpop_proof");
+        assert!(dpop.cause.contains("requires DPoP-bound tokens"), "{}", dpop.cause);
+        assert!(dpop.detail.contains("RFC 9449"), "{}", dpop.detail);
+        assert_eq!(refused("use_dpop_nonce").cause, dpop.cause);
+        let client = refused("invalid_client");
+        assert!(client.cause.contains("registered as a confidential client"), "{}", client.cause);
+        assert!(client.fix.contains("non-confidential Inbound App"), "{}", client.fix);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use smart_core::callback::parse_callback;
-use smart_core::config::AppConfig;
+use smart_core::config::{AppConfig, AuthorizationServerSource};
 use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
 use smart_core::fhir::display::decimal;
 use smart_core::id_token::Jwks;
@@ -164,10 +164,15 @@ fn configs() {
 fn discovery_documents() {
     let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
     let url = base.join_path(".well-known/smart-configuration");
-    run("AuthorizationServer::from_response", (near(JSON_BITS), any::<u16>()), |(body, status)| {
+    let descope = AuthorizationServerSource::Descope {
+        project_id: "P2abc".into(),
+        base_url: HttpUrl::parse("https://api.descope.com").unwrap(),
+    };
+    run("AuthorizationServer::from_response / read_discovery", (near(JSON_BITS), any::<u16>()), |(body, status)| {
         for kind in [DiscoveryKind::Smart, DiscoveryKind::OpenId] {
             let _ = AuthorizationServer::from_response(kind, &url, &base, status, &body);
         }
+        let _ = descope.read_discovery(&base, status, &body);
     });
 }
 

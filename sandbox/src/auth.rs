@@ -1,7 +1,15 @@
-//! The Descope-compatible authorization server: Descope's paths
-//! (`/oauth2/v1/apps/{authorize,token,revoke,userinfo}`), OpenID discovery
-//! at `/{projectId}/.well-known/openid-configuration`, a JWKS, a login and
-//! consent page, codes, RS256 tokens and rotating refresh tokens.
+//! The Descope-compatible authorization server, laid out as Descope's
+//! "Authorization Server Endpoints" documentation and API description give
+//! it: the Inbound Apps' endpoints under `/oauth2/v1/apps/` (authorize,
+//! token, revoke, userinfo), their metadata at
+//! `/v1/apps/{projectId}/.well-known/openid-configuration` (and the RFC 8414
+//! `oauth-authorization-server` form) with the issuer
+//! `/v1/apps/{projectId}`, the project's keys at
+//! `/{projectId}/.well-known/jwks.json`; a login and consent page, codes,
+//! RS256 tokens and rotating refresh tokens. Beside it, as on Descope, the
+//! project's federated OIDC provider (`/{projectId}/.well-known/
+//! openid-configuration`, endpoints under `/oauth2/v1/`), which knows no
+//! inbound app and refuses its client.
 //!
 //! It is strict where real servers are: PKCE S256 required, exact redirect
 //! URIs, `aud` must be a protected FHIR base, `launch` single use and short
@@ -21,7 +29,7 @@ use crate::data::display_name;
 use crate::http::{escape, html_response, json_response, oauth_error, page, query, redirect};
 use crate::state::{
     now, random_id, AccessRecord, Base, Code, Consent, ContextMode, Grant, Injection, LaunchSettings, RefreshRecord,
-    Sandbox, CLIENT_ID, CODE_LIFETIME, LAUNCH_LIFETIME,
+    Sandbox, CLIENT_ID, CODE_LIFETIME, LAUNCH_LIFETIME, PROJECT_ID,
 };
 
 type Shared = State<Arc<Sandbox>>;
@@ -39,7 +47,7 @@ fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     map.insert("token_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/token")));
     map.insert("revocation_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/revoke")));
     map.insert("userinfo_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/userinfo")));
-    map.insert("jwks_uri".into(), json!(format!("{}/.well-known/jwks.json", sandbox.issuer())));
+    map.insert("jwks_uri".into(), json!(sandbox.jwks_uri()));
     map.insert("code_challenge_methods_supported".into(), json!(["S256"]));
     map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
     map.insert("response_types_supported".into(), json!(["code"]));
@@ -71,11 +79,47 @@ fn cacheable(mut response: Response) -> Response {
     response
 }
 
+/// The Inbound Apps' metadata (both well-known names serve it), or, with
+/// the `federated_metadata` fault, the federated provider's.
 pub async fn openid_configuration(State(sandbox): Shared) -> Response {
+    if sandbox.registry().faults.federated_metadata {
+        return federated_configuration(State(sandbox)).await;
+    }
     let mut doc = endpoints(&sandbox);
     doc.insert("id_token_signing_alg_values_supported".into(), json!(["RS256"]));
     doc.insert("subject_types_supported".into(), json!(["public"]));
     cacheable(json_response(StatusCode::OK, &Value::Object(doc)))
+}
+
+/// The project's federated OIDC provider: its own issuer and endpoints
+/// (under `/oauth2/v1/`, not `/oauth2/v1/apps/`), the same keys.
+pub async fn federated_configuration(State(sandbox): Shared) -> Response {
+    let o = &sandbox.origin;
+    let doc = json!({
+        "issuer": sandbox.federated_issuer(),
+        "authorization_endpoint": format!("{o}/oauth2/v1/authorize"),
+        "token_endpoint": format!("{o}/oauth2/v1/token"),
+        "userinfo_endpoint": format!("{o}/oauth2/v1/userinfo"),
+        "jwks_uri": sandbox.jwks_uri(),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email"],
+    });
+    cacheable(json_response(StatusCode::OK, &doc))
+}
+
+/// The federated provider's endpoints: an Inbound App's client id is not
+/// one of its clients. An unknown client is not redirected back (RFC 6749
+/// §4.1.2.1: the server "MUST NOT automatically redirect"); the error is
+/// JSON with status 400.
+pub async fn federated_refusal() -> Response {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_client",
+        "the client is not an application of this project's federated OIDC provider; Inbound Apps use /oauth2/v1/apps/",
+    )
 }
 
 pub fn smart_configuration(sandbox: &Sandbox) -> Response {
@@ -355,10 +399,10 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) ->
     let issued = now();
     let jti = random_id();
     let fhir_base = sandbox.fhir_base(settings.base);
-    let aud = if settings.inject == Injection::AudienceMismatch {
-        format!("{fhir_base}-elsewhere")
-    } else {
-        fhir_base.clone()
+    let aud = match settings.inject {
+        Injection::AudienceMismatch => format!("{fhir_base}-elsewhere"),
+        Injection::AudienceProjectId => PROJECT_ID.to_string(),
+        _ => fhir_base.clone(),
     };
     let style = style_url(sandbox, settings.inject);
     let mut claims = json!({
@@ -434,7 +478,7 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) ->
 }
 
 /// `POST /oauth2/v1/apps/token`
-pub async fn token(State(sandbox): Shared, Form(form): Form<Params>) -> Response {
+pub async fn token(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if form.contains_key("client_secret") {
         return oauth_error(
@@ -447,7 +491,7 @@ pub async fn token(State(sandbox): Shared, Form(form): Form<Params>) -> Response
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
     }
     match get("grant_type") {
-        "authorization_code" => exchange_code(&sandbox, &form),
+        "authorization_code" => exchange_code(&sandbox, &form, headers.contains_key("dpop")),
         "refresh_token" => refresh(&sandbox, get("refresh_token")),
         other => oauth_error(
             StatusCode::BAD_REQUEST,
@@ -457,9 +501,29 @@ pub async fn token(State(sandbox): Shared, Form(form): Form<Params>) -> Response
     }
 }
 
-fn exchange_code(sandbox: &Sandbox, form: &Params) -> Response {
+fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    // The client is authenticated (and a required proof checked) before
+    // the code is looked at, so a refused request leaves the code unused.
+    let inject = sandbox.registry().codes.get(get("code")).map(|c| c.grant.settings.inject);
+    match inject {
+        Some(Injection::ConfidentialClient) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed: this client is confidential and must authenticate with its secret",
+            )
+        }
+        Some(Injection::DpopRequired) if !dpop_proof => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "a DPoP proof is required for this client",
+            )
+        }
+        _ => {}
+    }
     let code = {
         let mut registry = sandbox.registry();
         let Some(code) = registry.codes.get_mut(get("code")) else { return invalid("unknown authorization code") };

@@ -59,6 +59,9 @@ pub async fn home(State(sandbox): Shared) -> Response {
         ("scope-downgrade", "grant fewer scopes"),
         ("empty-grant", "grant no scopes"),
         ("audience-mismatch", "access token aud ≠ FHIR base (FHIR 401)"),
+        ("audience-project-id", "access token aud = the Descope project id (no aud in the JWT template)"),
+        ("dpop-required", "token endpoint: DPoP proof required"),
+        ("confidential-client", "token endpoint: the client is confidential"),
         ("style-unreachable", "smart_style_url unreachable"),
         ("style-malformed", "smart_style_url malformed"),
     ]);

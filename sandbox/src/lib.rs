@@ -137,8 +137,15 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/ehr/launch", post(ehr::launch_page))
         .route("/ehr/smart-style.json", get(ehr::style))
         .route("/ehr/smart-style-malformed.json", get(ehr::style_malformed))
-        .route(&format!("/{PROJECT_ID}/.well-known/openid-configuration"), get(auth::openid_configuration))
+        .route(&format!("/v1/apps/{PROJECT_ID}/.well-known/openid-configuration"), get(auth::openid_configuration))
+        .route(
+            &format!("/v1/apps/{PROJECT_ID}/.well-known/oauth-authorization-server"),
+            get(auth::openid_configuration),
+        )
+        .route(&format!("/{PROJECT_ID}/.well-known/openid-configuration"), get(auth::federated_configuration))
         .route(&format!("/{PROJECT_ID}/.well-known/jwks.json"), get(auth::jwks))
+        .route("/oauth2/v1/authorize", get(auth::federated_refusal))
+        .route("/oauth2/v1/token", post(auth::federated_refusal))
         .route("/oauth2/v1/apps/authorize", get(auth::authorize))
         .route("/oauth2/v1/apps/consent", post(auth::consent))
         .route("/oauth2/v1/apps/token", post(auth::token))

@@ -39,7 +39,7 @@ async fn main() {
     println!("  EHR simulator:        {o}/ehr");
     println!("  FHIR (Descope-style): {o}/fhir");
     println!("  FHIR (SMART):         {o}/smart/fhir");
-    println!("  OpenID discovery:     {o}/P2SANDBOX/.well-known/openid-configuration");
+    println!("  Inbound App metadata: {o}/v1/apps/P2SANDBOX/.well-known/openid-configuration");
     println!("  app:                  {}", running.sandbox.app_url);
     println!("Open the EHR simulator and press Launch; Ctrl-C stops.");
     let _ = tokio::signal::ctrl_c().await;

@@ -85,6 +85,16 @@ pub enum Injection {
     ScopeDowngrade,
     EmptyGrant,
     AudienceMismatch,
+    /// The access token's `aud` is the project id: what Descope puts there
+    /// when the JWT template sets no `aud` (issue #14, from Descope's docs).
+    AudienceProjectId,
+    /// The token endpoint requires a DPoP proof (RFC 9449) and refuses a
+    /// request without one: 400 `invalid_dpop_proof` (§5, §7.1).
+    DpopRequired,
+    /// The client is registered as confidential: the token endpoint wants
+    /// client authentication and answers 401 `invalid_client` (RFC 6749
+    /// §5.2), as a Descope Console-created Inbound App would.
+    ConfidentialClient,
     StyleUnreachable,
     StyleMalformed,
 }
@@ -209,6 +219,10 @@ pub struct Faults {
     /// Seconds added to the clock that expiry checks read (codes, launch
     /// values, access tokens), so tests can make things expire.
     pub clock_offset_seconds: u64,
+    /// The Inbound App's metadata address answers with the project's
+    /// federated OIDC document, as a proxy or custom domain that routes it
+    /// to the wrong Descope document would.
+    pub federated_metadata: bool,
 }
 
 /// One request the sandbox (or its foreign host) received.
@@ -255,8 +269,22 @@ impl Sandbox {
         format!("{}{}", self.origin, base.path())
     }
 
+    /// The Inbound Apps' issuer, `{base}/v1/apps/{project}` (Descope's
+    /// "Authorization Server Endpoints" documentation; OpenID Connect
+    /// Discovery §4.3 makes it the prefix of the discovery document's URL).
     pub fn issuer(&self) -> String {
+        format!("{}/v1/apps/{PROJECT_ID}", self.origin)
+    }
+
+    /// The issuer of the project's federated OIDC provider, `{base}/{project}`:
+    /// another server, which knows no inbound app.
+    pub fn federated_issuer(&self) -> String {
         format!("{}/{PROJECT_ID}", self.origin)
+    }
+
+    /// The project's signing keys, shared by both: `{base}/{project}/.well-known/jwks.json`.
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/{PROJECT_ID}/.well-known/jwks.json", self.origin)
     }
 
     /// The time expiry checks use: real time plus the test clock offset.

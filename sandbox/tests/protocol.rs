@@ -458,8 +458,73 @@ async fn search_pages_sorts_and_filters() {
     assert_eq!(smart.json()["code_challenge_methods_supported"], json!(["S256"]));
     // Discovery documents may be cached by browsers, as real servers allow.
     assert_eq!(smart.header("cache-control"), Some("public, max-age=300"));
-    let openid = http("GET", &env.url("/P2SANDBOX/.well-known/openid-configuration"), &[], "");
+    let openid = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "");
     assert_eq!(openid.header("cache-control"), Some("public, max-age=300"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descopes_layout_inbound_app_metadata_and_the_federated_provider_beside_it() {
+    let env = auto_env().await;
+    let o = env.running.sandbox.origin.clone();
+    let inbound = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    assert_eq!(inbound["issuer"], format!("{o}/v1/apps/P2SANDBOX"));
+    assert_eq!(inbound["issuer"], env.running.sandbox.issuer());
+    assert_eq!(inbound["authorization_endpoint"], format!("{o}/oauth2/v1/apps/authorize"));
+    assert_eq!(inbound["token_endpoint"], format!("{o}/oauth2/v1/apps/token"));
+    assert_eq!(inbound["jwks_uri"], format!("{o}/P2SANDBOX/.well-known/jwks.json"));
+    let rfc8414 = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/oauth-authorization-server"), &[], "").json();
+    assert_eq!(rfc8414, inbound);
+    let federated = http("GET", &env.url("/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    assert_eq!(federated["issuer"], format!("{o}/P2SANDBOX"));
+    assert_eq!(federated["authorization_endpoint"], format!("{o}/oauth2/v1/authorize"));
+    assert_eq!(federated["jwks_uri"], inbound["jwks_uri"]);
+    // The federated provider does not know the inbound app's client: a JSON
+    // error, never a redirect to the redirect URI.
+    let authorize = http(
+        "GET",
+        &format!(
+            "{o}/oauth2/v1/authorize?{}",
+            form(&[("response_type", "code"), ("client_id", CLIENT), ("redirect_uri", REDIRECT), ("state", "s")])
+        ),
+        &[],
+        "",
+    );
+    assert_eq!(authorize.status, 400, "{}", authorize.body);
+    assert_eq!(authorize.header("location"), None);
+    assert_eq!(authorize.json()["error"], "invalid_client");
+    let token = http(
+        "POST",
+        &format!("{o}/oauth2/v1/token"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "grant_type=authorization_code",
+    );
+    assert_eq!((token.status, token.json()["error"].as_str()), (400, Some("invalid_client")));
+    // The switch that makes the inbound app's address serve the federated document.
+    env.faults(json!({"auto_approve_standalone": true, "federated_metadata": true}));
+    let misrouted = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    assert_eq!(misrouted, federated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descope_failure_modes_a_deployment_meets() {
+    let env = auto_env().await;
+    let verifier = PkceVerifier::new_random().unwrap();
+    // No aud in the JWT template: Descope puts the project id there, and the FHIR server refuses it.
+    let launch = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "audience-project-id"}));
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let at = env.exchange(&code, verifier.secret()).json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claims(&at)["aud"], "P2SANDBOX");
+    assert_eq!(env.get("/fhir/Patient/p007", &at).status, 401);
+    // A confidential client must authenticate; the code stays unused.
+    let launch = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "confidential-client"}));
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let refused = env.exchange(&code, verifier.secret());
+    assert_eq!((refused.status, refused.json()["error"].as_str()), (401, Some("invalid_client")));
+    // DPoP required: a token request without a proof is refused (RFC 9449 §5).
+    let launch = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "dpop-required"}));
+    let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
+    let refused = env.exchange(&code, verifier.secret());
+    assert_eq!((refused.status, refused.json()["error"].as_str()), (400, Some("invalid_dpop_proof")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,8 +580,12 @@ async fn cors_allows_the_app_origin_only() {
     );
     assert_eq!(allowed.header("access-control-allow-origin"), Some("http://localhost:18080"));
     assert!(allowed.header("access-control-allow-headers").unwrap().contains("authorization"));
-    let other =
-        http("GET", &env.url("/P2SANDBOX/.well-known/openid-configuration"), &[("Origin", "http://evil.example")], "");
+    let other = http(
+        "GET",
+        &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"),
+        &[("Origin", "http://evil.example")],
+        "",
+    );
     assert_eq!(other.header("access-control-allow-origin"), None);
     let token = http(
         "POST",

@@ -35,12 +35,10 @@ pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Erro
     if let Some(server) = known {
         return Ok(server);
     }
-    let kind = issuer.authorization_server.discovery_kind();
     let response = fetch(Request::metadata(key.clone()))
         .await
         .map_err(|detail| Error::DiscoveryUnreachable { url: key.clone(), detail })?;
-    let server =
-        AuthorizationServer::from_response(kind, &url, &issuer.fhir_base_url, response.status, &response.body)?;
+    let server = issuer.authorization_server.read_discovery(&issuer.fhir_base_url, response.status, &response.body)?;
     DISCOVERED.with_borrow_mut(|found| found.push((key, server.clone())));
     Ok(server)
 }

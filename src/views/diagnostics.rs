@@ -30,10 +30,12 @@ fn or_dash(text: String) -> String {
 fn audience(s: &Session) -> String {
     match s.audience_matches_fhir_base() {
         Some(true) => "yes".to_string(),
-        Some(false) => format!(
-            "NO: the token's aud is {}; FHIR calls will fail with 401",
-            quoted(s.context.access_token_audience.as_deref().unwrap_or_default())
-        ),
+        Some(false) => {
+            let aud = s.context.access_token_audience.as_deref().unwrap_or_default();
+            let project = s.server.descope_project().filter(|p| aud.iter().any(|a| a == p));
+            let why = if project.is_some() { " (the Descope project id: the JWT template sets no aud)" } else { "" };
+            format!("NO: the token's aud is {}{why}; FHIR calls will fail with 401", quoted(aud))
+        }
         None => "unknown (the access token is opaque)".to_string(),
     }
 }

@@ -256,6 +256,8 @@ async fn injected_token_and_id_token_failures_are_refused() {
         ("token-invalid-grant", "invalid_grant"),
         ("token-not-json", "a body that is not JSON"),
         ("token-without-access-token", "has no access_token"),
+        ("dpop-required", "requires DPoP-bound tokens"),
+        ("confidential-client", "registered as a confidential client"),
     ];
     let urls: Vec<(String, &str)> = cases
         .iter()
@@ -325,7 +327,34 @@ async fn a_401_from_an_aud_mismatch_is_named() {
             .iter()
             .filter(|r| r.method == "POST" && r.target == "/oauth2/v1/apps/token")
             .count();
-        check(refreshes == 2, format!("{refreshes} token requests: expected the code exchange and one refresh"))
+        check(refreshes == 2, format!("{refreshes} token requests: expected the code exchange and one refresh"))?;
+        // Descope's default audience, the project id (no aud in the JWT template).
+        client
+            .goto(&env_ref.launch(json!({"patient": "p009", "auto_approve": true, "inject": "audience-project-id"})))
+            .await
+            .map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "\"P2SANDBOX\", the Descope project id").await?;
+        wait_for_text_in(&client, "#section-conditions", "/fhir\" to the JWT template").await?;
+        wait_for_text_in(&client, "[data-testid=aud-check]", "the Descope project id").await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_servers_metadata_at_the_inbound_apps_address_is_refused_before_any_redirect() {
+    let env = AppWithSandbox::start().await;
+    // As a proxy or custom domain that routes to the project's federated
+    // OIDC provider would: its issuer is not the Inbound App's.
+    env.control("/sandbox/faults", &json!({"federated_metadata": true}));
+    let url = env.launch(json!({"patient": "p012", "auto_approve": true}));
+    let env_ref = &env;
+    Browser::run("federated-metadata", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text(&client, "The authorization server's settings belong to another server").await?;
+        wait_for_text(&client, "federated OIDC provider").await?;
+        wait_for_text(&client, "/v1/apps/P2SANDBOX").await?;
+        let sent = requests(env_ref, |r| r.target.contains("/authorize"));
+        check(sent == 0, format!("{sent} authorize requests: the sign-in must not start"))
     })
     .await;
 }
