@@ -76,12 +76,13 @@ impl AuthorizationServerSource {
     /// Connect Discovery 1.0 §4.3: "MUST be identical"). For Descope that is
     /// `{base_url}/v1/apps/{project_id}`. SMART discovery sets no such rule.
     pub fn expected_issuer(&self, fhir_base: &HttpUrl) -> Option<String> {
+        self.issuer_published_at(&self.discovery_url(fhir_base))
+    }
+
+    fn issuer_published_at(&self, discovery_url: &HttpUrl) -> Option<String> {
         match self {
             AuthorizationServerSource::SmartDiscovery => None,
-            _ => {
-                let url = self.discovery_url(fhir_base).to_string();
-                url.strip_suffix("/.well-known/openid-configuration").map(str::to_string)
-            }
+            _ => discovery_url.to_string().strip_suffix("/.well-known/openid-configuration").map(str::to_string),
         }
     }
 
@@ -91,7 +92,7 @@ impl AuthorizationServerSource {
     pub fn read_discovery(&self, fhir_base: &HttpUrl, status: u16, body: &str) -> Result<AuthorizationServer, Error> {
         let url = self.discovery_url(fhir_base);
         let server = AuthorizationServer::from_response(self.discovery_kind(), &url, fhir_base, status, body)?;
-        match self.expected_issuer(fhir_base) {
+        match self.issuer_published_at(&url) {
             Some(expected) if server.issuer.as_deref() != Some(expected.as_str()) => {
                 Err(Error::DiscoveryWrongIssuer { url: url.to_string(), expected, found: server.issuer })
             }

@@ -515,6 +515,7 @@ fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response
                 "client authentication failed: this client is confidential and must authenticate with its secret",
             )
         }
+        // Only whether a proof came: this app sends none yet (#14's DPoP part).
         Some(Injection::DpopRequired) if !dpop_proof => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
