@@ -190,12 +190,13 @@ pub enum Error {
 
     // ── FHIR API ────────────────────────────────────────────────────
     /// 401 from the FHIR server; `aud` holds the token's audience when known.
-    /// `descope_project` is the project of a Descope Inbound App issuer.
+    /// `descope_project_as_aud`: the Descope project id, when the token's
+    /// `aud` is it (`Session::descope_project_as_audience`).
     FhirUnauthorized {
         fhir_base: String,
         token_aud: Option<Vec<String>>,
         www_authenticate: Option<String>,
-        descope_project: Option<String>,
+        descope_project_as_aud: Option<String>,
     },
     /// 403 from the FHIR server.
     FhirForbidden { diagnostics: Option<String> },
@@ -493,10 +494,8 @@ impl Error {
                 "The refresh token expired, was revoked, or was already used.",
                 "Launch the app again from the EHR, or sign in again from the start page.",
             ),
-            FhirUnauthorized { fhir_base, token_aud, www_authenticate, descope_project } => {
-                // Descope puts the project id in `aud` when the JWT template sets none.
-                let project_as_aud = descope_project.as_ref().filter(|p| token_aud.iter().flatten().any(|a| a == *p));
-                let aud_note = match (token_aud, project_as_aud) {
+            FhirUnauthorized { fhir_base, token_aud, www_authenticate, descope_project_as_aud } => {
+                let aud_note = match (token_aud, descope_project_as_aud) {
                     (_, Some(project)) => format!(
                         " The token's audience (aud) is \"{project}\", the Descope project id, which Descope uses when the JWT template sets no aud: add \"aud\": \"{fhir_base}\" to the JWT template."
                     ),
@@ -511,7 +510,7 @@ impl Error {
                     .as_ref()
                     .map(|w| format!(" The server said: {w}."))
                     .unwrap_or_default();
-                let (cause, fix) = if project_as_aud.is_some() {
+                let (cause, fix) = if descope_project_as_aud.is_some() {
                     (
                         "The JWT template has no aud claim, so Descope's default audience (the project id) is in the token.",
                         "Add an aud claim to the JWT template (Descope Console: Project Settings, JWT Templates) set to the EHR's FHIR base URL, then launch again.",
@@ -634,7 +633,7 @@ mod tests {
                     fhir_base: "https://ehr.example.org/fhir".into(),
                     token_aud: Some(vec!["https://other.example.org/fhir".into()]),
                     www_authenticate: None,
-                    descope_project: None,
+                    descope_project_as_aud: None,
                 },
                 "FHIR API returns 401",
                 "aud",
@@ -661,7 +660,7 @@ mod tests {
             fhir_base: "https://ehr.example.org/fhir".into(),
             token_aud: Some(vec!["https://ehr.example.org/fhir-old".into()]),
             www_authenticate: Some("Bearer error=\"invalid_token\"".into()),
-            descope_project: None,
+            descope_project_as_aud: None,
         }
         .diagnosis();
         assert!(mismatch.detail.contains("does not match"), "{}", mismatch.detail);
@@ -670,7 +669,7 @@ mod tests {
             fhir_base: "https://ehr.example.org/fhir".into(),
             token_aud: Some(vec!["https://ehr.example.org/fhir/".into()]),
             www_authenticate: None,
-            descope_project: Some("P2abc".into()),
+            descope_project_as_aud: None,
         }
         .diagnosis();
         assert!(matching.detail.contains("matches"), "{}", matching.detail);
@@ -683,7 +682,7 @@ mod tests {
                 fhir_base: "https://ehr.example.org/fhir".into(),
                 token_aud: Some(vec![aud.into()]),
                 www_authenticate: None,
-                descope_project: project.map(str::to_string),
+                descope_project_as_aud: project.map(str::to_string),
             }
             .diagnosis()
         };
@@ -691,8 +690,8 @@ mod tests {
         assert!(project.detail.contains("\"P2abc\", the Descope project id"), "{}", project.detail);
         assert!(project.detail.contains("add \"aud\": \"https://ehr.example.org/fhir\" to the JWT template"));
         assert!(project.fix.contains("Add an aud claim to the JWT template"), "{}", project.fix);
-        // Another audience at a Descope issuer, or the same text elsewhere: the general message.
-        for general in [error("https://other.example.org/fhir", Some("P2abc")), error("P2abc", None)] {
+        // Another audience, or the same text where it is not a Descope project: the general message.
+        for general in [error("https://other.example.org/fhir", None), error("P2abc", None)] {
             assert!(general.detail.contains("does not match the FHIR server"), "{}", general.detail);
             assert!(general.fix.starts_with("Ensure the JWT template's aud"), "{}", general.fix);
         }

@@ -271,6 +271,14 @@ impl Session {
         Some(audience.iter().any(|a| HttpUrl::parse(a).is_ok_and(|a| a.same_base(&self.fhir_base))))
     }
 
+    /// The Descope project id, when it is what the access token's `aud`
+    /// names: Descope's default when the JWT template sets no `aud`, which
+    /// a FHIR server refuses (the seed guide's "FHIR API returns 401").
+    pub fn descope_project_as_audience(&self) -> Option<&str> {
+        let project = self.server.descope_project()?;
+        self.context.access_token_audience.iter().flatten().any(|a| a == project).then_some(project)
+    }
+
     /// The refresh request (RFC 6749 §6), when a refresh token was issued.
     /// Whether `offline_access` was echoed in the grant does not matter.
     pub fn refresh_request(&self) -> Option<FormPost> {
@@ -414,6 +422,25 @@ mod tests {
         assert_eq!((patient.value.as_str(), patient.source), ("p-42", Source::AccessTokenClaim));
         assert_eq!(session.context.encounter, None);
         assert_eq!(session.audience_matches_fhir_base(), Some(true));
+    }
+
+    #[test]
+    fn the_descope_project_as_audience_is_recognised() {
+        let config = config(r#"{"type": "descope", "project_id": "P2abc"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let body = json!({"access_token": descope_access_token("p-42"), "token_type": "Bearer"});
+        let mut session = exchange(pending)
+            .finish(200, &body.to_string(), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
+        assert_eq!(session.descope_project_as_audience(), None, "not a Descope Inbound App issuer");
+        session.server.issuer = Some("https://api.descope.com/v1/apps/P2abc".into());
+        assert_eq!(session.descope_project_as_audience(), None, "aud is the FHIR base");
+        session.context.access_token_audience = Some(vec!["P2abc".into()]);
+        assert_eq!(session.descope_project_as_audience(), Some("P2abc"));
+        session.context.access_token_audience = Some(vec!["P2abd".into()]);
+        assert_eq!(session.descope_project_as_audience(), None, "another project");
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl<E: Effects> SessionHandle<E> {
                             fhir_base: s.fhir_base.to_string(),
                             token_aud: s.context.access_token_audience.clone(),
                             www_authenticate: challenge,
-                            descope_project: s.server.descope_project().map(str::to_string),
+                            descope_project_as_aud: s.descope_project_as_audience().map(str::to_string),
                         })
                         .unwrap_or(Error::NoSession));
                 }

@@ -390,15 +390,21 @@ fn an_unreachable_token_endpoint_ends_the_session_with_the_transport_error() {
 
 // ── the refresh timer ─────────────────────────────────────────────────
 
+/// Signed in with 10-second tokens (`at-0`, `rt-0`) from a token endpoint
+/// that rotates them; time stops at `horizon_seconds`.
+fn ten_second_tokens_for(horizon_seconds: u64) -> Test {
+    Test::new(horizon_seconds, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
+        _ => answer(200, PATIENT),
+    })
+    .signed_in(&tokens("at-0", Some("rt-0"), 10))
+}
+
 #[test]
 fn the_timer_refreshes_before_expiry_and_presents_each_rotated_token() {
     // 10-second tokens are refreshed when a fifth of their life remains:
     // at 8, 16 and 24 seconds of a 25-second run.
-    let test = Test::new(25, |seen| match seen.url.as_str() {
-        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
-        _ => answer(200, PATIENT),
-    });
-    let mut test = test.signed_in(&tokens("at-0", Some("rt-0"), 10));
+    let mut test = ten_second_tokens_for(25);
     test.run(async {});
     let refreshes = test.token_requests();
     let presented: Vec<_> = refreshes.iter().map(|r| r.form("refresh_token").unwrap()).collect();
@@ -449,11 +455,7 @@ fn a_refresh_that_fails_on_the_timer_ends_the_session_and_the_timer() {
 
 #[test]
 fn a_session_put_in_place_of_another_has_the_only_timer() {
-    let test = Test::new(25, |seen| match seen.url.as_str() {
-        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
-        _ => answer(200, PATIENT),
-    });
-    let mut test = test.signed_in(&tokens("at-0", Some("rt-0"), 10));
+    let mut test = ten_second_tokens_for(25);
     test.session.install(session(&tokens("at-10", Some("rt-10"), 10), START));
     test.run(async {});
     let presented: Vec<_> = test.token_requests().iter().map(|r| r.form("refresh_token").unwrap()).collect();

@@ -32,8 +32,10 @@ fn audience(s: &Session) -> String {
         Some(true) => "yes".to_string(),
         Some(false) => {
             let aud = s.context.access_token_audience.as_deref().unwrap_or_default();
-            let project = s.server.descope_project().filter(|p| aud.iter().any(|a| a == p));
-            let why = if project.is_some() { " (the Descope project id: the JWT template sets no aud)" } else { "" };
+            let why = match s.descope_project_as_audience() {
+                Some(_) => " (the Descope project id: the JWT template sets no aud)",
+                None => "",
+            };
             format!("NO: the token's aud is {}{why}; FHIR calls will fail with 401", quoted(aud))
         }
         None => "unknown (the access token is opaque)".to_string(),

@@ -16,7 +16,6 @@ mod summary;
 pub use clinical_section::ClinicalSection;
 pub use diagnostics::Diagnostics;
 pub use error_view::ErrorView;
-pub use loadable::{inline_error, load, load_into, Loadable};
 pub use patient_banner::PatientBanner;
 pub use patient_picker::PatientPicker;
 pub use progress::Progress;
