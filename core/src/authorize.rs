@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::callback::AuthorizationResponse;
 use crate::config::IssuerConfig;
 use crate::discovery::AuthorizationServer;
+use crate::dpop::{DpopBinding, DpopUse};
 use crate::form::FormPost;
 use crate::json::{read, required, FromJson, JsonError, Object};
 use crate::pkce::PkceChallenge;
@@ -27,7 +28,7 @@ use crate::{Error, UnixTime};
 pub const PENDING_LIFETIME_SECONDS: u64 = 600;
 
 /// Bumped when the stored record's shape changes; an older record is refused.
-const RECORD_VERSION: u32 = 2;
+const RECORD_VERSION: u32 = 3;
 
 /// Which launch this authorization belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub struct PendingAuthorization {
     pub requested_scope: String,
     pub kind: LaunchKind,
     pub server: AuthorizationServer,
+    /// Whether the token request carries a DPoP proof (decided here, from
+    /// the issuer's `dpop` and the server's metadata).
+    pub dpop: DpopUse,
     pub created_at: UnixTime,
 }
 
@@ -83,8 +87,10 @@ impl PendingAuthorization {
         server: AuthorizationServer,
         redirect_uri: HttpUrl,
         mode: LaunchMode,
+        dpop_key: Option<&DpopBinding>,
         now: UnixTime,
     ) -> Result<(HttpUrl, PendingAuthorization), Error> {
+        let dpop = issuer.dpop.decide(&server)?;
         let scopes: &ScopeSet = match mode.kind() {
             LaunchKind::Ehr => &issuer.ehr_launch_scopes,
             LaunchKind::Standalone => &issuer.standalone_scopes,
@@ -110,6 +116,12 @@ impl PendingAuthorization {
         if let Some(nonce) = &nonce {
             params.push(("nonce", nonce.as_str()));
         }
+        // RFC 9449 §10: binds the code to the key, when the key exists
+        // already (a popup sign-in; a redirect's key is made at the callback).
+        let thumbprint = dpop_key.filter(|_| dpop.is_on()).map(DpopBinding::thumbprint);
+        if let Some(jkt) = &thumbprint {
+            params.push(("dpop_jkt", jkt));
+        }
         if let LaunchMode::Ehr { launch } = &mode {
             params.push(("launch", launch));
             // The seed guide's Descope flow also reads `iss`; standard
@@ -130,6 +142,7 @@ impl PendingAuthorization {
             requested_scope: scope_text,
             kind: mode.kind(),
             server,
+            dpop,
             created_at: now,
         };
         Ok((url, pending))
@@ -157,6 +170,12 @@ impl PendingAuthorization {
         };
         record.insert("kind".into(), kind.into());
         record.insert("server".into(), self.server.to_json());
+        let dpop = match self.dpop {
+            DpopUse::Off => "off",
+            DpopUse::Preferred => "preferred",
+            DpopUse::Required => "required",
+        };
+        record.insert("dpop".into(), dpop.into());
         record.insert("created_at".into(), self.created_at.into());
         // Writing a `Value` into a String cannot fail (its keys are strings).
         // Not `Value`'s Display: that path goes through std::io's error
@@ -226,6 +245,12 @@ impl FromJson for PendingAuthorization {
                 other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
             },
             server: required(o.one("server")?, "server")?,
+            dpop: match text("dpop")?.as_str() {
+                "off" => DpopUse::Off,
+                "preferred" => DpopUse::Preferred,
+                "required" => DpopUse::Required,
+                other => return Err(JsonError::new("dpop", format!("\"{other}\" is not off, preferred or required"))),
+            },
             created_at: number("created_at")?,
         })
     }
@@ -265,6 +290,11 @@ impl CodeExchange {
     pub fn key_set_to_fetch(&self) -> Option<&HttpUrl> {
         let requested = crate::scopes::ScopeSet::parse_lenient(&self.pending.requested_scope);
         self.pending.server.jwks_uri.as_ref().filter(|_| requested.contains(&crate::scopes::Scope::OpenId))
+    }
+
+    /// Whether the token request must carry a DPoP proof.
+    pub fn dpop(&self) -> DpopUse {
+        self.pending.dpop
     }
 
     pub(crate) fn nonce(&self) -> Option<&Nonce> {
@@ -324,9 +354,31 @@ pub(crate) mod tests {
             server(),
             redirect(),
             LaunchMode::Ehr { launch: "launch-123+/=".into() },
+            None,
             NOW,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_key_made_before_authorize_is_named_by_dpop_jkt_only_when_dpop_is_used() {
+        let zero = "A".repeat(43);
+        let binding = DpopBinding::new(crate::dpop::PublicJwk::new(zero.clone(), zero).unwrap());
+        let config = config(r#"{"type": "smart"}"#);
+        let begin = |server: AuthorizationServer| {
+            PendingAuthorization::begin(&config.issuers[0], server, redirect(), LaunchMode::Standalone, Some(&binding), NOW)
+                .unwrap()
+        };
+        let (url, pending) = begin(server());
+        assert_eq!(param(&url, "dpop_jkt"), None, "the server does not list ES256");
+        assert_eq!(pending.dpop, DpopUse::Off);
+        let mut dpop_server = server();
+        dpop_server.dpop_signing_alg_values_supported = Some(vec!["ES256".into()]);
+        let (url, pending) = begin(dpop_server);
+        assert_eq!(param(&url, "dpop_jkt").unwrap(), binding.thumbprint());
+        assert_eq!(pending.dpop, DpopUse::Preferred);
+        // The redirect's record keeps the decision across the redirect.
+        assert_eq!(PendingAuthorization::from_storage(&pending.to_storage()).unwrap().dpop, DpopUse::Preferred);
     }
 
     #[test]
@@ -363,7 +415,7 @@ pub(crate) mod tests {
     fn standalone_launch_has_no_launch_and_no_nonce_without_openid() {
         let config = config(r#"{"type": "smart"}"#);
         let (url, pending) =
-            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, NOW).unwrap();
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW).unwrap();
         assert_eq!(param(&url, "launch"), None);
         assert_eq!(param(&url, "nonce"), None);
         assert_eq!(param(&url, "scope").unwrap(), "launch/patient patient/*.rs");
@@ -455,7 +507,7 @@ pub(crate) mod tests {
         let exchange = pending.accept(response(&state, None), NOW).unwrap();
         assert_eq!(exchange.key_set_to_fetch().map(|u| u.to_string()).as_deref(), Some("https://as.example.org/jwks"));
         let (_, standalone) =
-            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, NOW).unwrap();
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW).unwrap();
         let state = standalone.state().as_str().to_string();
         assert_eq!(standalone.accept(response(&state, None), NOW).unwrap().key_set_to_fetch(), None);
     }

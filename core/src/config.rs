@@ -21,6 +21,7 @@
 //! API host) or `openid` (an explicit `configuration_url`).
 
 use crate::discovery::{AuthorizationServer, DiscoveryKind};
+use crate::dpop::DpopPolicy;
 use crate::json::{read, FromJson, JsonError, Object};
 use crate::scopes::{Scope, ScopeSet};
 use crate::url::HttpUrl;
@@ -157,6 +158,8 @@ pub struct IssuerConfig {
     pub ehr_launch_scopes: ScopeSet,
     pub standalone_scopes: ScopeSet,
     pub authorization_mode: AuthorizationMode,
+    /// Whether tokens are bound to a key of the page (DPoP, RFC 9449).
+    pub dpop: DpopPolicy,
 }
 
 /// The validated configuration.
@@ -190,6 +193,7 @@ struct RawIssuer {
     ehr_launch_scopes: Option<String>,
     standalone_scopes: Option<String>,
     authorization_mode: Option<String>,
+    dpop: Option<String>,
 }
 
 struct RawAuthorizationServer {
@@ -222,6 +226,7 @@ impl FromJson for RawIssuer {
             "ehr_launch_scopes",
             "standalone_scopes",
             "authorization_mode",
+            "dpop",
         ])?;
         Ok(RawIssuer {
             id: o.text("id")?,
@@ -232,6 +237,7 @@ impl FromJson for RawIssuer {
             ehr_launch_scopes: o.text("ehr_launch_scopes")?,
             standalone_scopes: o.text("standalone_scopes")?,
             authorization_mode: o.text("authorization_mode")?,
+            dpop: o.text("dpop")?,
         })
     }
 }
@@ -372,6 +378,12 @@ impl AppConfig {
                 )
             })?,
         };
+        let dpop = match raw.dpop {
+            None => DpopPolicy::default(),
+            Some(text) => DpopPolicy::parse(&text).ok_or_else(|| {
+                invalid(format!("{at}.dpop"), format!("\"{text}\" is not one of \"auto\", \"required\", \"off\""))
+            })?,
+        };
         Ok(IssuerConfig {
             id,
             name,
@@ -381,6 +393,7 @@ impl AppConfig {
             ehr_launch_scopes,
             standalone_scopes,
             authorization_mode,
+            dpop,
         })
     }
 
@@ -496,6 +509,18 @@ mod tests {
         let (path, problem) = problem(&issuer(&[("authorization_mode", r#""iframe""#)]));
         assert_eq!(path, "issuers[0].authorization_mode");
         assert!(problem.contains("\"iframe\" is not one of"), "{problem}");
+    }
+
+    #[test]
+    fn dpop_defaults_to_auto_and_is_checked() {
+        assert_eq!(AppConfig::parse(&issuer(&[])).unwrap().issuers[0].dpop, DpopPolicy::Auto);
+        let config = AppConfig::parse(&issuer(&[("dpop", r#""required""#)])).unwrap();
+        assert_eq!(config.issuers[0].dpop, DpopPolicy::Required);
+        let config = AppConfig::parse(&issuer(&[("dpop", r#""off""#)])).unwrap();
+        assert_eq!(config.issuers[0].dpop, DpopPolicy::Off);
+        let (path, problem) = problem(&issuer(&[("dpop", r#""yes""#)]));
+        assert_eq!(path, "issuers[0].dpop");
+        assert!(problem.contains("\"yes\" is not one of \"auto\", \"required\", \"off\""), "{problem}");
     }
 
     #[test]

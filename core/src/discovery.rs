@@ -46,6 +46,8 @@ pub struct AuthorizationServer {
     pub userinfo_endpoint: Option<HttpUrl>,
     pub scopes_supported: Option<Vec<String>>,
     pub capabilities: Vec<String>,
+    /// RFC 9449 §5.1: the proof algorithms the server accepts (`None`: not said).
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// Things that are allowed but worth telling the person who set this up.
     pub warnings: Vec<String>,
 }
@@ -68,6 +70,7 @@ impl AuthorizationServer {
         doc.insert("userinfo_endpoint".into(), url(&self.userinfo_endpoint));
         doc.insert("scopes_supported".into(), self.scopes_supported.clone().into());
         doc.insert("capabilities".into(), self.capabilities.clone().into());
+        doc.insert("dpop_algs".into(), self.dpop_signing_alg_values_supported.clone().into());
         doc.insert("warnings".into(), self.warnings.clone().into());
         Value::Object(doc)
     }
@@ -138,6 +141,7 @@ impl AuthorizationServer {
         let issuer = fields.text("issuer").map_err(shape)?;
         let scopes_supported = fields.texts("scopes_supported").map_err(shape)?;
         let capabilities = fields.texts("capabilities").map_err(shape)?.unwrap_or_default();
+        let dpop_signing_alg_values_supported = fields.texts("dpop_signing_alg_values_supported").map_err(shape)?;
         let mut warnings = Vec::new();
 
         match fields.texts("code_challenge_methods_supported").map_err(shape)? {
@@ -175,6 +179,7 @@ impl AuthorizationServer {
             userinfo_endpoint,
             scopes_supported,
             capabilities,
+            dpop_signing_alg_values_supported,
             warnings,
         })
     }
@@ -196,6 +201,7 @@ impl FromJson for AuthorizationServer {
             userinfo_endpoint: o.url("userinfo_endpoint")?,
             scopes_supported: o.texts("scopes_supported")?,
             capabilities: o.texts("capabilities")?.unwrap_or_default(),
+            dpop_signing_alg_values_supported: o.texts("dpop_algs")?,
             warnings: o.texts("warnings")?.unwrap_or_default(),
         })
     }

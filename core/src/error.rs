@@ -213,6 +213,20 @@ pub enum Error {
     /// A request would have sent the bearer token to a different origin.
     TokenWouldLeak { url: String },
 
+    // ── DPoP (RFC 9449) ─────────────────────────────────────────────
+    /// `"dpop": "required"`, and the server lists proof algorithms without ES256.
+    DpopUnsupported { offered: Vec<String> },
+    /// A DPoP-bound token came back although the app sent no proof.
+    DpopTokenUnrequested,
+    /// `"dpop": "required"`, and the server issued a bearer token.
+    DpopNotGranted,
+    /// The browser could not make or use the key (no ECDSA P-256).
+    DpopUnavailable { detail: String },
+    /// A server refused the app's proof (`invalid_dpop_proof`).
+    DpopProofRefused { url: String, description: Option<String> },
+    /// A server asked for a nonce again after the app sent the one it gave.
+    DpopNonceRepeated { url: String },
+
     // ── platform ────────────────────────────────────────────────────
     /// The CSPRNG is unavailable; nothing random can be made safely.
     RandomUnavailable { detail: String },
@@ -427,9 +441,10 @@ impl Error {
                         "The client id in config.json is not registered at the authorization server, or the app is registered as a confidential client, which must authenticate with a secret that a browser app cannot keep (Descope: Inbound Apps created in the Console are always confidential).",
                         "Correct the issuer's client_id in config.json, or register the app as a public client (Descope: a non-confidential Inbound App, created through the Management API; see deploy/README.md).",
                     ),
+                    // Reached only when no proof was sent: a refused proof is DpopProofRefused.
                     "invalid_dpop_proof" | "use_dpop_nonce" => (
-                        "The authorization server requires DPoP-bound tokens (RFC 9449) for this client, and this app sends no DPoP proof.",
-                        "Allow this client to use bearer tokens at the authorization server.",
+                        "The authorization server requires DPoP-bound tokens (RFC 9449) for this client, and this app sent no DPoP proof: the issuer's \"dpop\" is \"off\", or it is \"auto\" and the server's metadata does not list ES256 in dpop_signing_alg_values_supported.",
+                        "Set \"dpop\": \"required\" for this issuer in config.json, or allow bearer tokens for this client at the authorization server.",
                     ),
                     _ => (
                         "The token request did not match the app's registration.",
@@ -564,6 +579,42 @@ impl Error {
                 format!("{url} is not on the FHIR server's origin, so the access token was not sent there."),
                 "A link in the server's data points at another host.",
                 "Nothing to do: the app only ever sends the token to the FHIR server.",
+            ),
+            DpopUnsupported { offered } => d(
+                "The authorization server cannot bind tokens to this app",
+                format!("config.json requires DPoP, and the server's dpop_signing_alg_values_supported is [{}], without ES256.", quoted(offered)),
+                "The app signs its DPoP proofs with ES256 (ECDSA P-256), which this server does not accept.",
+                "Enable ES256 for DPoP at the authorization server, or set \"dpop\" to \"auto\" or \"off\" for this issuer.",
+            ),
+            DpopTokenUnrequested => d(
+                "The sign-in returned tokens this app cannot use",
+                "The token endpoint issued a DPoP-bound token (token_type DPoP), but the app sent no DPoP proof, so it holds no key to use the token with.".into(),
+                "The authorization server binds tokens to a key, and the issuer's \"dpop\" is \"off\".",
+                "Set \"dpop\": \"auto\" (or \"required\") for this issuer in config.json.",
+            ),
+            DpopNotGranted => d(
+                "The sign-in returned tokens that are not bound to this app",
+                "config.json requires DPoP, and the token endpoint issued a bearer token (token_type Bearer) despite the proof.".into(),
+                "The authorization server does not support DPoP for this client, and ignored the proof.",
+                "Enable DPoP for this client at the authorization server, or set \"dpop\" to \"auto\" for this issuer.",
+            ),
+            DpopUnavailable { detail } => d(
+                "This browser cannot make a DPoP key",
+                format!("The key that binds the tokens to this page could not be made or used: {detail}."),
+                "The browser's Web Crypto API lacks ECDSA P-256, or the page is not in a secure context.",
+                "Open the app over https in a current browser, or set \"dpop\" to \"off\" for this issuer.",
+            ),
+            DpopProofRefused { url, description } => d(
+                "A server refused the app's DPoP proof",
+                with_diagnostics(&format!("{url} answered invalid_dpop_proof."), description),
+                "The server checks proofs differently (the URL it expects in htu, its clock, the algorithm), or a proof was replayed.",
+                "Compare the server's clock and its expected request URL with the app's; sign in again.",
+            ),
+            DpopNonceRepeated { url } => d(
+                "A server keeps asking for a new DPoP nonce",
+                format!("{url} asked for a nonce again right after the app sent the one it gave."),
+                "The server issues a nonce and refuses it at once (a load balancer with nodes that do not share nonces, or a clock problem).",
+                "Ask the server's administrator to check its DPoP nonce handling.",
             ),
             RandomUnavailable { detail } => d(
                 "This browser cannot create secure random values",
@@ -709,6 +760,7 @@ mod tests {
         let dpop = refused("invalid_dpop_proof");
         assert!(dpop.cause.contains("requires DPoP-bound tokens"), "{}", dpop.cause);
         assert!(dpop.detail.contains("RFC 9449"), "{}", dpop.detail);
+        assert!(dpop.fix.contains("\"dpop\": \"required\""), "{}", dpop.fix);
         assert_eq!(refused("use_dpop_nonce").cause, dpop.cause);
         let client = refused("invalid_client");
         assert!(client.cause.contains("registered as a confidential client"), "{}", client.cause);

@@ -22,6 +22,7 @@ pub mod callback;
 pub mod config;
 pub mod context;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod fhir;
 pub mod form;

@@ -11,6 +11,7 @@
 use crate::authorize::{CodeExchange, LaunchKind};
 use crate::context::{LaunchContext, Source, Sourced};
 use crate::discovery::AuthorizationServer;
+use crate::dpop::{DpopUse, TokenType};
 use crate::error::IdTokenProblem;
 use crate::form::FormPost;
 use crate::id_token::{decode_id_token, validate_claims, Expectations};
@@ -67,6 +68,8 @@ pub struct TokenGrant {
     response: TokenResponse,
     access_claims: Option<Claims>,
     id_token: Option<DecodedJwt>,
+    /// A DPoP proof was sent and a bearer token came back anyway.
+    dpop_warning: Option<&'static str>,
     now: UnixTime,
 }
 
@@ -75,6 +78,7 @@ impl CodeExchange {
     /// id_token's `iss`, `aud`, `exp` and `nonce`.
     pub fn finish(self, status: u16, body: &str, now: UnixTime) -> Result<TokenGrant, Error> {
         let response = TokenResponse::from_response(status, body)?;
+        let dpop_warning = self.pending.dpop.accept(response.token_type)?;
         // An opaque access token is normal: SMART says clients must not rely
         // on its format. Only a JWT's claims are read.
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
@@ -92,7 +96,7 @@ impl CodeExchange {
                 Some(decoded)
             }
         };
-        Ok(TokenGrant { exchange: self, response, access_claims, id_token, now })
+        Ok(TokenGrant { exchange: self, response, access_claims, id_token, dpop_warning, now })
     }
 }
 
@@ -105,6 +109,7 @@ impl TokenGrant {
     /// Finishes the sign-in with the signature verdict.
     pub fn into_session(self, verdict: SignatureVerdict) -> Result<Session, Error> {
         let mut warnings = self.exchange.pending().server.warnings.clone();
+        warnings.extend(self.dpop_warning.map(String::from));
         let id_claims = match (self.id_token, verdict) {
             (None, _) => None,
             (Some(token), SignatureVerdict::Verified) => Some(token.claims),
@@ -133,6 +138,8 @@ impl TokenGrant {
         let expires_at = expiry(self.response.expires_in, self.access_claims.as_ref(), self.now);
         Ok(Session {
             access_token: self.response.access_token,
+            token_type: self.response.token_type,
+            dpop: pending.dpop,
             refresh_token: self.response.refresh_token,
             expires_at,
             lifetime: expires_at.saturating_sub(self.now),
@@ -184,6 +191,10 @@ pub enum TimerStep {
 #[derive(Debug)]
 pub struct Session {
     access_token: AccessToken,
+    /// DPoP when the tokens are bound to the page's key.
+    pub token_type: TokenType,
+    /// Whether the sign-in used DPoP: refreshes and revocations carry proofs.
+    pub dpop: DpopUse,
     refresh_token: Option<RefreshToken>,
     pub expires_at: UnixTime,
     /// How long the current access token was issued for, in seconds.
@@ -201,7 +212,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// The bearer token for a request to `url`, only if `url` is on the FHIR
+    /// The access token for a request to `url`, only if `url` is on the FHIR
     /// base's origin (RFC 6750 §5.3: never hand a token to another server,
     /// whatever a Bundle `next` link or a reference says).
     pub fn bearer_for(&self, url: &HttpUrl) -> Result<&str, Error> {
@@ -210,6 +221,12 @@ impl Session {
         } else {
             Err(Error::TokenWouldLeak { url: url.to_string() })
         }
+    }
+
+    /// Whether the tokens are bound to the page's key (RFC 9449): FHIR
+    /// requests then carry a proof and `Authorization: DPoP`.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.token_type == TokenType::Dpop
     }
 
     pub fn has_refresh_token(&self) -> bool {
@@ -298,6 +315,8 @@ impl Session {
     pub fn apply_refresh(&mut self, status: u16, body: &str, now: UnixTime) -> Result<(), Error> {
         let response = TokenResponse::from_response(status, body)
             .map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
+        self.dpop.accept(response.token_type).map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
+        self.token_type = response.token_type;
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
         self.expires_at = expiry(response.expires_in, access_claims.as_ref(), now);
         self.lifetime = self.expires_at.saturating_sub(now);
@@ -601,5 +620,36 @@ mod tests {
         }
         let fhir = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
         assert_eq!(session.bearer_for(&fhir).unwrap(), "at-1", "a failed refresh changes nothing");
+    }
+
+    #[test]
+    fn token_types_follow_the_sign_ins_dpop_decision() {
+        let with_dpop = |dpop: DpopUse| {
+            let config = config(r#"{"type": "smart"}"#);
+            let (_, mut pending) = begin_ehr(&config);
+            pending.dpop = dpop;
+            exchange(pending)
+        };
+        let response = |kind: &str| json!({"access_token": "at", "token_type": kind, "refresh_token": "rt"}).to_string();
+        // No proof sent: a DPoP token cannot be used, and is refused.
+        assert!(matches!(with_dpop(DpopUse::Off).finish(200, &response("DPoP"), NOW), Err(Error::DpopTokenUnrequested)));
+        // Required: a bearer token is a downgrade, and is refused.
+        assert!(matches!(with_dpop(DpopUse::Required).finish(200, &response("Bearer"), NOW), Err(Error::DpopNotGranted)));
+        // Preferred: a bearer token is taken, with a warning.
+        let grant = with_dpop(DpopUse::Preferred).finish(200, &response("Bearer"), NOW).unwrap();
+        let session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
+        assert!(!session.is_dpop_bound());
+        assert!(session.warnings.iter().any(|w| w.contains("ignored the DPoP proof")), "{:?}", session.warnings);
+        // A bound session stays bound only while refreshes come back DPoP.
+        let grant = with_dpop(DpopUse::Required).finish(200, &response("DPoP"), NOW).unwrap();
+        let mut session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
+        assert!(session.is_dpop_bound());
+        assert_eq!(session.dpop, DpopUse::Required);
+        match session.apply_refresh(200, &response("Bearer"), NOW) {
+            Err(Error::RefreshFailed { detail }) => assert!(detail.contains("bearer token"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        session.apply_refresh(200, &response("DPoP"), NOW).unwrap();
+        assert!(session.is_dpop_bound());
     }
 }

@@ -4,11 +4,12 @@
 //!
 //! Tolerated: `token_type` in any case, `expires_in` as a string, context
 //! values of the wrong but harmless shape, unknown keys. Refused: a missing
-//! or empty `access_token`, a `token_type` other than Bearer, a body that is
-//! not a JSON object.
+//! or empty `access_token`, a `token_type` other than Bearer or DPoP, a
+//! body that is not a JSON object.
 
 use serde_json::{Map, Value};
 
+use crate::dpop::TokenType;
 use crate::error::OAuthError;
 use crate::fhir::Identifier;
 use crate::jwt::seconds_claim;
@@ -29,6 +30,8 @@ pub struct FhirContextItem {
 #[derive(Debug, PartialEq)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
+    /// Bearer, or DPoP when the token is bound to the page's key.
+    pub token_type: TokenType,
     pub expires_in: Option<u64>,
     /// The granted scopes; `None` if the server sent none.
     pub scope: Option<String>,
@@ -103,15 +106,12 @@ impl TokenResponse {
                 });
             }
         };
-        match fields.get("token_type").and_then(Value::as_str) {
-            Some(kind) if kind.eq_ignore_ascii_case("bearer") => {}
-            Some(kind) => {
-                return Err(Error::TokenResponseInvalid {
-                    problem: format!("token_type is \"{kind}\"; this app can only use Bearer tokens"),
-                })
-            }
+        let token_type = match fields.get("token_type").and_then(Value::as_str) {
+            Some(kind) => TokenType::parse(kind).ok_or_else(|| Error::TokenResponseInvalid {
+                problem: format!("token_type is \"{kind}\"; this app can only use Bearer and DPoP tokens"),
+            })?,
             None => return Err(Error::TokenResponseInvalid { problem: "the response has no token_type".into() }),
-        }
+        };
         let secret = |fields: &mut Map<String, Value>, key: &str| match fields.remove(key) {
             Some(Value::String(s)) if !s.is_empty() => Some(s),
             _ => None,
@@ -121,7 +121,7 @@ impl TokenResponse {
         let scope = fields.get("scope").and_then(Value::as_str).map(str::to_string);
         let expires_in = seconds_claim(&fields, "expires_in");
         let context = fields.into_iter().filter(|(key, _)| CONTEXT_FIELDS.contains(&key.as_str())).collect();
-        Ok(TokenResponse { access_token, expires_in, scope, refresh_token, id_token, context })
+        Ok(TokenResponse { access_token, token_type, expires_in, scope, refresh_token, id_token, context })
     }
 }
 
@@ -194,10 +194,16 @@ mod tests {
     }
 
     #[test]
-    fn token_type_is_case_insensitive_but_must_be_bearer() {
-        for kind in ["Bearer", "bearer", "BEARER"] {
+    fn token_type_is_case_insensitive_but_must_be_bearer_or_dpop() {
+        for (kind, expected) in [
+            ("Bearer", TokenType::Bearer),
+            ("bearer", TokenType::Bearer),
+            ("BEARER", TokenType::Bearer),
+            ("DPoP", TokenType::Dpop),
+            ("dpop", TokenType::Dpop),
+        ] {
             let body = format!(r#"{{"access_token": "t", "token_type": "{kind}"}}"#);
-            assert!(TokenResponse::from_response(200, &body).is_ok(), "{kind}");
+            assert_eq!(TokenResponse::from_response(200, &body).unwrap().token_type, expected, "{kind}");
         }
         let mac = TokenResponse::from_response(200, r#"{"access_token": "t", "token_type": "mac"}"#);
         assert!(matches!(mac, Err(Error::TokenResponseInvalid { problem }) if problem.contains("\"mac\"")));
