@@ -213,6 +213,24 @@ pub fn resource_wants_nonce(status: u16, www_authenticate: Option<&str>) -> bool
     status == 401 && www_authenticate.is_some_and(|c| mentions(c, b"use_dpop_nonce"))
 }
 
+/// Whether a resource server's 401 refuses the proof itself (§7.1).
+pub fn resource_refused_proof(status: u16, www_authenticate: Option<&str>) -> bool {
+    status == 401 && www_authenticate.is_some_and(|c| mentions(c, b"invalid_dpop_proof"))
+}
+
+impl DpopUse {
+    /// A token endpoint's `invalid_dpop_proof` means something else when a
+    /// proof was sent (it was refused) than when none was (one is required).
+    pub fn read_refusal(self, token_endpoint: &HttpUrl, error: Error) -> Error {
+        match error {
+            Error::TokenRequestRefused { error, .. } if self.is_on() && error.code == "invalid_dpop_proof" => {
+                Error::DpopProofRefused { url: token_endpoint.to_string(), description: error.description }
+            }
+            other => other,
+        }
+    }
+}
+
 /// The page's DPoP key as the protocol sees it: its public half and the
 /// latest nonce each server gave. Holds nothing secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -443,5 +461,24 @@ mod tests {
         assert!(!resource_wants_nonce(401, Some(r#"DPoP error="invalid_token""#)));
         assert!(!resource_wants_nonce(403, Some(r#"DPoP error="use_dpop_nonce""#)));
         assert!(!resource_wants_nonce(401, None));
+        assert!(resource_refused_proof(401, Some(r#"DPoP error="invalid_dpop_proof""#)));
+        assert!(!resource_refused_proof(401, Some(r#"DPoP error="use_dpop_nonce""#)));
+    }
+
+    #[test]
+    fn a_refused_proof_is_told_from_a_missing_one() {
+        let endpoint = url("https://as.example.org/token");
+        let refusal = || Error::TokenRequestRefused {
+            status: 400,
+            error: crate::error::OAuthError { code: "invalid_dpop_proof".into(), description: Some("bad htu".into()), uri: None },
+        };
+        match DpopUse::Preferred.read_refusal(&endpoint, refusal()) {
+            Error::DpopProofRefused { url, description } => {
+                assert_eq!(url, "https://as.example.org/token");
+                assert_eq!(description.as_deref(), Some("bad htu"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(DpopUse::Off.read_refusal(&endpoint, refusal()), refusal());
     }
 }

@@ -77,7 +77,8 @@ impl CodeExchange {
     /// Accepts the token endpoint's response: parses it, and checks the
     /// id_token's `iss`, `aud`, `exp` and `nonce`.
     pub fn finish(self, status: u16, body: &str, now: UnixTime) -> Result<TokenGrant, Error> {
-        let response = TokenResponse::from_response(status, body)?;
+        let response = TokenResponse::from_response(status, body)
+            .map_err(|e| self.pending.dpop.read_refusal(&self.pending.server.token_endpoint, e))?;
         let dpop_warning = self.pending.dpop.accept(response.token_type)?;
         // An opaque access token is normal: SMART says clients must not rely
         // on its format. Only a JWT's claims are read.
@@ -313,8 +314,9 @@ impl Session {
     /// Applies a refresh response: new access token, rotated refresh token
     /// (the old one kept when none comes back), new expiry and grant.
     pub fn apply_refresh(&mut self, status: u16, body: &str, now: UnixTime) -> Result<(), Error> {
-        let response = TokenResponse::from_response(status, body)
-            .map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
+        let response = TokenResponse::from_response(status, body).map_err(|e| Error::RefreshFailed {
+            detail: self.dpop.read_refusal(&self.server.token_endpoint, e).diagnosis().detail,
+        })?;
         self.dpop.accept(response.token_type).map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
         self.token_type = response.token_type;
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);

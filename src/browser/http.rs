@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit};
 
 /// The response headers the app reads; no other is copied out of the browser.
-const READ_HEADERS: [&str; 2] = ["Retry-After", "WWW-Authenticate"];
+const READ_HEADERS: [&str; 3] = ["Retry-After", "WWW-Authenticate", "DPoP-Nonce"];
 
 /// Whether a response may come from, and go into, the browser's HTTP cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +37,11 @@ pub struct Request<'a> {
     pub url: String,
     /// The `Accept` header.
     pub accept: &'static str,
-    /// The access token, sent as `Authorization: Bearer …`.
-    pub bearer: Option<&'a str>,
+    /// The access token, sent as `Authorization: {scheme} {token}` (the
+    /// scheme `Bearer`, or `DPoP` for a bound token).
+    pub authorization: Option<(&'static str, &'a str)>,
+    /// A DPoP proof, sent as the `DPoP` header (RFC 9449 §4.1).
+    pub dpop: Option<String>,
     /// A form body (`application/x-www-form-urlencoded`): the request is a POST.
     pub form: Option<&'a str>,
     pub cache: Cache,
@@ -47,7 +50,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// GET a JSON document past the HTTP cache.
     pub fn json(url: String) -> Request<'a> {
-        Request { url, accept: "application/json", bearer: None, form: None, cache: Cache::NoStore }
+        Request { url, accept: "application/json", authorization: None, dpop: None, form: None, cache: Cache::NoStore }
     }
 
     /// GET public metadata (a discovery document) through the HTTP cache.
@@ -60,10 +63,15 @@ impl<'a> Request<'a> {
         Request { form: Some(post.body()), ..Request::json(post.url.to_string()) }
     }
 
-    /// GET from the FHIR API with the bearer token (the session has checked
+    /// GET from the FHIR API with the access token (the session has checked
     /// that `url` is on the FHIR base's origin).
-    pub fn fhir(url: &HttpUrl, bearer: &'a str) -> Request<'a> {
-        Request { accept: "application/fhir+json", bearer: Some(bearer), ..Request::json(url.to_string()) }
+    pub fn fhir(url: &HttpUrl, scheme: &'static str, token: &'a str) -> Request<'a> {
+        Request { accept: "application/fhir+json", authorization: Some((scheme, token)), ..Request::json(url.to_string()) }
+    }
+
+    /// The request with a DPoP proof.
+    pub fn with_proof(self, proof: Option<String>) -> Request<'a> {
+        Request { dpop: proof, ..self }
     }
 
     pub fn method(&self) -> &'static str {
@@ -135,8 +143,11 @@ fn network_failure(error: JsValue) -> String {
 pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
     let headers = Headers::new().map_err(network_failure)?;
     headers.set("Accept", request.accept).map_err(network_failure)?;
-    if let Some(token) = request.bearer {
-        headers.set("Authorization", &format!("Bearer {token}")).map_err(network_failure)?;
+    if let Some((scheme, token)) = request.authorization {
+        headers.set("Authorization", &format!("{scheme} {token}")).map_err(network_failure)?;
+    }
+    if let Some(proof) = &request.dpop {
+        headers.set("DPoP", proof).map_err(network_failure)?;
     }
     if request.form.is_some() {
         headers.set("Content-Type", FormPost::CONTENT_TYPE).map_err(network_failure)?;

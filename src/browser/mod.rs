@@ -3,7 +3,7 @@
 //! from a layer above it.
 //!
 //! What the session's logic needs from the outside world (HTTP, the clock,
-//! a place to run a task) is the [`Effects`] trait, passed in the way
+//! a place to run a task, the DPoP key's signature) is the [`Effects`] trait, passed in the way
 //! `oauth2` takes its HTTP client: the app supplies [`Browser`], and the
 //! session's native tests a scripted fake. The other modules (storage of
 //! the pending record, navigation, the popup, WebCrypto, style) are called
@@ -41,6 +41,13 @@ pub trait Effects: Copy + 'static {
 
     /// Runs `task` to completion in the background.
     fn spawn(self, task: impl Future<Output = ()> + 'static);
+
+    /// The page's DPoP signing key (in the browser, a non-extractable
+    /// WebCrypto key).
+    type Key: Clone + 'static;
+
+    /// Signs `data` with `key`, ES256 (the JWS form: r || s).
+    fn sign(self, key: &Self::Key, data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>>;
 }
 
 /// The browser: `fetch`, `Date.now`, `setTimeout` and the page's task queue.
@@ -62,6 +69,12 @@ impl Effects for Browser {
 
     fn spawn(self, task: impl Future<Output = ()> + 'static) {
         leptos::task::spawn_local(task);
+    }
+
+    type Key = web_sys::CryptoKey;
+
+    fn sign(self, key: &Self::Key, data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>> {
+        webcrypto::sign_es256(key, data)
     }
 }
 

@@ -1,15 +1,18 @@
-//! Reads from the FHIR API as the session: the bearer token goes only to
+//! Reads from the FHIR API as the session: the access token goes only to
 //! the FHIR base's origin (`Session::bearer_for` refuses anything else),
+//! with a DPoP proof when it is bound (a nonce challenge is answered once),
 //! 429/503 are retried a bounded number of times honouring `Retry-After`,
 //! a 401 gets one refresh and one retry (none if another request already
 //! replaced the refused token), and paging follows `next` links up to a
 //! limit and never to another origin.
 
+use smart_core::dpop::{resource_refused_proof, TokenType};
 use smart_core::fhir::models::{Page, ParseError};
 use smart_core::fhir::response::{classify, Verdict, MAX_ATTEMPTS};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
+use super::dpop::Proven;
 use super::SessionHandle;
 use crate::browser::http::Request;
 use crate::browser::Effects;
@@ -29,14 +32,17 @@ impl<E: Effects> SessionHandle<E> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let token = self.bearer_for(url)?;
-            let request = Request::fhir(url, &token);
-            let target = request.url.clone();
-            let response = self
-                .effects
-                .send(request)
-                .await
-                .map_err(|detail| Error::FhirUnreachable { url: target.clone(), detail })?;
+            let (token, bound) = self.token_for(url)?;
+            let scheme = if bound { TokenType::Dpop.scheme() } else { TokenType::Bearer.scheme() };
+            let what = bound.then_some(Proven { method: "GET", target: url, access_token: Some(&token) });
+            let target = url.to_string();
+            let response = self.send_proven(|| Request::fhir(url, scheme, &token), what).await.map_err(|failure| match failure {
+                Ok(detail) => Error::FhirUnreachable { url: target.clone(), detail },
+                Err(error) => error,
+            })?;
+            if bound && resource_refused_proof(response.status, response.header("WWW-Authenticate")) {
+                return Err(Error::DpopProofRefused { url: target, description: None });
+            }
             match classify(&target, response.status, &response.body, response.header("Retry-After")) {
                 Verdict::Success => return Ok(response.body),
                 Verdict::Unauthorized
@@ -45,7 +51,7 @@ impl<E: Effects> SessionHandle<E> {
                     refreshed = true;
                     // Another request may have refreshed while this one was
                     // in flight: then retry with its token, no second refresh.
-                    if self.bearer_for(url).is_ok_and(|now| now == token) {
+                    if self.token_for(url).is_ok_and(|(now, _)| now == token) {
                         self.refresh().await?;
                     }
                 }
@@ -96,7 +102,7 @@ impl<E: Effects> SessionHandle<E> {
                 }
             };
             // Never hand the token to another host, whatever the link says.
-            if let Err(error) = self.bearer_for(&url) {
+            if let Err(error) = self.token_for(&url) {
                 return Ok(Gathered { items, stopped: Some(error) });
             }
         }

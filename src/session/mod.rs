@@ -8,6 +8,7 @@
 //! bearer token only for the FHIR origin) are unit-tested natively with a
 //! scripted fake (`tests.rs`); the browser passes [`Browser`].
 
+mod dpop;
 mod fhir;
 mod refresh;
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -16,11 +17,13 @@ mod tests;
 use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
 use smart_core::session::Session;
+use smart_core::form::FormPost;
 use smart_core::Error;
 
-use crate::browser::http::Request;
+use crate::browser::http::{Request, Response};
 use crate::browser::{Browser, Effects};
 
+pub use dpop::DpopKey;
 pub use fhir::Gathered;
 
 /// Why a session ended, while the page still shows it.
@@ -42,12 +45,13 @@ pub struct Ended {
 }
 
 /// What the handle keeps that views never read.
-#[derive(Default)]
-struct Local {
+struct Local<K> {
     /// Bumped when a session starts or ends, so the timer of an earlier
     /// session stops instead of acting on a later one.
     generation: u64,
     refreshes: refresh::Refreshes,
+    /// The DPoP key of the sign-in under way or of the session.
+    dpop: Option<DpopKey<K>>,
 }
 
 /// The page's session, or why it ended.
@@ -57,7 +61,8 @@ pub struct SessionHandle<E: Effects = Browser> {
     ended: RwSignal<Option<Ended>>,
     /// What became of the EHR's `smart_style_url`, for the diagnostics.
     style_note: RwSignal<Option<String>>,
-    local: StoredValue<Local>,
+    /// In the page's thread only: a WebCrypto key cannot be sent elsewhere.
+    local: StoredValue<Local<E::Key>, LocalStorage>,
 }
 
 impl<E: Effects> Clone for SessionHandle<E> {
@@ -76,7 +81,7 @@ impl<E: Effects> SessionHandle<E> {
             current: RwSignal::new(None),
             ended: RwSignal::new(None),
             style_note: RwSignal::new(None),
-            local: StoredValue::new(Local::default()),
+            local: StoredValue::new_local(Local { generation: 0, refreshes: Default::default(), dpop: None }),
         }
     }
 
@@ -120,11 +125,12 @@ impl<E: Effects> SessionHandle<E> {
         self.style_note.set(Some(note));
     }
 
-    /// Ends the session: tokens dropped from memory, the reason kept to
-    /// show. Ending a session that has already ended changes nothing.
+    /// Ends the session: tokens and DPoP key dropped from memory, the reason
+    /// kept to show. Ending a session that has already ended changes nothing.
     pub fn end(self, reason: EndReason) {
         let Some(kind) = self.current.with_untracked(|s| s.as_ref().map(|s| s.kind)) else { return };
         self.bump();
+        self.use_dpop_key(None);
         self.current.set(None);
         self.ended.set(Some(Ended { reason, kind }));
     }
@@ -134,7 +140,7 @@ impl<E: Effects> SessionHandle<E> {
     pub async fn sign_out(self) {
         let request = self.with_untracked(Session::revocation_request).flatten();
         let revoked = match request {
-            Some(post) => Some(self.effects.send(Request::form(&post)).await.is_ok_and(|r| r.is_success())),
+            Some(post) => Some(self.post_form(&post).await.is_ok_and(|r| r.is_success())),
             None => None,
         };
         self.end(EndReason::SignedOut { revoked });
@@ -153,9 +159,18 @@ impl<E: Effects> SessionHandle<E> {
         self.local.try_with_value(|local| local.generation).unwrap_or_default()
     }
 
-    /// The bearer token for `url`, if the session still holds one: the
-    /// session refuses any URL not on the FHIR base's origin.
-    fn bearer_for(self, url: &smart_core::url::HttpUrl) -> Result<String, Error> {
-        self.with_untracked(|s| s.bearer_for(url).map(str::to_string)).ok_or(Error::NoSession)?
+    /// Posts a form to the authorization server (token, refresh,
+    /// revocation), with a DPoP proof when the page holds a key.
+    /// `Err(Ok(detail))`: no answer at all.
+    pub async fn post_form(self, post: &FormPost) -> Result<Response, Result<String, Error>> {
+        let what = dpop::Proven { method: "POST", target: &post.url, access_token: None };
+        self.send_proven(|| Request::form(post), Some(what)).await
+    }
+
+    /// The access token for `url` and whether it is DPoP-bound, if the
+    /// session still holds one: the session refuses any URL not on the FHIR
+    /// base's origin.
+    fn token_for(self, url: &smart_core::url::HttpUrl) -> Result<(String, bool), Error> {
+        self.with_untracked(|s| s.bearer_for(url).map(|t| (t.to_string(), s.is_dpop_bound()))).ok_or(Error::NoSession)?
     }
 }

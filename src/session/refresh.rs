@@ -18,7 +18,6 @@ use smart_core::session::{Session, TimerStep};
 use smart_core::Error;
 
 use super::{EndReason, SessionHandle};
-use crate::browser::http::Request;
 use crate::browser::Effects;
 
 /// The longest single wait of the timer: timers in background tabs are
@@ -106,7 +105,10 @@ impl<E: Effects> SessionHandle<E> {
             .with_untracked(Session::refresh_request)
             .flatten()
             .ok_or("the server issued no refresh token, so the session cannot be extended")?;
-        let response = self.effects.send(Request::form(&post)).await?;
+        let response = self.post_form(&post).await.map_err(|failure| match failure {
+            Ok(detail) => detail,
+            Err(error) => error.diagnosis().detail,
+        })?;
         let now = self.effects.now();
         let mut outcome = Err("the session ended while it was being refreshed".to_string());
         self.update(|session| {

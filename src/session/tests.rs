@@ -15,13 +15,14 @@ use smart_core::authorize::{LaunchMode, PendingAuthorization};
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::config::AppConfig;
 use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
+use smart_core::dpop::{access_token_hash, DpopBinding, PublicJwk};
 use smart_core::fhir::models::{parse_bundle, Patient};
 use smart_core::fhir::response::{MAX_ATTEMPTS, MAX_RETRY_AFTER};
 use smart_core::session::{Session, SignatureVerdict};
 use smart_core::url::HttpUrl;
 use smart_core::{Error, UnixTime};
 
-use super::{EndReason, SessionHandle};
+use super::{DpopKey, EndReason, SessionHandle};
 use crate::browser::http::{Request, Response};
 use crate::browser::Effects;
 
@@ -36,8 +37,10 @@ const START: UnixTime = 1_800_000_000;
 struct Seen {
     method: &'static str,
     url: String,
-    /// The bearer token sent, if any.
+    /// The `Authorization` header sent, if any.
     authorization: Option<String>,
+    /// The DPoP proof sent, if any.
+    dpop: Option<String>,
     body: Option<String>,
     /// Virtual seconds since the start when it was sent.
     at: u64,
@@ -110,7 +113,8 @@ impl Effects for Fake {
     fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>> {
         let seen = Seen {
             method: request.method(),
-            authorization: request.bearer.map(|token| format!("Bearer {token}")),
+            authorization: request.authorization.map(|(scheme, token)| format!("{scheme} {token}")),
+            dpop: request.dpop.clone(),
             url: request.url,
             body: request.form.map(str::to_string),
             at: self.0.now_ms.get() / 1000,
@@ -133,6 +137,15 @@ impl Effects for Fake {
 
     fn spawn(self, task: impl Future<Output = ()> + 'static) {
         self.0.spawner.spawn_local(task).expect("the test's pool runs");
+    }
+
+    /// The fake key signs with a fixed "signature": what the session does
+    /// with proofs is tested here, the signature itself in smart-core
+    /// (against an independent verifier) and end to end.
+    type Key = ();
+
+    fn sign(self, _key: &(), _data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>> {
+        std::future::ready(Ok(vec![1; 64]))
     }
 }
 
@@ -162,7 +175,18 @@ impl Test {
     /// Signs in with `token_response` (a JSON token response) and installs
     /// the session, its timer included.
     fn signed_in(self, token_response: &str) -> Test {
-        self.session.install(session(token_response, START));
+        self.session.install(session(token_response, START, false));
+        self
+    }
+
+    /// Signs in with DPoP: the page's key in the handle, then a session
+    /// from a server that lists ES256 (`token_response` says whether the
+    /// tokens came back bound).
+    fn signed_in_with_dpop(self, token_response: &str) -> Test {
+        let zero = "A".repeat(43);
+        let binding = DpopBinding::new(PublicJwk::new(zero.clone(), zero).unwrap());
+        self.session.use_dpop_key(Some(DpopKey { key: (), binding }));
+        self.session.install(session(token_response, START, true));
         self
     }
 
@@ -208,8 +232,9 @@ impl Test {
     }
 }
 
-/// A session made through the core's public flow, as sign-in makes one.
-fn session(token_response: &str, now: UnixTime) -> Session {
+/// A session made through the core's public flow, as sign-in makes one;
+/// `dpop`: the server lists ES256 for DPoP.
+fn session(token_response: &str, now: UnixTime, dpop: bool) -> Session {
     let config = AppConfig::parse(&format!(
         r#"{{"issuers": [{{"id": "ehr", "name": "EHR", "fhir_base_url": "{FHIR}",
             "authorization_server": {{"type": "smart"}}, "client_id": "app-1",
@@ -225,13 +250,14 @@ fn session(token_response: &str, now: UnixTime) -> Session {
         &format!(
             r#"{{"authorization_endpoint": "https://as.example.org/authorize", "token_endpoint": "{TOKEN_ENDPOINT}",
                 "revocation_endpoint": "{REVOCATION_ENDPOINT}", "code_challenge_methods_supported": ["S256"],
-                "grant_types_supported": ["authorization_code"], "capabilities": ["launch-ehr"]}}"#
+                "grant_types_supported": ["authorization_code"], "capabilities": ["launch-ehr"]{}}}"#,
+            if dpop { r#", "dpop_signing_alg_values_supported": ["ES256"]"# } else { "" }
         ),
     )
     .unwrap();
     let redirect = HttpUrl::parse("https://app.example.org/callback").unwrap();
-    let (_, pending) =
-        PendingAuthorization::begin(issuer, server, redirect, LaunchMode::Ehr { launch: "l-1".into() }, now).unwrap();
+    let mode = LaunchMode::Ehr { launch: "l-1".into() };
+    let (_, pending) = PendingAuthorization::begin(issuer, server, redirect, mode, None, now).unwrap();
     let query = format!("code=c-1&state={}", pending.state().as_str());
     let Ok(Callback::Authorized(response)) = parse_callback(&query) else { panic!("a callback") };
     let grant = pending.accept(response, now).unwrap().finish(200, token_response, now).unwrap();
@@ -239,9 +265,13 @@ fn session(token_response: &str, now: UnixTime) -> Session {
 }
 
 fn tokens(access: &str, refresh: Option<&str>, expires_in: u64) -> String {
+    tokens_of_type("Bearer", access, refresh, expires_in)
+}
+
+fn tokens_of_type(token_type: &str, access: &str, refresh: Option<&str>, expires_in: u64) -> String {
     let refresh = refresh.map(|r| format!(r#", "refresh_token": "{r}""#)).unwrap_or_default();
     format!(
-        r#"{{"access_token": "{access}", "token_type": "Bearer", "expires_in": {expires_in},
+        r#"{{"access_token": "{access}", "token_type": "{token_type}", "expires_in": {expires_in},
             "scope": "launch patient/*.rs offline_access", "patient": "p1"{refresh}}}"#
     )
 }
@@ -456,7 +486,7 @@ fn a_refresh_that_fails_on_the_timer_ends_the_session_and_the_timer() {
 #[test]
 fn a_session_put_in_place_of_another_has_the_only_timer() {
     let mut test = ten_second_tokens_for(25);
-    test.session.install(session(&tokens("at-10", Some("rt-10"), 10), START));
+    test.session.install(session(&tokens("at-10", Some("rt-10"), 10), START, false));
     test.run(async {});
     let presented: Vec<_> = test.token_requests().iter().map(|r| r.form("refresh_token").unwrap()).collect();
     assert_eq!(presented, ["rt-10", "rt-11", "rt-12"]);
@@ -581,4 +611,144 @@ fn sign_out_revokes_the_refresh_token_and_stops_the_timer() {
     });
     let after = test.run(async move { session.get(&url("Patient/p1")).await });
     assert_eq!(after, Err(Error::NoSession));
+}
+
+// ── DPoP (RFC 9449) ───────────────────────────────────────────────────
+
+/// The claims of the proof a request carried.
+fn proof_claims(seen: &Seen) -> serde_json::Map<String, serde_json::Value> {
+    let proof = seen.dpop.as_deref().unwrap_or_else(|| panic!("no proof on {}", seen.url));
+    smart_core::jwt::decode(proof).expect("a proof is a JWT").claims
+}
+
+fn nonce_of(seen: &Seen) -> Option<String> {
+    proof_claims(seen).get("nonce").and_then(|n| n.as_str()).map(str::to_string)
+}
+
+fn dpop_tokens(access: &str, refresh: &str) -> String {
+    tokens_of_type("DPoP", access, Some(refresh), 3600)
+}
+
+#[test]
+fn bound_tokens_go_with_a_proof_and_a_nonce_challenge_costs_one_retry_once() {
+    // The FHIR server wants nonce "n-1": the first read is challenged and
+    // retried with it; later reads carry it from the start.
+    let mut test = Test::new(5, |seen| {
+        if nonce_of(seen).as_deref() == Some("n-1") {
+            return answer(200, PATIENT);
+        }
+        Ok(Response {
+            status: 401,
+            body: String::new(),
+            headers: vec![
+                ("WWW-Authenticate", r#"DPoP error="use_dpop_nonce", error_description="nonce required""#.into()),
+                ("DPoP-Nonce", "n-1".into()),
+            ],
+        })
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let session = test.session;
+    let (first, second) = test.run(async move {
+        let first = session.get(&url("Patient/p1")).await;
+        (first, session.get(&url("Condition?patient=p1&_count=50")).await)
+    });
+    assert_eq!((first.unwrap(), second.unwrap()), (PATIENT.to_string(), PATIENT.to_string()));
+    let reads = test.seen(|s| s.url.starts_with(FHIR));
+    assert_eq!(reads.len(), 3, "one retry for the first read, none for the second: {reads:?}");
+    assert!(test.token_requests().is_empty(), "a nonce challenge is not a reason to refresh");
+    for read in &reads {
+        assert_eq!(read.authorization.as_deref(), Some("DPoP at-1"));
+        let claims = proof_claims(read);
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(claims["ath"], access_token_hash("at-1").as_str());
+    }
+    assert_eq!(proof_claims(&reads[2])["htu"], format!("{FHIR}/Condition"), "no query in htu");
+    assert_eq!(nonce_of(&reads[0]), None);
+    assert_eq!(nonce_of(&reads[1]).as_deref(), Some("n-1"));
+    let jtis: std::collections::HashSet<_> = reads.iter().map(|r| proof_claims(r)["jti"].to_string()).collect();
+    assert_eq!(jtis.len(), 3, "every proof is new");
+}
+
+#[test]
+fn a_nonce_challenge_that_repeats_is_reported_not_retried_forever() {
+    let mut test = Test::new(5, |_| {
+        Ok(Response {
+            status: 401,
+            body: String::new(),
+            headers: vec![
+                ("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#.into()),
+                ("DPoP-Nonce", "always-the-same".into()),
+            ],
+        })
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert_eq!(outcome, Err(Error::DpopNonceRepeated { url: format!("{FHIR}/Patient/p1") }));
+    assert_eq!(test.seen(|_| true).len(), 2, "the read and one retry");
+}
+
+#[test]
+fn a_refused_proof_is_reported_without_a_refresh() {
+    let mut test = Test::new(5, |_| {
+        answer_with(401, "", ("WWW-Authenticate", r#"DPoP error="invalid_dpop_proof", error_description="jti reused""#))
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let session = test.session;
+    let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
+    assert!(matches!(outcome, Err(Error::DpopProofRefused { .. })), "{outcome:?}");
+    assert!(test.token_requests().is_empty());
+}
+
+#[test]
+fn refresh_and_revocation_carry_proofs_and_answer_the_token_endpoints_nonce() {
+    // The token endpoint wants nonce "as-1" (400 use_dpop_nonce, RFC 9449 §8).
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT if nonce_of(seen).as_deref() != Some("as-1") => Ok(Response {
+            status: 400,
+            body: r#"{"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof"}"#
+                .into(),
+            headers: vec![("DPoP-Nonce", "as-1".into())],
+        }),
+        TOKEN_ENDPOINT => answer(200, &dpop_tokens("at-2", "rt-2")),
+        REVOCATION_ENDPOINT => answer(200, "{}"),
+        _ => answer(200, PATIENT),
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let session = test.session;
+    test.run(async move { session.refresh().await }).unwrap();
+    let refreshes = test.token_requests();
+    assert_eq!(refreshes.len(), 2, "the challenged refresh and its retry: {refreshes:?}");
+    for refresh in &refreshes {
+        let claims = proof_claims(refresh);
+        assert_eq!(claims["htm"], "POST");
+        assert_eq!(claims["htu"], TOKEN_ENDPOINT);
+        assert!(claims.get("ath").is_none(), "no access token goes to the token endpoint");
+        assert_eq!(refresh.authorization, None);
+    }
+    assert_eq!(test.bearer().as_deref(), Some("at-2"));
+    assert!(test.session.with_untracked(|s| s.is_dpop_bound()).unwrap());
+    test.run(async move { session.sign_out().await });
+    let revocations = test.seen(|s| s.url == REVOCATION_ENDPOINT);
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(proof_claims(&revocations[0])["htu"], REVOCATION_ENDPOINT);
+    assert!(!test.session.holds_dpop_key(), "the key goes with the session");
+}
+
+#[test]
+fn bearer_tokens_from_a_dpop_sign_in_go_without_proofs_to_the_fhir_server() {
+    // The server ignored the proof and issued bearer tokens (RFC 9449 §5):
+    // FHIR reads are plain bearer requests; refreshes still carry a proof.
+    let mut test = Test::new(5, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ => answer(200, PATIENT),
+    })
+    .signed_in_with_dpop(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    test.run(async move { session.get(&url("Patient/p1")).await }).unwrap();
+    let read = &test.seen(|s| s.url.starts_with(FHIR))[0];
+    assert_eq!(read.authorization.as_deref(), Some("Bearer at-1"));
+    assert_eq!(read.dpop, None);
+    test.run(async move { session.refresh().await }).unwrap();
+    assert!(test.token_requests()[0].dpop.is_some());
 }

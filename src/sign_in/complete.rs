@@ -16,15 +16,22 @@ use smart_core::route::{query_value, signed_in_address};
 use smart_core::session::{Session, SignatureVerdict};
 use smart_core::Error;
 
+use super::start::new_dpop_key;
 use super::{SignIn, Step};
-use crate::browser::http::{fetch, Request};
 use crate::browser::{marks, navigation, now, pending_store, style, webcrypto};
 use crate::session::SessionHandle;
 
 /// Exchanges the checked code for tokens, verifies the id_token's
 /// signature, and returns the session. The key set is fetched alongside
-/// the token request, so verification adds no round trip.
-async fn exchange_code(exchange: CodeExchange) -> Result<Session, Error> {
+/// the token request, so verification adds no round trip. With DPoP the
+/// request carries a proof of the page's key: made before authorize for a
+/// popup, made here for a redirect (a key cannot survive leaving the page).
+async fn exchange_code(exchange: CodeExchange, session: SessionHandle) -> Result<Session, Error> {
+    match (exchange.dpop().is_on(), session.holds_dpop_key()) {
+        (true, false) => session.use_dpop_key(Some(new_dpop_key().await?)),
+        (false, _) => session.use_dpop_key(None),
+        (true, true) => {}
+    }
     let post = exchange.token_request();
     let key_set = async {
         match exchange.key_set_to_fetch() {
@@ -32,8 +39,11 @@ async fn exchange_code(exchange: CodeExchange) -> Result<Session, Error> {
             None => None,
         }
     };
-    let (response, key_set) = futures::future::join(fetch(Request::form(&post)), key_set).await;
-    let response = response.map_err(|detail| Error::TokenEndpointUnreachable { url: post.url.to_string(), detail })?;
+    let (response, key_set) = futures::future::join(session.post_form(&post), key_set).await;
+    let response = response.map_err(|failure| match failure {
+        Ok(detail) => Error::TokenEndpointUnreachable { url: post.url.to_string(), detail },
+        Err(error) => error,
+    })?;
     let grant = exchange.finish(response.status, &response.body, now())?;
     let verdict = match grant.id_token() {
         Some(token) => webcrypto::verify_id_token(token, key_set).await,
@@ -48,7 +58,7 @@ impl SignIn {
     pub(super) fn finish(self, exchange: CodeExchange) {
         self.step.set(Step::Exchanging);
         spawn_local(async move {
-            match exchange_code(exchange).await {
+            match exchange_code(exchange, self.session).await {
                 Ok(session) => self.install(session),
                 Err(error) => self.fail(error),
             }

@@ -12,12 +12,14 @@ use smart_core::authorize::{CodeExchange, LaunchMode, PendingAuthorization};
 use smart_core::callback::{parse_callback, Callback};
 use smart_core::config::{AppConfig, IssuerConfig, SignInWindow};
 use smart_core::discovery::AuthorizationServer;
+use smart_core::dpop::DpopBinding;
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
 use super::{SignIn, Step};
 use crate::browser::http::{fetch, Request};
-use crate::browser::{navigation, now, pending_store, popup};
+use crate::browser::{navigation, now, pending_store, popup, webcrypto};
+use crate::session::{DpopKey, SessionHandle};
 
 thread_local! {
     /// Validated metadata by discovery URL, for the life of the page: a
@@ -43,23 +45,40 @@ pub async fn discover(issuer: &IssuerConfig) -> Result<AuthorizationServer, Erro
     Ok(server)
 }
 
+/// A fresh DPoP key for the page (WebCrypto, non-extractable).
+pub(super) async fn new_dpop_key() -> Result<DpopKey<web_sys::CryptoKey>, Error> {
+    let (key, public) = webcrypto::dpop_key().await?;
+    Ok(DpopKey { key, binding: DpopBinding::new(public) })
+}
+
 /// Discovers the server and builds the authorize URL with its pending
-/// authorization.
+/// authorization. A sign-in that stays in this page (`keep_key`: the popup)
+/// makes its DPoP key now, so the authorize request can name it
+/// (`dpop_jkt`); a redirect's key is made when it comes back.
 async fn prepare(
     config: &AppConfig,
     issuer: &IssuerConfig,
     mode: LaunchMode,
+    keep_key: Option<SessionHandle>,
 ) -> Result<(HttpUrl, PendingAuthorization), Error> {
     let server = discover(issuer).await?;
     let redirect_uri = navigation::redirect_uri(&config.redirect_path)?;
-    PendingAuthorization::begin(issuer, server, redirect_uri, mode, now())
+    let key = match keep_key {
+        Some(_) if issuer.dpop.decide(&server)?.is_on() => Some(new_dpop_key().await?),
+        _ => None,
+    };
+    let begun = PendingAuthorization::begin(issuer, server, redirect_uri, mode, key.as_ref().map(|k| &k.binding), now());
+    if let Some(session) = keep_key {
+        session.use_dpop_key(key);
+    }
+    begun
 }
 
 /// The redirect sign-in: records the pending authorization in
 /// sessionStorage (it must survive leaving the page) and leaves for the
 /// authorize endpoint. Returns only on error.
 async fn redirect(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) -> Result<(), Error> {
-    let (url, pending) = prepare(config, issuer, mode).await?;
+    let (url, pending) = prepare(config, issuer, mode, None).await?;
     pending_store::save(&pending, now())?;
     navigation::go_to(&url);
     Ok(())
@@ -73,8 +92,9 @@ async fn through_popup(
     issuer: &IssuerConfig,
     mode: LaunchMode,
     window: web_sys::Window,
+    session: SessionHandle,
 ) -> Result<CodeExchange, Error> {
-    let (url, pending) = match prepare(config, issuer, mode).await {
+    let (url, pending) = match prepare(config, issuer, mode, Some(session)).await {
         Ok(prepared) => prepared,
         Err(error) => {
             popup::close(&window);
@@ -111,7 +131,7 @@ impl SignIn {
                 };
                 self.step.set(Step::Waiting(name));
                 spawn_local(async move {
-                    match through_popup(&config, &issuer, mode, window).await {
+                    match through_popup(&config, &issuer, mode, window, self.session).await {
                         Ok(exchange) => self.finish(exchange),
                         Err(error) => self.fail(error),
                     }

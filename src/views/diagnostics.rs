@@ -1,7 +1,8 @@
 //! Diagnostics for whoever sets the app up: the launch context with where
 //! each value came from, the grant compared with the request, the token's
-//! expiry and whether its `aud` names the FHIR server, and any warnings.
-//! Never a raw token.
+//! expiry, whether its `aud` names the FHIR server and whether it is bound
+//! to the page's key (DPoP), and any warnings. Never a raw token, key or
+//! proof.
 
 use leptos::prelude::*;
 use smart_core::context::Sourced;
@@ -68,6 +69,8 @@ pub fn Diagnostics() -> impl IntoView {
                         <dd>{format!("in {} min {} s", seconds / 60, seconds % 60)}</dd>
                         <dt>"Token audience (aud) matches the FHIR server"</dt>
                         <dd data-testid="aud-check">{audience(s)}</dd>
+                        <dt>"Tokens bound to this page (DPoP)"</dt>
+                        <dd data-testid="dpop-bound">{if s.is_dpop_bound() { "yes: useless without this page's key" } else { "no: bearer tokens" }}</dd>
                         <dt>"EHR styling (smart_style_url)"</dt>
                         <dd data-testid="style-note">{move || session.style_note().unwrap_or_else(|| "—".to_string())}</dd>
                         <dt>"Warnings"</dt>

@@ -1,0 +1,99 @@
+//! Requests with DPoP proofs (RFC 9449): the page's key signs one proof per
+//! request, the latest nonce each server gave goes in the next proof, and a
+//! nonce challenge (§8, §9) gets exactly one retry with the new nonce.
+//!
+//! The key is held by the session handle from before the token request
+//! (sign-in puts it there) until the session ends; nothing else holds it,
+//! and it is never stored.
+
+use leptos::prelude::*;
+use smart_core::dpop::{resource_wants_nonce, token_endpoint_wants_nonce, DpopBinding};
+use smart_core::url::HttpUrl;
+use smart_core::Error;
+
+use super::SessionHandle;
+use crate::browser::http::{Request, Response};
+use crate::browser::Effects;
+
+/// The page's DPoP key: the private key (a non-extractable WebCrypto key
+/// in the browser) and what the protocol knows of it.
+#[derive(Clone)]
+pub struct DpopKey<K> {
+    pub key: K,
+    pub binding: DpopBinding,
+}
+
+/// What a request with a proof is for.
+pub(super) struct Proven<'a> {
+    pub method: &'static str,
+    pub target: &'a HttpUrl,
+    /// The access token a resource request carries (its hash goes in `ath`).
+    pub access_token: Option<&'a str>,
+}
+
+impl<E: Effects> SessionHandle<E> {
+    /// Holds the DPoP key for the sign-in under way and the session it
+    /// starts (`None`: no DPoP).
+    pub fn use_dpop_key(self, key: Option<DpopKey<E::Key>>) {
+        self.local.update_value(|local| local.dpop = key);
+    }
+
+    /// Whether the page holds a DPoP key (token and revocation requests
+    /// then carry proofs).
+    pub fn holds_dpop_key(self) -> bool {
+        self.local.try_with_value(|local| local.dpop.is_some()).unwrap_or(false)
+    }
+
+    /// A signed proof for one request, or `None` when the page holds no key.
+    async fn proof(self, what: &Proven<'_>) -> Result<Option<String>, Error> {
+        let prepared = self.local.try_with_value(|local| {
+            local.dpop.as_ref().map(|dpop| {
+                let unsigned = dpop.binding.proof(what.method, what.target, what.access_token, self.effects.now());
+                (dpop.key.clone(), unsigned)
+            })
+        });
+        let Some((key, unsigned)) = prepared.flatten() else { return Ok(None) };
+        let unsigned = unsigned?;
+        let signature = self.effects.sign(&key, unsigned.signing_input()).await.map_err(|detail| Error::DpopUnavailable { detail })?;
+        unsigned.finish(&signature).map(Some)
+    }
+
+    /// Keeps the nonce a response carried; whether it is a new one.
+    fn note_nonce(self, target: &HttpUrl, response: &Response) -> bool {
+        let nonce = response.header("DPoP-Nonce");
+        self.local
+            .try_update_value(|local| local.dpop.as_mut().is_some_and(|dpop| dpop.binding.note_nonce(target, nonce)))
+            .unwrap_or(false)
+    }
+
+    /// Sends `request` with a proof when `what` is given and the page holds
+    /// a key; a nonce challenge is answered once with the nonce it gave, a
+    /// second challenge is [`Error::DpopNonceRepeated`]. `Err(Ok(detail))`
+    /// is a failure to get any answer (network, CORS, timeout).
+    pub(super) async fn send_proven<'r>(
+        self,
+        request: impl Fn() -> Request<'r>,
+        what: Option<Proven<'_>>,
+    ) -> Result<Response, Result<String, Error>> {
+        let mut retried = false;
+        loop {
+            let proof = match &what {
+                Some(what) => self.proof(what).await.map_err(Err)?,
+                None => None,
+            };
+            let proven = proof.is_some();
+            let response = self.effects.send(request().with_proof(proof)).await.map_err(Ok)?;
+            let (Some(what), true) = (&what, proven) else { return Ok(response) };
+            let fresh = self.note_nonce(what.target, &response);
+            let challenged = token_endpoint_wants_nonce(response.status, &response.body)
+                || resource_wants_nonce(response.status, response.header("WWW-Authenticate"));
+            if !challenged {
+                return Ok(response);
+            }
+            if retried || !fresh {
+                return Err(Err(Error::DpopNonceRepeated { url: what.target.to_string() }));
+            }
+            retried = true;
+        }
+    }
+}
