@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 use smart_core::scopes::{Scope, ScopeContext};
 
 use crate::data::display_name;
+use crate::dpop::{self, DpopMode, Expected, Refusal};
 use crate::http::{escape, html_response, json_response, oauth_error, page, query, redirect};
 use crate::state::{
     now, random_id, AccessRecord, Base, Code, Consent, ContextMode, Grant, Injection, LaunchSettings, RefreshRecord,
@@ -52,6 +53,9 @@ fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
     map.insert("response_types_supported".into(), json!(["code"]));
     map.insert("token_endpoint_auth_methods_supported".into(), json!(["none"]));
+    if sandbox.registry().faults.dpop.advertised() {
+        map.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
+    }
     map.insert(
         "scopes_supported".into(),
         json!([
@@ -239,6 +243,7 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         scope,
         code_challenge: challenge.to_string(),
         nonce: get("nonce").map(str::to_string),
+        dpop_jkt: get("dpop_jkt").map(str::to_string),
         settings,
         launch: launch_id,
     };
@@ -371,6 +376,7 @@ fn approve(sandbox: &Sandbox, consent: Consent, patient: Option<String>) -> Resp
         Code {
             redirect_uri: consent.redirect_uri.clone(),
             code_challenge: consent.code_challenge,
+            dpop_jkt: consent.dpop_jkt,
             grant,
             created: now(),
             used: false,
@@ -393,8 +399,9 @@ fn style_url(sandbox: &Sandbox, inject: Injection) -> String {
     }
 }
 
-/// Issues an access token (and refresh and id tokens) for a grant.
-fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) -> Response {
+/// Issues an access token (and refresh and id tokens) for a grant; bound
+/// to the key `jkt` (token type DPoP, `cnf.jkt`, RFC 9449 §6) when given.
+fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool, jkt: Option<&str>) -> Response {
     let settings = &grant.settings;
     let issued = now();
     let jti = random_id();
@@ -418,9 +425,12 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) ->
         claims["need_patient_banner"] = json!(settings.need_patient_banner);
         claims["smart_style_url"] = json!(style);
     }
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({"jkt": jkt});
+    }
     let mut body = json!({
         "access_token": sandbox.keys.sign(&claims),
-        "token_type": "Bearer",
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": settings.token_lifetime,
         "scope": grant.scope,
     });
@@ -439,7 +449,12 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) ->
         sandbox
             .registry()
             .refresh
-            .insert(refresh.clone(), RefreshRecord { family: family.to_string(), grant: grant.clone(), used: false });
+            .insert(refresh.clone(), RefreshRecord {
+                family: family.to_string(),
+                grant: grant.clone(),
+                used: false,
+                jkt: jkt.map(str::to_string),
+            });
         body["refresh_token"] = json!(refresh);
     }
     if with_id_token && has_scope(&grant.scope, "openid") {
@@ -472,6 +487,7 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool) ->
             patient: grant.patient.clone(),
             scope: grant.scope.clone(),
             base: settings.base,
+            jkt: jkt.map(str::to_string),
         },
     );
     json_response(StatusCode::OK, &body)
@@ -490,9 +506,15 @@ pub async fn token(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<
     if get("client_id") != CLIENT_ID {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
     }
+    // The proof is checked before the code or refresh token is looked at,
+    // so a nonce challenge or a refused proof uses neither up.
+    let jkt = match token_endpoint_proof(&sandbox, &headers, "/oauth2/v1/apps/token") {
+        Ok(jkt) => jkt,
+        Err(refusal) => return refusal,
+    };
     match get("grant_type") {
-        "authorization_code" => exchange_code(&sandbox, &form, headers.contains_key("dpop")),
-        "refresh_token" => refresh(&sandbox, get("refresh_token")),
+        "authorization_code" => exchange_code(&sandbox, &form, jkt),
+        "refresh_token" => refresh(&sandbox, get("refresh_token"), jkt),
         other => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -501,7 +523,59 @@ pub async fn token(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<
     }
 }
 
-fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response {
+/// A refused proof at the token endpoint: 400 with `invalid_dpop_proof`,
+/// or `use_dpop_nonce` and the nonce to use (RFC 9449 §7.1, §8).
+fn proof_refused(refusal: Refusal, nonce: &str) -> Response {
+    match refusal {
+        Refusal::Invalid(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", &why),
+        Refusal::NonceNeeded => {
+            let mut response = oauth_error(
+                StatusCode::BAD_REQUEST,
+                "use_dpop_nonce",
+                "Authorization server requires nonce in DPoP proof",
+            );
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.headers_mut().insert("dpop-nonce", value);
+            }
+            response
+        }
+    }
+}
+
+/// The token or revocation endpoint's reading of the `DPoP` header: the
+/// proof's key thumbprint, `None` without a proof (or with DPoP off,
+/// where the header is ignored, RFC 9449 §5).
+fn token_endpoint_proof(sandbox: &Sandbox, headers: &HeaderMap, path: &str) -> Result<Option<String>, Response> {
+    let (mode, nonce_wanted) = {
+        let faults = &sandbox.registry().faults;
+        (faults.dpop, faults.dpop_nonce)
+    };
+    if mode == DpopMode::Off {
+        return Ok(None);
+    }
+    let proofs: Vec<&str> = headers.get_all("dpop").iter().filter_map(|v| v.to_str().ok()).collect();
+    let proof = match proofs[..] {
+        [] if mode.required() => {
+            return Err(proof_refused(Refusal::Invalid("a DPoP proof is required for this client".into()), ""))
+        }
+        [] => return Ok(None),
+        [one] => one,
+        _ => return Err(proof_refused(Refusal::Invalid("more than one DPoP header".into()), "")),
+    };
+    let htu = format!("{}{path}", sandbox.origin);
+    let mut registry = sandbox.registry();
+    let nonce = registry.as_nonce.clone();
+    let expected = Expected {
+        method: "POST",
+        htu: &htu,
+        access_token: None,
+        nonce: nonce_wanted.then_some(nonce.as_str()),
+        now: now(),
+    };
+    dpop::verify(proof, &expected, &mut registry.dpop_jtis).map(Some).map_err(|r| proof_refused(r, &nonce))
+}
+
+fn exchange_code(sandbox: &Sandbox, form: &Params, jkt: Option<String>) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     // The client is authenticated (and a required proof checked) before
@@ -515,14 +589,6 @@ fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response
                 "client authentication failed: this client is confidential and must authenticate with its secret",
             )
         }
-        // Only whether a proof came: this app sends none yet (#14's DPoP part).
-        Some(Injection::DpopRequired) if !dpop_proof => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_dpop_proof",
-                "a DPoP proof is required for this client",
-            )
-        }
         _ => {}
     }
     let code = {
@@ -533,6 +599,14 @@ fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response
             let families = code.families.clone();
             registry.revoked_families.extend(families);
             return invalid("the authorization code was already used; the tokens it issued are revoked");
+        }
+        // A code bound by dpop_jkt is exchanged only with a proof of that key (RFC 9449 §10).
+        if code.dpop_jkt.is_some() && code.dpop_jkt != jkt {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "the proof's key is not the one named by dpop_jkt in the authorize request",
+            );
         }
         code.used = true;
         code.clone()
@@ -571,21 +645,29 @@ fn exchange_code(sandbox: &Sandbox, form: &Params, dpop_proof: bool) -> Response
     if let Some(stored) = sandbox.registry().codes.get_mut(get("code")) {
         stored.families.push(family.clone());
     }
-    issue(sandbox, &code.grant, &family, true)
+    issue(sandbox, &code.grant, &family, true, jkt.as_deref())
 }
 
-fn refresh(sandbox: &Sandbox, token: &str) -> Response {
+fn refresh(sandbox: &Sandbox, token: &str, jkt: Option<String>) -> Response {
     let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     let record = {
         let mut registry = sandbox.registry();
         let Some(record) = registry.refresh.get_mut(token) else { return invalid("unknown refresh token") };
-        let family = record.family.clone();
+        let (family, bound_to) = (record.family.clone(), record.jkt.clone());
         if record.used {
             registry.revoked_families.push(family);
             return invalid("the refresh token was already used; the session is revoked");
         }
         if registry.revoked_families.contains(&family) {
             return invalid("the refresh token was revoked");
+        }
+        // A bound refresh token needs a proof of its key (RFC 9449 §5).
+        if bound_to.is_some() && bound_to != jkt {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "the refresh token is bound to a DPoP key, and no proof of that key came",
+            );
         }
         let record = registry.refresh.get_mut(token).map(|r| {
             r.used = true;
@@ -596,13 +678,19 @@ fn refresh(sandbox: &Sandbox, token: &str) -> Response {
             None => return invalid("unknown refresh token"),
         }
     };
-    issue(sandbox, &record.grant, &record.family, false)
+    issue(sandbox, &record.grant, &record.family, false, record.jkt.as_deref())
 }
 
 /// `POST /oauth2/v1/apps/revoke` (RFC 7009): always 200 for a known client.
-pub async fn revoke(State(sandbox): Shared, Form(form): Form<Params>) -> Response {
+pub async fn revoke(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     if form.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+    }
+    // A proof that comes is checked like the token endpoint's.
+    if headers.contains_key("dpop") {
+        if let Err(refusal) = token_endpoint_proof(&sandbox, &headers, "/oauth2/v1/apps/revoke") {
+            return refusal;
+        }
     }
     let token = form.get("token").map(String::as_str).unwrap_or_default();
     let family = {
@@ -618,24 +706,72 @@ pub async fn revoke(State(sandbox): Shared, Form(form): Form<Params>) -> Respons
     json_response(StatusCode::OK, &json!({}))
 }
 
-/// Why a bearer token was refused: (status, error, description).
-pub type BearerFailure = (StatusCode, &'static str, String);
+/// Why an access token was refused (RFC 6750 §3, RFC 9449 §7.1).
+#[derive(Debug)]
+pub struct BearerFailure {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// The scheme of the challenge: `Bearer`, or `DPoP` for a bound token.
+    pub scheme: &'static str,
+    /// The nonce to use, with `use_dpop_nonce`.
+    pub nonce: Option<String>,
+}
 
-/// Validates a bearer token for `base`: signature, expiry, audience and
-/// revocation. Returns the token's record.
+impl BearerFailure {
+    fn new(error: &'static str, description: String) -> BearerFailure {
+        BearerFailure { status: StatusCode::UNAUTHORIZED, error, description, scheme: "Bearer", nonce: None }
+    }
+
+    fn dpop(error: &'static str, description: String) -> BearerFailure {
+        BearerFailure { scheme: "DPoP", ..BearerFailure::new(error, description) }
+    }
+
+    /// Puts the challenge (and the nonce, if any) on a response.
+    pub fn apply(&self, response: &mut Response) {
+        let algs = if self.scheme == "DPoP" { " algs=\"ES256\"," } else { "" };
+        let text = format!(
+            "{} realm=\"sandbox\",{algs} error=\"{}\", error_description=\"{}\"",
+            self.scheme,
+            self.error,
+            self.description.replace('"', "'")
+        );
+        let headers = response.headers_mut();
+        let value = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"sandbox\""));
+        headers.insert(header::WWW_AUTHENTICATE, value);
+        if let Some(nonce) = self.nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+            headers.insert("dpop-nonce", nonce);
+        }
+    }
+}
+
+/// The request an access token came with: its method and URI without the
+/// query (a DPoP proof's `htm` and `htu`).
+pub struct Target<'a> {
+    pub method: &'a str,
+    pub htu: String,
+}
+
+/// Validates an access token for `base`: signature, expiry, audience and
+/// revocation; a DPoP-bound token (`cnf.jkt`) also needs the `DPoP`
+/// scheme and a valid proof of its key for this very request (RFC 9449
+/// §7). Returns the token's record.
 pub fn validate_bearer(
     sandbox: &Sandbox,
     headers: &HeaderMap,
     base: Option<Base>,
+    target: &Target<'_>,
 ) -> Result<AccessRecord, BearerFailure> {
-    let unauthorized = |error: &'static str, why: String| (StatusCode::UNAUTHORIZED, error, why);
+    let unauthorized = BearerFailure::new;
     let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
-        return Err(unauthorized("invalid_request", "no bearer token was sent".into()));
+    let (token, dpop_scheme) = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => (token.trim(), false),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => (token.trim(), true),
+        _ => return Err(unauthorized("invalid_request", "no access token was sent".into())),
     };
     let claims = sandbox
         .keys
-        .verify(token.trim())
+        .verify(token)
         .ok_or_else(|| unauthorized("invalid_token", "the token's signature is not valid".into()))?;
     let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
     if exp <= sandbox.now() {
@@ -648,28 +784,46 @@ pub fn validate_bearer(
         }
     }
     let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
-    let registry = sandbox.registry();
+    let mut registry = sandbox.registry();
     let record =
         registry.access.get(jti).cloned().ok_or_else(|| unauthorized("invalid_token", "unknown token".into()))?;
     if registry.revoked_families.contains(&record.family) {
         return Err(unauthorized("invalid_token", "the token was revoked".into()));
     }
-    Ok(record)
-}
-
-/// `WWW-Authenticate` for a refused bearer token (RFC 6750 §3).
-pub fn challenge(failure: &BearerFailure) -> HeaderValue {
-    let text = format!(
-        "Bearer realm=\"sandbox\", error=\"{}\", error_description=\"{}\"",
-        failure.1,
-        failure.2.replace('"', "'")
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"sandbox\""))
+    match (&record.jkt, dpop_scheme) {
+        (None, false) => return Ok(record),
+        (None, true) => return Err(unauthorized("invalid_token", "this token is not DPoP-bound".into())),
+        // A stolen bound token sent as a bearer token is refused (§7.2).
+        (Some(_), false) => {
+            return Err(BearerFailure::dpop("invalid_token", "this token is DPoP-bound: send it with the DPoP scheme and a proof".into()))
+        }
+        (Some(_), true) => {}
+    }
+    let proofs: Vec<&str> = headers.get_all("dpop").iter().filter_map(|v| v.to_str().ok()).collect();
+    let [proof] = proofs[..] else {
+        return Err(BearerFailure::dpop("invalid_dpop_proof", "exactly one DPoP proof must come with a bound token".into()));
+    };
+    let nonce = registry.faults.dpop_nonce.then(|| registry.rs_nonce.clone());
+    let expected =
+        Expected { method: target.method, htu: &target.htu, access_token: Some(token), nonce: nonce.as_deref(), now: now() };
+    match dpop::verify(proof, &expected, &mut registry.dpop_jtis) {
+        Ok(jkt) if Some(&jkt) == record.jkt.as_ref() => {
+            registry.accepted_proofs.push((proof.to_string(), token.to_string()));
+            Ok(record)
+        }
+        Ok(_) => Err(BearerFailure::dpop("invalid_dpop_proof", "the proof's key is not the one the token is bound to".into())),
+        Err(Refusal::Invalid(why)) => Err(BearerFailure::dpop("invalid_dpop_proof", why)),
+        Err(Refusal::NonceNeeded) => Err(BearerFailure {
+            nonce,
+            ..BearerFailure::dpop("use_dpop_nonce", "Resource server requires nonce in DPoP proof".into())
+        }),
+    }
 }
 
 /// `GET /oauth2/v1/apps/userinfo`
 pub async fn userinfo(State(sandbox): Shared, headers: HeaderMap) -> Response {
-    match validate_bearer(&sandbox, &headers, None) {
+    let target = Target { method: "GET", htu: format!("{}/oauth2/v1/apps/userinfo", sandbox.origin) };
+    match validate_bearer(&sandbox, &headers, None, &target) {
         Ok(record) => {
             let family = record.family;
             let user = sandbox
@@ -682,8 +836,8 @@ pub async fn userinfo(State(sandbox): Shared, headers: HeaderMap) -> Response {
             json_response(StatusCode::OK, &json!({"sub": user, "fhirUser": user}))
         }
         Err(failure) => {
-            let mut response = oauth_error(failure.0, failure.1, &failure.2);
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge(&failure));
+            let mut response = oauth_error(failure.status, failure.error, &failure.description);
+            failure.apply(&mut response);
             response
         }
     }

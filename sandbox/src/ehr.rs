@@ -60,7 +60,6 @@ pub async fn home(State(sandbox): Shared) -> Response {
         ("empty-grant", "grant no scopes"),
         ("audience-mismatch", "access token aud ≠ FHIR base (FHIR 401)"),
         ("audience-project-id", "access token aud = the Descope project id (no aud in the JWT template)"),
-        ("dpop-required", "token endpoint: DPoP proof required"),
         ("confidential-client", "token endpoint: the client is confidential"),
         ("style-unreachable", "smart_style_url unreachable"),
         ("style-malformed", "smart_style_url malformed"),
@@ -77,7 +76,9 @@ pub async fn home(State(sandbox): Shared) -> Response {
          <label>Launch context goes to {}</label>\
          <label><input type=\"checkbox\" name=\"deny_framing\" value=\"true\"> Authorization pages refuse framing</label>\
          <label><input type=\"checkbox\" name=\"auto_approve\" value=\"true\"> Approve without the consent page</label>\
-         <label>Error injection {}</label></fieldset>\
+         <label>Error injection {}</label>\
+         <label>The authorization and FHIR servers' DPoP (RFC 9449) {}</label>\
+         <label><input type=\"checkbox\" name=\"dpop_nonce\" value=\"true\"> DPoP proofs must carry the server's nonce</label></fieldset>\
          <button type=\"submit\" id=\"launch\">Launch</button></form>\
          <p>Or open the app on its own: <a href=\"{}\" id=\"standalone\">standalone launch</a>.</p>",
         select("patient", &patients, "p003"),
@@ -85,6 +86,7 @@ pub async fn home(State(sandbox): Shared) -> Response {
         select("base", &pairs(&[("descope", "/fhir (Descope-style authorization)"), ("smart", "/smart/fhir (SMART discovery)")]), "descope"),
         select("context", &pairs(&[("default", "the server's default"), ("claims", "access-token claims"), ("response", "token response"), ("both", "both")]), "default"),
         select("inject", &injections, "none"),
+        select("dpop", &pairs(&[("off", "not supported (bearer tokens)"), ("offered", "offered in the metadata"), ("required", "required"), ("required-unadvertised", "required, not in the metadata")]), "off"),
         escape(&sandbox.app_url),
     );
     html_response(StatusCode::OK, page("Sandbox EHR — launch an app", &body))
@@ -178,6 +180,12 @@ pub async fn launch_page(State(sandbox): Shared, Form(form): Form<HashMap<String
         auto_approve: get("auto_approve") == "true",
         inject: parse(&form, "inject").unwrap_or_default(),
     };
+    // DPoP is the servers' own property, not the launch's: the form sets it for all.
+    {
+        let mut registry = sandbox.registry();
+        registry.faults.dpop = parse(&form, "dpop").unwrap_or_default();
+        registry.faults.dpop_nonce = get("dpop_nonce") == "true";
+    }
     let patient_name = sandbox.store.read("Patient", &request.patient).map(display_name).unwrap_or_default();
     match create_launch(&sandbox, request) {
         Ok((_, _, url)) => html_response(
@@ -232,7 +240,13 @@ pub async fn get_faults(State(sandbox): Shared) -> Response {
 }
 
 pub async fn set_faults(State(sandbox): Shared, Json(faults): Json<Faults>) -> Response {
-    sandbox.registry().faults = faults;
+    {
+        let mut registry = sandbox.registry();
+        registry.faults = faults;
+        // New nonces: a proof with the old one is challenged (RFC 9449 §8.2).
+        registry.as_nonce = random_id();
+        registry.rs_nonce = random_id();
+    }
     get_faults(State(sandbox)).await
 }
 

@@ -17,7 +17,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use smart_core::scopes::{Scope, ScopeContext, ScopeSet};
 
-use crate::auth::{challenge, smart_configuration, validate_bearer};
+use crate::auth::{smart_configuration, validate_bearer, Target};
 use crate::data::{display_name, patient_of};
 use crate::http::{fhir_response, outcome, query, with_type};
 use crate::state::{AccessRecord, Base, Sandbox};
@@ -145,10 +145,11 @@ fn fault(sandbox: &Sandbox) -> Option<Response> {
     None
 }
 
-fn authorize(sandbox: &Sandbox, headers: &HeaderMap, base: Base) -> Result<AccessRecord, Response> {
-    validate_bearer(sandbox, headers, Some(base)).map_err(|failure| {
-        let mut response = outcome(failure.0, "login", &failure.2);
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge(&failure));
+fn authorize(sandbox: &Sandbox, headers: &HeaderMap, base: Base, path: &str) -> Result<AccessRecord, Response> {
+    let target = Target { method: "GET", htu: format!("{}/{path}", sandbox.fhir_base(base)) };
+    validate_bearer(sandbox, headers, Some(base), &target).map_err(|failure| {
+        let mut response = outcome(failure.status, "login", &failure.description);
+        failure.apply(&mut response);
         response
     })
 }
@@ -163,9 +164,17 @@ fn known_type(kind: &str) -> Result<(), Response> {
 
 /// Everything a data request must pass, in order: a known type, a valid
 /// bearer token, the fault switches, and a scope that reaches the type.
-fn admit(sandbox: &Sandbox, base: Base, kind: &str, headers: &HeaderMap, search: bool) -> Result<Reach, Response> {
+/// `path` is the request's path under the base (a DPoP proof's `htu`).
+fn admit(
+    sandbox: &Sandbox,
+    base: Base,
+    kind: &str,
+    path: &str,
+    headers: &HeaderMap,
+    search: bool,
+) -> Result<Reach, Response> {
     known_type(kind)?;
-    let record = authorize(sandbox, headers, base)?;
+    let record = authorize(sandbox, headers, base, path)?;
     if let Some(response) = fault(sandbox) {
         return Err(response);
     }
@@ -173,7 +182,7 @@ fn admit(sandbox: &Sandbox, base: Base, kind: &str, headers: &HeaderMap, search:
 }
 
 pub async fn read(sandbox: Arc<Sandbox>, base: Base, kind: String, id: String, headers: HeaderMap) -> Response {
-    let reach = match admit(&sandbox, base, &kind, &headers, false) {
+    let reach = match admit(&sandbox, base, &kind, &format!("{kind}/{id}"), &headers, false) {
         Ok(reach) => reach,
         Err(response) => return response,
     };
@@ -238,7 +247,7 @@ fn patient_parameter(params: &Params) -> Option<String> {
 }
 
 pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Params, headers: HeaderMap) -> Response {
-    let reach = match admit(&sandbox, base, &kind, &headers, true) {
+    let reach = match admit(&sandbox, base, &kind, &kind, &headers, true) {
         Ok(reach) => reach,
         Err(response) => return response,
     };

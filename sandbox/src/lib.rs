@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod dpop;
 pub mod ehr;
 pub mod fhir;
 pub mod http;
@@ -36,7 +37,7 @@ use axum::Router;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::state::{Base, Recorded, Registry, Sandbox, PROJECT_ID};
+use crate::state::{random_id, Base, Recorded, Registry, Sandbox, PROJECT_ID};
 
 /// How to run the sandbox.
 #[derive(Clone, Debug)]
@@ -95,7 +96,7 @@ pub async fn start(options: Options) -> std::io::Result<Running> {
         redirect_uris: app_urls.iter().map(|u| format!("{u}callback")).collect(),
         keys: keys::Keys::generate(),
         store: data::Store::generate(),
-        registry: Mutex::new(Registry::default()),
+        registry: Mutex::new(Registry { as_nonce: random_id(), rs_nonce: random_id(), ..Registry::default() }),
     });
     let app = router(sandbox.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -236,12 +237,12 @@ async fn cors(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
         // Lets the app's origin see response timings (the benchmark reads them).
         headers.insert("timing-allow-origin", origin_value.clone());
         headers
-            .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate, Retry-After"));
+            .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate, Retry-After, DPoP-Nonce"));
         if preflight {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, accept, content-type"),
+                HeaderValue::from_static("authorization, accept, content-type, dpop"),
             );
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         }

@@ -2,7 +2,7 @@
 //! tokens and refresh-token families, fault switches, and a record of every
 //! request it received.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,6 +11,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Store;
+use crate::dpop::DpopMode;
 use crate::keys::Keys;
 
 pub fn now() -> u64 {
@@ -88,9 +89,6 @@ pub enum Injection {
     /// The access token's `aud` is the project id: what Descope puts there
     /// when the JWT template sets no `aud` (issue #14, from Descope's docs).
     AudienceProjectId,
-    /// The token endpoint requires a DPoP proof (RFC 9449) and refuses a
-    /// request without one: 400 `invalid_dpop_proof` (§5, §7.1).
-    DpopRequired,
     /// The client is registered as confidential: the token endpoint wants
     /// client authentication and answers 401 `invalid_client` (RFC 6749
     /// §5.2), as a Descope Console-created Inbound App would.
@@ -147,6 +145,8 @@ pub struct Consent {
     pub scope: String,
     pub code_challenge: String,
     pub nonce: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
     pub settings: LaunchSettings,
     /// The EHR launch value, used up once the user answers (a sign-in
     /// window closed before that may ask again with the same launch).
@@ -169,6 +169,7 @@ pub struct Grant {
 pub struct Code {
     pub redirect_uri: String,
     pub code_challenge: String,
+    pub dpop_jkt: Option<String>,
     pub grant: Grant,
     pub created: u64,
     pub used: bool,
@@ -183,6 +184,8 @@ pub struct AccessRecord {
     pub patient: Option<String>,
     pub scope: String,
     pub base: Base,
+    /// The key thumbprint a DPoP-bound token is bound to (`cnf.jkt`).
+    pub jkt: Option<String>,
 }
 
 /// A refresh token (rotated on every use).
@@ -191,6 +194,8 @@ pub struct RefreshRecord {
     pub family: String,
     pub grant: Grant,
     pub used: bool,
+    /// A public client's refresh token is bound to the key too (RFC 9449 §5).
+    pub jkt: Option<String>,
 }
 
 /// FHIR fault switches (test control API).
@@ -223,6 +228,10 @@ pub struct Faults {
     /// federated OIDC document, as a proxy or custom domain that routes it
     /// to the wrong Descope document would.
     pub federated_metadata: bool,
+    /// DPoP (RFC 9449): off, offered, required, or required without saying so.
+    pub dpop: DpopMode,
+    /// The token endpoint and the FHIR server want a nonce in proofs (§8, §9).
+    pub dpop_nonce: bool,
 }
 
 /// One request the sandbox (or its foreign host) received.
@@ -246,6 +255,15 @@ pub struct Registry {
     pub revoked_families: Vec<String>,
     pub faults: Faults,
     pub requests: Vec<Recorded>,
+    /// DPoP proof ids seen (a replayed proof is refused).
+    pub dpop_jtis: HashSet<String>,
+    /// The nonces the token endpoint and the FHIR server want; new ones
+    /// whenever the faults are set.
+    pub as_nonce: String,
+    pub rs_nonce: String,
+    /// Proofs the FHIR server accepted, with their tokens, so a test can
+    /// replay one as a thief would.
+    pub accepted_proofs: Vec<(String, String)>,
 }
 
 pub struct Sandbox {

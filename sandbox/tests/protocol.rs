@@ -520,11 +520,153 @@ async fn descope_failure_modes_a_deployment_meets() {
     let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
     let refused = env.exchange(&code, verifier.secret());
     assert_eq!((refused.status, refused.json()["error"].as_str()), (401, Some("invalid_client")));
-    // DPoP required: a token request without a proof is refused (RFC 9449 §5).
-    let launch = env.launch(json!({"patient": "p007", "auto_approve": true, "inject": "dpop-required"}));
+    // DPoP required though not advertised: a token request without a proof is refused (RFC 9449 §5).
+    env.faults(json!({"auto_approve_standalone": true, "dpop": "required-unadvertised"}));
+    let metadata = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    assert!(metadata.get("dpop_signing_alg_values_supported").is_none(), "{metadata}");
+    let launch = env.launch(json!({"patient": "p007", "auto_approve": true}));
     let code = env.code(&[("scope", "launch patient/*.rs"), ("launch", launch.as_str())], &verifier);
     let refused = env.exchange(&code, verifier.secret());
     assert_eq!((refused.status, refused.json()["error"].as_str()), (400, Some("invalid_dpop_proof")));
+}
+
+/// A DPoP client of its own (RFC 9449), with a P-256 key: proofs made here,
+/// with this test's own encoding, not the app's.
+struct DpopClient {
+    key: p256::ecdsa::SigningKey,
+}
+
+impl DpopClient {
+    fn new(seed: u8) -> DpopClient {
+        DpopClient { key: p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap() }
+    }
+
+    fn coordinates(&self) -> (String, String) {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let point = self.key.verifying_key().to_encoded_point(false);
+        (b64.encode(point.x().unwrap()), b64.encode(point.y().unwrap()))
+    }
+
+    fn jkt(&self) -> String {
+        smart_sandbox::dpop::thumbprint(&self.coordinates().0, &self.coordinates().1)
+    }
+
+    fn proof(&self, htm: &str, htu: &str, token: Option<&str>, nonce: Option<&str>) -> String {
+        use base64::Engine;
+        use p256::ecdsa::signature::Signer;
+        use sha2::Digest;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (x, y) = self.coordinates();
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y}});
+        let mut claims = json!({"jti": PkceVerifier::new_random().unwrap().secret(), "htm": htm, "htu": htu,
+                                "iat": smart_sandbox::state::now()});
+        if let Some(token) = token {
+            claims["ath"] = json!(b64.encode(sha2::Sha256::digest(token.as_bytes())));
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        let input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+        let signature: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64.encode(signature.to_bytes()))
+    }
+}
+
+impl Env {
+    fn post_token(&self, pairs: &[(&str, &str)], proof: Option<&str>) -> Reply {
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        headers.extend(proof.map(|p| ("DPoP", p)));
+        http("POST", &self.url("/oauth2/v1/apps/token"), &headers, &form(pairs))
+    }
+
+    fn get_bound(&self, path: &str, scheme: &str, token: &str, proof: Option<&str>) -> Reply {
+        let authorization = format!("{scheme} {token}");
+        let mut headers = vec![("Authorization", authorization.as_str()), ("Accept", "application/fhir+json")];
+        headers.extend(proof.map(|p| ("DPoP", p)));
+        http("GET", &self.url(path), &headers, "")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_binds_the_code_the_tokens_and_the_refresh_token_to_the_clients_key() {
+    let env = Env::new().await;
+    env.faults(json!({"auto_approve_standalone": true, "dpop": "offered", "dpop_nonce": true}));
+    let metadata = http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["ES256"]));
+    let (client, thief) = (DpopClient::new(5), DpopClient::new(6));
+    let verifier = PkceVerifier::new_random().unwrap();
+    let jkt = client.jkt();
+    let code = env.code(&[("dpop_jkt", jkt.as_str()), ("scope", "launch/patient patient/*.rs offline_access")], &verifier);
+    let token_url = env.url("/oauth2/v1/apps/token");
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", CLIENT),
+        ("code_verifier", verifier.secret()),
+    ];
+    let error = |reply: &Reply| (reply.status, reply.json()["error"].as_str().map(str::to_string));
+    // A code bound by dpop_jkt needs a proof of that key (§10); none of these use the code up.
+    assert_eq!(error(&env.post_token(&exchange, None)), (400, Some("invalid_dpop_proof".into())));
+    let challenged = env.post_token(&exchange, Some(&client.proof("POST", &token_url, None, None)));
+    assert_eq!(error(&challenged), (400, Some("use_dpop_nonce".into())));
+    let nonce = challenged.header("dpop-nonce").expect("the nonce to use").to_string();
+    let stolen = env.post_token(&exchange, Some(&thief.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(error(&stolen), (400, Some("invalid_dpop_proof".into())));
+    let wrong_htu = env.post_token(&exchange, Some(&client.proof("POST", &env.url("/oauth2/v1/token"), None, Some(&nonce))));
+    assert_eq!(error(&wrong_htu), (400, Some("invalid_dpop_proof".into())));
+    let granted = env.post_token(&exchange, Some(&client.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let tokens = granted.json();
+    assert_eq!(tokens["token_type"], "DPoP");
+    let at = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claims(&at)["cnf"]["jkt"], jkt.as_str());
+    // At the FHIR server: a bound token as a bearer token is refused (§7.2).
+    let path = "/fhir/Patient/p003";
+    let fhir_url = env.url(path);
+    let as_bearer = env.get_bound(path, "Bearer", &at, None);
+    assert_eq!(as_bearer.status, 401);
+    assert!(as_bearer.header("www-authenticate").unwrap().starts_with("DPoP "), "{:?}", as_bearer.headers);
+    let challenged = env.get_bound(path, "DPoP", &at, Some(&client.proof("GET", &fhir_url, Some(&at), None)));
+    assert_eq!(challenged.status, 401);
+    assert!(challenged.header("www-authenticate").unwrap().contains("use_dpop_nonce"));
+    let rs_nonce = challenged.header("dpop-nonce").expect("the resource server's nonce").to_string();
+    assert_ne!(rs_nonce, nonce, "each server has its own nonce");
+    let proof = client.proof("GET", &fhir_url, Some(&at), Some(&rs_nonce));
+    assert_eq!(env.get_bound(path, "DPoP", &at, Some(&proof)).status, 200);
+    // A replayed proof, a proof for another URL, another key's proof: refused.
+    for (what, proof) in [
+        ("replayed", proof.clone()),
+        ("another URL", client.proof("GET", &env.url("/fhir/Patient/p001"), Some(&at), Some(&rs_nonce))),
+        ("another key", thief.proof("GET", &fhir_url, Some(&at), Some(&rs_nonce))),
+        ("another token's hash", client.proof("GET", &fhir_url, Some("other"), Some(&rs_nonce))),
+    ] {
+        let refused = env.get_bound(path, "DPoP", &at, Some(&proof));
+        assert_eq!(refused.status, 401, "{what}");
+        assert!(refused.header("www-authenticate").unwrap().contains("invalid_dpop_proof"), "{what}");
+    }
+    // The refresh token is bound too (§5).
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", CLIENT)];
+    assert_eq!(error(&env.post_token(&refresh, None)), (400, Some("invalid_dpop_proof".into())));
+    let stolen = env.post_token(&refresh, Some(&thief.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!(error(&stolen), (400, Some("invalid_dpop_proof".into())));
+    let refreshed = env.post_token(&refresh, Some(&client.proof("POST", &token_url, None, Some(&nonce))));
+    assert_eq!((refreshed.status, refreshed.json()["token_type"].as_str()), (200, Some("DPoP")));
+    // DPoP off: the header is ignored and bearer tokens issued (§5).
+    env.faults(json!({"auto_approve_standalone": true}));
+    let verifier = PkceVerifier::new_random().unwrap();
+    let code = env.code(&[], &verifier);
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", CLIENT),
+        ("code_verifier", verifier.secret()),
+    ];
+    let plain = env.post_token(&exchange, Some(&client.proof("POST", &token_url, None, None)));
+    assert_eq!(plain.json()["token_type"], "Bearer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
