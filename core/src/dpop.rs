@@ -9,7 +9,6 @@
 //! servers' nonces (§8, §9), and the token types a sign-in may accept (§5).
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::discovery::AuthorizationServer;
@@ -250,25 +249,18 @@ impl DpopBinding {
     }
 
     /// Keeps the nonce a response from `url`'s server carried (§8.2: any
-    /// response may bring a new one). A malformed value is ignored. Returns
-    /// whether the nonce is new.
-    pub fn note_nonce(&mut self, url: &HttpUrl, nonce: Option<&str>) -> bool {
-        let Some(nonce) = nonce.map(str::trim).filter(|n| is_nonce(n)) else { return false };
+    /// response may bring a new one); a malformed value is ignored.
+    pub fn note_nonce(&mut self, url: &HttpUrl, nonce: Option<&str>) {
+        let Some(nonce) = nonce.map(str::trim).filter(|n| is_nonce(n)) else { return };
         let origin = url.origin();
         match self.nonces.iter_mut().find(|(o, _)| *o == origin) {
-            Some((_, kept)) if kept == nonce => false,
-            Some((_, kept)) => {
-                *kept = nonce.to_string();
-                true
-            }
-            None => {
-                self.nonces.push((origin, nonce.to_string()));
-                true
-            }
+            Some((_, kept)) => nonce.clone_into(kept),
+            None => self.nonces.push((origin, nonce.to_string())),
         }
     }
 
-    fn nonce_for(&self, url: &HttpUrl) -> Option<&str> {
+    /// The nonce a proof for `url` carries now.
+    pub fn nonce_for(&self, url: &HttpUrl) -> Option<&str> {
         let origin = url.origin();
         self.nonces.iter().find(|(o, _)| *o == origin).map(|(_, n)| n.as_str())
     }
@@ -293,19 +285,24 @@ impl DpopBinding {
         access_token: Option<&str>,
         now: UnixTime,
     ) -> UnsignedProof {
-        let header = json!({
-            "typ": "dpop+jwt",
-            "alg": ALGORITHM,
-            "jwk": {"kty": "EC", "crv": "P-256", "x": self.public.x, "y": self.public.y},
-        });
-        let mut claims = json!({"jti": jti, "htm": method, "htu": target_uri(url), "iat": now});
+        // Written out rather than serialized (serde_json's serializer is
+        // large in the wasm). Nothing here needs JSON escaping: coordinates,
+        // jti and ath are base64url, the method is a token, the nonce is
+        // NQCHAR (no '"' or '\\'), and `HttpUrl` admits neither those nor
+        // control characters.
+        let header = format!(
+            r#"{{"typ":"dpop+jwt","alg":"{ALGORITHM}","jwk":{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}}}"#,
+            self.public.x, self.public.y
+        );
+        let mut claims = format!(r#"{{"jti":"{jti}","htm":"{method}","htu":"{}","iat":{now}"#, target_uri(url));
         if let Some(token) = access_token {
-            claims["ath"] = access_token_hash(token).into();
+            claims.push_str(&format!(r#","ath":"{}""#, access_token_hash(token)));
         }
         if let Some(nonce) = self.nonce_for(url) {
-            claims["nonce"] = nonce.into();
+            claims.push_str(&format!(r#","nonce":"{nonce}""#));
         }
-        let part = |value: &serde_json::Value| Base64UrlUnpadded::encode_string(value.to_string().as_bytes());
+        claims.push('}');
+        let part = |text: &str| Base64UrlUnpadded::encode_string(text.as_bytes());
         UnsignedProof { signing_input: format!("{}.{}", part(&header), part(&claims)) }
     }
 }
@@ -378,6 +375,11 @@ mod tests {
         let expected = URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(b"the-access-token"));
         assert_eq!(claims["ath"], expected);
         assert!(claims.get("nonce").is_none(), "no nonce until a server gives one");
+        // Written without a serializer: a path with escapes and non-ASCII
+        // still makes JSON that reads back exactly.
+        let odd = url("https://fhir.example.org/r4/Patient/%22x%5C/Zo%C3%AB-ä");
+        let (_, claims) = verify_independently(&signed(&key, binding.proof_with_id("j", "GET", &odd, None, 1)));
+        assert_eq!(claims["htu"], "https://fhir.example.org/r4/Patient/%22x%5C/Zo%C3%AB-ä");
     }
 
     #[test]
@@ -386,10 +388,10 @@ mod tests {
         let mut binding = DpopBinding::new(public);
         let token = url("https://as.example.org/oauth2/token");
         let fhir = url("https://fhir.example.org/r4/Patient/1");
-        assert!(binding.note_nonce(&token, Some("eyJ7S_zG.eyJH0-Z.HX4w-7v")));
-        assert!(!binding.note_nonce(&token, Some("eyJ7S_zG.eyJH0-Z.HX4w-7v")), "the same nonce is not new");
-        assert!(!binding.note_nonce(&token, Some("bad\"nonce")), "not NQCHAR");
-        assert!(!binding.note_nonce(&token, Some("")));
+        binding.note_nonce(&token, Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+        binding.note_nonce(&token, Some("bad\"nonce"));
+        binding.note_nonce(&token, Some(""));
+        assert_eq!(binding.nonce_for(&token), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"), "malformed nonces are ignored");
         let (_, claims) = verify_independently(&signed(&key, binding.proof("POST", &token, None, 5).unwrap()));
         assert_eq!(claims["htm"], "POST");
         assert!(claims.get("ath").is_none());

@@ -44,32 +44,37 @@ impl<E: Effects> SessionHandle<E> {
         self.local.try_with_value(|local| local.dpop.is_some()).unwrap_or(false)
     }
 
-    /// A signed proof for one request, or `None` when the page holds no key.
-    async fn proof(self, what: &Proven<'_>) -> Result<Option<String>, Error> {
+    /// A signed proof for one request and the nonce it carries, or `None`
+    /// when the page holds no key.
+    async fn proof(self, what: &Proven<'_>) -> Result<Option<(String, Option<String>)>, Error> {
         let prepared = self.local.try_with_value(|local| {
             local.dpop.as_ref().map(|dpop| {
                 let unsigned = dpop.binding.proof(what.method, what.target, what.access_token, self.effects.now());
-                (dpop.key.clone(), unsigned)
+                (dpop.key.clone(), unsigned, dpop.binding.nonce_for(what.target).map(str::to_string))
             })
         });
-        let Some((key, unsigned)) = prepared.flatten() else { return Ok(None) };
+        let Some((key, unsigned, nonce)) = prepared.flatten() else { return Ok(None) };
         let unsigned = unsigned?;
         let signature = self.effects.sign(&key, unsigned.signing_input()).await.map_err(|detail| Error::DpopUnavailable { detail })?;
-        unsigned.finish(&signature).map(Some)
+        Ok(Some((unsigned.finish(&signature)?, nonce)))
     }
 
-    /// Keeps the nonce a response carried; whether it is a new one.
-    fn note_nonce(self, target: &HttpUrl, response: &Response) -> bool {
+    /// Keeps the nonce a response carried.
+    fn note_nonce(self, target: &HttpUrl, response: &Response) {
         let nonce = response.header("DPoP-Nonce");
-        self.local
-            .try_update_value(|local| local.dpop.as_mut().is_some_and(|dpop| dpop.binding.note_nonce(target, nonce)))
-            .unwrap_or(false)
+        self.local.update_value(|local| {
+            if let Some(dpop) = local.dpop.as_mut() {
+                dpop.binding.note_nonce(target, nonce);
+            }
+        });
     }
 
     /// Sends `request` with a proof when `what` is given and the page holds
-    /// a key; a nonce challenge is answered once with the nonce it gave, a
-    /// second challenge is [`Error::DpopNonceRepeated`]. `Err(Ok(detail))`
-    /// is a failure to get any answer (network, CORS, timeout).
+    /// a key; a nonce challenge is answered once with the nonce it gave
+    /// (requests in flight together may all be challenged for the same one,
+    /// and each retries), a second challenge, or one without a new nonce,
+    /// is [`Error::DpopNonceRepeated`]. `Err(Ok(detail))` is a failure to
+    /// get any answer (network, CORS, timeout).
     pub(super) async fn send_proven<'r>(
         self,
         request: impl Fn() -> Request<'r>,
@@ -77,20 +82,21 @@ impl<E: Effects> SessionHandle<E> {
     ) -> Result<Response, Result<String, Error>> {
         let mut retried = false;
         loop {
-            let proof = match &what {
-                Some(what) => self.proof(what).await.map_err(Err)?,
-                None => None,
+            let (proof, sent_nonce) = match &what {
+                Some(what) => self.proof(what).await.map_err(Err)?.unzip(),
+                None => (None, None),
             };
             let proven = proof.is_some();
             let response = self.effects.send(request().with_proof(proof)).await.map_err(Ok)?;
             let (Some(what), true) = (&what, proven) else { return Ok(response) };
-            let fresh = self.note_nonce(what.target, &response);
+            self.note_nonce(what.target, &response);
             let challenged = token_endpoint_wants_nonce(response.status, &response.body)
                 || resource_wants_nonce(response.status, response.header("WWW-Authenticate"));
             if !challenged {
                 return Ok(response);
             }
-            if retried || !fresh {
+            let given = response.header("DPoP-Nonce").map(str::trim);
+            if retried || given.is_none() || given == sent_nonce.flatten().as_deref() {
                 return Err(Err(Error::DpopNonceRepeated { url: what.target.to_string() }));
             }
             retried = true;

@@ -670,6 +670,32 @@ fn bound_tokens_go_with_a_proof_and_a_nonce_challenge_costs_one_retry_once() {
 }
 
 #[test]
+fn reads_in_flight_together_are_all_challenged_and_each_retries_once() {
+    let mut test = Test::new(5, |seen| {
+        if nonce_of(seen).as_deref() == Some("n-1") {
+            return answer(200, PATIENT);
+        }
+        Ok(Response {
+            status: 401,
+            body: String::new(),
+            headers: vec![("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#.into()), ("DPoP-Nonce", "n-1".into())],
+        })
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let session = test.session;
+    let outcomes = test.run(async move {
+        let reads = ["Patient/p1", "Condition?patient=p1", "Observation?patient=p1"].map(url);
+        let [a, b, c] = &reads;
+        let (a, b, c) = futures::join!(session.get(a), session.get(b), session.get(c));
+        [a, b, c]
+    });
+    for outcome in outcomes {
+        assert_eq!(outcome.unwrap(), PATIENT);
+    }
+    assert_eq!(test.seen(|s| s.url.starts_with(FHIR)).len(), 6, "each read challenged once, retried once");
+}
+
+#[test]
 fn a_nonce_challenge_that_repeats_is_reported_not_retried_forever() {
     let mut test = Test::new(5, |_| {
         Ok(Response {

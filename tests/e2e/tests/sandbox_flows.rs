@@ -256,7 +256,6 @@ async fn injected_token_and_id_token_failures_are_refused() {
         ("token-invalid-grant", "invalid_grant"),
         ("token-not-json", "a body that is not JSON"),
         ("token-without-access-token", "has no access_token"),
-        ("dpop-required", "requires DPoP-bound tokens"),
         ("confidential-client", "registered as a confidential client"),
     ];
     let urls: Vec<(String, &str)> = cases
@@ -778,6 +777,125 @@ async fn a_server_that_does_not_answer_in_time_is_named() {
         client.goto(&url).await.map_err(err)?;
         wait_for_text(&client, "did not answer within 2 seconds").await?;
         wait_for_text(&client, "openid-configuration").await
+    })
+    .await;
+}
+
+/// What the sandbox holds of a DPoP sign-in: every access and refresh token
+/// bound to a key, and the proofs its FHIR server accepted (with tokens).
+fn dpop_record(env: &AppWithSandbox) -> (bool, Vec<(String, String)>, String) {
+    let registry = env.sandbox.sandbox.registry();
+    let bound = !registry.access.is_empty()
+        && registry.access.values().all(|a| a.jkt.is_some())
+        && registry.refresh.values().all(|r| r.jkt.is_some());
+    (bound, registry.accepted_proofs.clone(), registry.rs_nonce.clone())
+}
+
+/// No key material where a page could keep it: storage is checked by
+/// `no_token_left_behind`; IndexedDB (where a CryptoKey could be put) must
+/// hold no database.
+async fn no_key_kept(client: &Client) -> Result<(), String> {
+    let databases = client
+        .execute_async("const done = arguments[0]; indexedDB.databases().then(d => done(d.length), () => done(-1));", vec![])
+        .await
+        .map_err(err)?;
+    check(databases == json!(0), format!("IndexedDB databases: {databases}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_through_a_redirect_binds_the_tokens_answers_nonces_refreshes_and_a_stolen_proof_is_refused() {
+    let env = AppWithSandbox::start().await;
+    // DPoP offered in the metadata, nonces wanted by both servers (RFC 9449 §8, §9).
+    env.control("/sandbox/faults", &json!({"dpop": "offered", "dpop_nonce": true}));
+    let url = env.launch(json!({"patient": "p010", "auto_approve": true, "token_lifetime": 5}));
+    let env_ref = &env;
+    Browser::run("dpop-redirect", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Ngozi Okonkwo").await?;
+        for section in ["#section-conditions", "#section-vital-signs"] {
+            let text = settled(&client, section).await?;
+            check(!text.contains("FHIR") && !text.contains("DPoP"), format!("{section}: {text}"))?;
+        }
+        wait_for_text_in(&client, "[data-testid=dpop-bound]", "yes").await?;
+        // The code exchange: challenged for the nonce, then granted; then a
+        // refresh with the rotated refresh token (5-second tokens).
+        let started = std::time::Instant::now();
+        while token_requests(env_ref) < 3 {
+            check(started.elapsed() < Duration::from_secs(15), format!("{} token requests", token_requests(env_ref)))?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (bound, accepted, rs_nonce) = dpop_record(env_ref);
+        check(bound, "a token was issued without a key binding: the app's proof was not used")?;
+        check(env_ref.sandbox.sandbox.registry().revoked_families.is_empty(), "a refresh token was reused")?;
+        // The FHIR server's nonce reached the proofs: the app answered its challenge.
+        let (proof, token) = accepted.last().cloned().ok_or("the FHIR server accepted no proof")?;
+        let claims = smart_core::jwt::decode(&proof).map_err(|e| format!("{e:?}"))?.claims;
+        check(claims.get("nonce").and_then(|n| n.as_str()) == Some(rs_nonce.as_str()), format!("proof claims: {claims:?}"))?;
+        // A thief with the token and a proof the app sent gets nothing.
+        let target = format!("{}{}", env_ref.sandbox.sandbox.origin, "/fhir/Patient/p010");
+        let replayed = smart_test_support::http(
+            "GET",
+            &target.replace("localhost", "127.0.0.1"),
+            &[("Authorization", &format!("DPoP {token}")), ("DPoP", &proof), ("Accept", "application/fhir+json")],
+            "",
+        );
+        check(replayed.status == 401, format!("a replayed proof got {}", replayed.status))?;
+        let as_bearer = smart_test_support::http(
+            "GET",
+            &target.replace("localhost", "127.0.0.1"),
+            &[("Authorization", &format!("Bearer {token}")), ("Accept", "application/fhir+json")],
+            "",
+        );
+        check(as_bearer.status == 401, format!("the bound token as a bearer token got {}", as_bearer.status))?;
+        let ended = script(&client, "return document.querySelector('[data-testid=signed-out]') === null").await?;
+        check(ended == json!(true), "the session ended")?;
+        no_key_kept(&client).await?;
+        no_token_left_behind(&client, env_ref).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_through_the_ehrs_popup_names_its_key_and_a_server_that_hides_its_requirement_is_diagnosed() {
+    let env = AppWithSandbox::start().await;
+    let ehr = env.sandbox_url("/ehr");
+    let env_ref = &env;
+    Browser::run("dpop-popup", |client| async move {
+        // The EHR simulator's own switch: DPoP required, nonces on.
+        client.goto(&ehr).await.map_err(err)?;
+        click(&client, "#dpop option[value=required]").await?;
+        click(&client, "input[name=dpop_nonce]").await?;
+        click(&client, "#patient option[value=p005]").await?;
+        click(&client, "input[name=deny_framing]").await?;
+        click(&client, "#launch").await?;
+        let ehr_window = client.window().await.map_err(err)?;
+        client.clone().enter_frame(0).await.map_err(err)?;
+        click(&client, "button.sign-in").await?;
+        let popup = wait_for_popup(&client, &ehr_window).await?;
+        client.switch_to_window(popup).await.map_err(err)?;
+        click(&client, "#approve").await?;
+        back_to_the_app_frame(&client, ehr_window).await?;
+        wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
+        let text = settled(&client, "#section-conditions").await?;
+        check(!text.contains("FHIR") && !text.contains("DPoP"), format!("conditions: {text}"))?;
+        wait_for_text_in(&client, "[data-testid=dpop-bound]", "yes").await?;
+        // The popup's key existed before authorize: the code was bound to it (dpop_jkt).
+        let codes_bound = {
+            let registry = env_ref.sandbox.sandbox.registry();
+            !registry.codes.is_empty() && registry.codes.values().all(|c| c.dpop_jkt.is_some())
+        };
+        check(codes_bound, "the authorize request named no dpop_jkt")?;
+        check(dpop_record(env_ref).0, "a token was issued without a key binding")?;
+        no_key_kept(&client).await?;
+        no_token_left_behind(&client, env_ref).await?;
+        // A server that requires DPoP without listing it in its metadata:
+        // "auto" sends no proof, and the refusal says what to set. (The
+        // SMART base: this browser has the Descope metadata in its cache.)
+        env_ref.control("/sandbox/faults", &json!({"dpop": "required-unadvertised"}));
+        let launch = env_ref.launch(json!({"patient": "p007", "auto_approve": true, "base": "smart"}));
+        client.goto(&launch).await.map_err(err)?;
+        wait_for_text(&client, "requires DPoP-bound tokens").await?;
+        wait_for_text(&client, "Set \"dpop\": \"required\"").await
     })
     .await;
 }
