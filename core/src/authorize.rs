@@ -244,7 +244,12 @@ impl FromJson for PendingAuthorization {
                 "standalone" => LaunchKind::Standalone,
                 other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
             },
-            server: required(o.one("server")?, "server")?,
+            server: {
+                let stored =
+                    o.get("server").and_then(Object::of).ok_or_else(|| JsonError::new("server", "is missing"))?;
+                AuthorizationServer::from_stored(stored, &url("fhir_base")?)
+                    .map_err(|e| JsonError::new(&format!("server.{}", e.path), e.problem))?
+            },
             dpop: match text("dpop")?.as_str() {
                 "off" => DpopUse::Off,
                 "preferred" => DpopUse::Preferred,
@@ -366,8 +371,15 @@ pub(crate) mod tests {
         let binding = DpopBinding::new(crate::dpop::PublicJwk::new(zero.clone(), zero).unwrap());
         let config = config(r#"{"type": "smart"}"#);
         let begin = |server: AuthorizationServer| {
-            PendingAuthorization::begin(&config.issuers[0], server, redirect(), LaunchMode::Standalone, Some(&binding), NOW)
-                .unwrap()
+            PendingAuthorization::begin(
+                &config.issuers[0],
+                server,
+                redirect(),
+                LaunchMode::Standalone,
+                Some(&binding),
+                NOW,
+            )
+            .unwrap()
         };
         let (url, pending) = begin(server());
         assert_eq!(param(&url, "dpop_jkt"), None, "the server does not list ES256");
@@ -415,7 +427,8 @@ pub(crate) mod tests {
     fn standalone_launch_has_no_launch_and_no_nonce_without_openid() {
         let config = config(r#"{"type": "smart"}"#);
         let (url, pending) =
-            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW).unwrap();
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW)
+                .unwrap();
         assert_eq!(param(&url, "launch"), None);
         assert_eq!(param(&url, "nonce"), None);
         assert_eq!(param(&url, "scope").unwrap(), "launch/patient patient/*.rs");
@@ -507,7 +520,8 @@ pub(crate) mod tests {
         let exchange = pending.accept(response(&state, None), NOW).unwrap();
         assert_eq!(exchange.key_set_to_fetch().map(|u| u.to_string()).as_deref(), Some("https://as.example.org/jwks"));
         let (_, standalone) =
-            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW).unwrap();
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW)
+                .unwrap();
         let state = standalone.state().as_str().to_string();
         assert_eq!(standalone.accept(response(&state, None), NOW).unwrap().key_set_to_fetch(), None);
     }

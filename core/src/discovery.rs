@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::json::{required, FromJson, JsonError, Object};
+use crate::json::{required, JsonError, Object};
 use crate::url::HttpUrl;
 use crate::Error;
 
@@ -32,9 +32,10 @@ pub enum DiscoveryKind {
     OpenId,
 }
 
-/// What the client knows about an authorization server. Serializable so the
-/// pending authorization can carry it across the redirect: the callback then
-/// needs no second discovery request before the token request.
+/// What the client knows about an authorization server. It keeps the
+/// document it was read from, so the pending authorization can carry it
+/// across the redirect and read it back with the same rules: the callback
+/// then needs no second discovery request before the token request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationServer {
     pub kind: DiscoveryKind,
@@ -50,29 +51,37 @@ pub struct AuthorizationServer {
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// Things that are allowed but worth telling the person who set this up.
     pub warnings: Vec<String>,
+    /// Where the document came from, and the document as it came.
+    source: (HttpUrl, String),
 }
 
 impl AuthorizationServer {
-    /// The form the pending authorization stores (read back by [`FromJson`]).
+    /// The form the pending authorization stores: the document as the
+    /// server sent it, read back by [`AuthorizationServer::from_stored`].
     pub(crate) fn to_json(&self) -> Value {
-        let url = |u: &Option<HttpUrl>| Value::from(u.as_ref().map(HttpUrl::to_string));
-        let mut doc = Map::new();
         let kind = match self.kind {
             DiscoveryKind::Smart => "smart",
             DiscoveryKind::OpenId => "openid",
         };
+        let mut doc = Map::new();
         doc.insert("kind".into(), kind.into());
-        doc.insert("issuer".into(), self.issuer.clone().into());
-        doc.insert("authorization_endpoint".into(), self.authorization_endpoint.to_string().into());
-        doc.insert("token_endpoint".into(), self.token_endpoint.to_string().into());
-        doc.insert("revocation_endpoint".into(), url(&self.revocation_endpoint));
-        doc.insert("jwks_uri".into(), url(&self.jwks_uri));
-        doc.insert("userinfo_endpoint".into(), url(&self.userinfo_endpoint));
-        doc.insert("scopes_supported".into(), self.scopes_supported.clone().into());
-        doc.insert("capabilities".into(), self.capabilities.clone().into());
-        doc.insert("dpop_algs".into(), self.dpop_signing_alg_values_supported.clone().into());
-        doc.insert("warnings".into(), self.warnings.clone().into());
+        doc.insert("url".into(), self.source.0.to_string().into());
+        doc.insert("document".into(), self.source.1.clone().into());
         Value::Object(doc)
+    }
+
+    /// Reads back what [`AuthorizationServer::to_json`] stored, with the
+    /// rules discovery applied to it (one reader, not two).
+    pub(crate) fn from_stored(o: Object<'_>, fhir_base: &HttpUrl) -> Result<AuthorizationServer, JsonError> {
+        let kind = match o.text("kind")?.as_deref() {
+            Some("smart") => DiscoveryKind::Smart,
+            Some("openid") => DiscoveryKind::OpenId,
+            _ => return Err(JsonError::new("kind", "is not smart or openid")),
+        };
+        let url = required(o.url("url")?, "url")?;
+        let document = required(o.text("document")?, "document")?;
+        AuthorizationServer::from_response(kind, &url, fhir_base, 200, &document)
+            .map_err(|e| JsonError::new("document", e.diagnosis().detail))
     }
 
     /// The Descope project whose Inbound Apps this server is, when its
@@ -181,28 +190,7 @@ impl AuthorizationServer {
             capabilities,
             dpop_signing_alg_values_supported,
             warnings,
-        })
-    }
-}
-
-impl FromJson for AuthorizationServer {
-    fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(AuthorizationServer {
-            kind: match o.text("kind")?.as_deref() {
-                Some("smart") => DiscoveryKind::Smart,
-                Some("openid") => DiscoveryKind::OpenId,
-                _ => return Err(JsonError::new("kind", "is not smart or openid")),
-            },
-            issuer: o.text("issuer")?,
-            authorization_endpoint: required(o.url("authorization_endpoint")?, "authorization_endpoint")?,
-            token_endpoint: required(o.url("token_endpoint")?, "token_endpoint")?,
-            revocation_endpoint: o.url("revocation_endpoint")?,
-            jwks_uri: o.url("jwks_uri")?,
-            userinfo_endpoint: o.url("userinfo_endpoint")?,
-            scopes_supported: o.texts("scopes_supported")?,
-            capabilities: o.texts("capabilities")?.unwrap_or_default(),
-            dpop_signing_alg_values_supported: o.texts("dpop_algs")?,
-            warnings: o.texts("warnings")?.unwrap_or_default(),
+            source: (url.clone(), body.to_string()),
         })
     }
 }
@@ -210,7 +198,6 @@ impl FromJson for AuthorizationServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::read;
 
     fn fhir_base() -> HttpUrl {
         HttpUrl::parse("https://ehr.example.org/fhir/R4").unwrap()
@@ -379,12 +366,23 @@ mod tests {
 
     #[test]
     fn survives_the_pending_record_round_trip() {
+        let stored = |server: &AuthorizationServer| {
+            let json = server.to_json();
+            AuthorizationServer::from_stored(Object::of(&json).unwrap(), &fhir_base()).unwrap()
+        };
+        // Relative SMART endpoints resolve against the FHIR base again.
         let server = smart(SMART_DOC).unwrap();
-        let json = server.to_json();
-        assert_eq!(read::<AuthorizationServer>(&json).unwrap(), server);
-        let mut openid = server.clone();
-        (openid.kind, openid.issuer, openid.scopes_supported) = (DiscoveryKind::OpenId, None, None);
-        let json = openid.to_json();
-        assert_eq!(read::<AuthorizationServer>(&json).unwrap(), openid);
+        assert_eq!(stored(&server), server);
+        assert_eq!(stored(&server).token_endpoint.to_string(), "https://ehr.example.org/auth/token");
+        // OpenID endpoints resolve against the document's own URL again.
+        let url = HttpUrl::parse("https://as.example.org/tenant/.well-known/openid-configuration").unwrap();
+        let body = r#"{"authorization_endpoint": "/authorize", "token_endpoint": "token", "dpop_signing_alg_values_supported": ["ES256"]}"#;
+        let openid = AuthorizationServer::from_response(DiscoveryKind::OpenId, &url, &fhir_base(), 200, body).unwrap();
+        assert_eq!(stored(&openid), openid);
+        assert_eq!(stored(&openid).dpop_signing_alg_values_supported, Some(vec!["ES256".to_string()]));
+        // A record whose document was altered is refused, not half-read.
+        let mut json = openid.to_json();
+        json["document"] = "{}".into();
+        assert!(AuthorizationServer::from_stored(Object::of(&json).unwrap(), &fhir_base()).is_err());
     }
 }

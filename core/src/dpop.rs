@@ -168,7 +168,9 @@ impl UnsignedProof {
     /// which is already the JWS form (RFC 7518 §3.4).
     pub fn finish(self, signature: &[u8]) -> Result<String, Error> {
         if signature.len() != 64 {
-            return Err(Error::DpopUnavailable { detail: format!("the signature has {} bytes, not 64", signature.len()) });
+            return Err(Error::DpopUnavailable {
+                detail: format!("the signature has {} bytes, not 64", signature.len()),
+            });
         }
         Ok(format!("{}.{}", self.signing_input, Base64UrlUnpadded::encode_string(signature)))
     }
@@ -472,7 +474,11 @@ mod tests {
         let endpoint = url("https://as.example.org/token");
         let refusal = || Error::TokenRequestRefused {
             status: 400,
-            error: crate::error::OAuthError { code: "invalid_dpop_proof".into(), description: Some("bad htu".into()), uri: None },
+            error: crate::error::OAuthError {
+                code: "invalid_dpop_proof".into(),
+                description: Some("bad htu".into()),
+                uri: None,
+            },
         };
         match DpopUse::Preferred.read_refusal(&endpoint, refusal()) {
             Error::DpopProofRefused { url, description } => {

@@ -632,11 +632,18 @@ mod tests {
             pending.dpop = dpop;
             exchange(pending)
         };
-        let response = |kind: &str| json!({"access_token": "at", "token_type": kind, "refresh_token": "rt"}).to_string();
+        let response =
+            |kind: &str| json!({"access_token": "at", "token_type": kind, "refresh_token": "rt"}).to_string();
         // No proof sent: a DPoP token cannot be used, and is refused.
-        assert!(matches!(with_dpop(DpopUse::Off).finish(200, &response("DPoP"), NOW), Err(Error::DpopTokenUnrequested)));
+        assert!(matches!(
+            with_dpop(DpopUse::Off).finish(200, &response("DPoP"), NOW),
+            Err(Error::DpopTokenUnrequested)
+        ));
         // Required: a bearer token is a downgrade, and is refused.
-        assert!(matches!(with_dpop(DpopUse::Required).finish(200, &response("Bearer"), NOW), Err(Error::DpopNotGranted)));
+        assert!(matches!(
+            with_dpop(DpopUse::Required).finish(200, &response("Bearer"), NOW),
+            Err(Error::DpopNotGranted)
+        ));
         // Preferred: a bearer token is taken, with a warning.
         let grant = with_dpop(DpopUse::Preferred).finish(200, &response("Bearer"), NOW).unwrap();
         let session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();

@@ -51,9 +51,15 @@ fn an_authorize_url_is_built_in_the_browser() {
     )
     .unwrap();
     let redirect = HttpUrl::parse("http://localhost:8080/callback").unwrap();
-    let (url, pending) =
-        PendingAuthorization::begin(issuer, server, redirect, LaunchMode::Ehr { launch: "L1".into() }, 1_800_000_000)
-            .unwrap();
+    let (url, pending) = PendingAuthorization::begin(
+        issuer,
+        server,
+        redirect,
+        LaunchMode::Ehr { launch: "L1".into() },
+        None,
+        1_800_000_000,
+    )
+    .unwrap();
     let text = url.to_string();
     assert!(text.contains(&format!("state={}", pending.state().as_str())), "{text}");
     assert!(text.contains("code_challenge_method=S256"));

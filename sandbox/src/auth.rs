@@ -446,15 +446,15 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool, jk
     }
     if has_scope(&grant.scope, "offline_access") || has_scope(&grant.scope, "online_access") {
         let refresh = random_id();
-        sandbox
-            .registry()
-            .refresh
-            .insert(refresh.clone(), RefreshRecord {
+        sandbox.registry().refresh.insert(
+            refresh.clone(),
+            RefreshRecord {
                 family: family.to_string(),
                 grant: grant.clone(),
                 used: false,
                 jkt: jkt.map(str::to_string),
-            });
+            },
+        );
         body["refresh_token"] = json!(refresh);
     }
     if with_id_token && has_scope(&grant.scope, "openid") {
@@ -737,7 +737,8 @@ impl BearerFailure {
             self.description.replace('"', "'")
         );
         let headers = response.headers_mut();
-        let value = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"sandbox\""));
+        let value =
+            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"sandbox\""));
         headers.insert(header::WWW_AUTHENTICATE, value);
         if let Some(nonce) = self.nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             headers.insert("dpop-nonce", nonce);
@@ -795,23 +796,37 @@ pub fn validate_bearer(
         (None, true) => return Err(unauthorized("invalid_token", "this token is not DPoP-bound".into())),
         // A stolen bound token sent as a bearer token is refused (§7.2).
         (Some(_), false) => {
-            return Err(BearerFailure::dpop("invalid_token", "this token is DPoP-bound: send it with the DPoP scheme and a proof".into()))
+            return Err(BearerFailure::dpop(
+                "invalid_token",
+                "this token is DPoP-bound: send it with the DPoP scheme and a proof".into(),
+            ))
         }
         (Some(_), true) => {}
     }
     let proofs: Vec<&str> = headers.get_all("dpop").iter().filter_map(|v| v.to_str().ok()).collect();
     let [proof] = proofs[..] else {
-        return Err(BearerFailure::dpop("invalid_dpop_proof", "exactly one DPoP proof must come with a bound token".into()));
+        return Err(BearerFailure::dpop(
+            "invalid_dpop_proof",
+            "exactly one DPoP proof must come with a bound token".into(),
+        ));
     };
     let nonce = registry.faults.dpop_nonce.then(|| registry.rs_nonce.clone());
-    let expected =
-        Expected { method: target.method, htu: &target.htu, access_token: Some(token), nonce: nonce.as_deref(), now: now() };
+    let expected = Expected {
+        method: target.method,
+        htu: &target.htu,
+        access_token: Some(token),
+        nonce: nonce.as_deref(),
+        now: now(),
+    };
     match dpop::verify(proof, &expected, &mut registry.dpop_jtis) {
         Ok(jkt) if Some(&jkt) == record.jkt.as_ref() => {
             registry.accepted_proofs.push((proof.to_string(), token.to_string()));
             Ok(record)
         }
-        Ok(_) => Err(BearerFailure::dpop("invalid_dpop_proof", "the proof's key is not the one the token is bound to".into())),
+        Ok(_) => Err(BearerFailure::dpop(
+            "invalid_dpop_proof",
+            "the proof's key is not the one the token is bound to".into(),
+        )),
         Err(Refusal::Invalid(why)) => Err(BearerFailure::dpop("invalid_dpop_proof", why)),
         Err(Refusal::NonceNeeded) => Err(BearerFailure {
             nonce,

@@ -87,7 +87,8 @@ pub fn verify(proof: &str, expected: &Expected<'_>, jtis: &mut HashSet<String>) 
     let parts: Vec<&str> = proof.split('.').collect();
     let [header, payload, signature] = parts[..] else { return Err(invalid("the proof is not a compact JWS")) };
     let json = |part: &str, name: &str| -> Result<Value, Refusal> {
-        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid(format!("the proof's {name} is not base64url")))?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid(format!("the proof's {name} is not base64url")))?;
         serde_json::from_slice(&bytes).map_err(|_| invalid(format!("the proof's {name} is not JSON")))
     };
     let (header_json, claims) = (json(header, "header")?, json(payload, "payload")?);
@@ -186,7 +187,10 @@ pub mod tests {
         let good = proof(&key, claims("a"));
         let jkt = verify(&good, &expected(Some("n1")), &mut jtis).unwrap();
         assert_eq!(jkt.len(), 43);
-        assert_eq!(verify(&good, &expected(Some("n1")), &mut jtis), Err(invalid("the proof was already used (its jti was seen before)")));
+        assert_eq!(
+            verify(&good, &expected(Some("n1")), &mut jtis),
+            Err(invalid("the proof was already used (its jti was seen before)"))
+        );
         assert_eq!(verify(&proof(&key, claims("b")), &expected(Some("n2")), &mut jtis), Err(Refusal::NonceNeeded));
     }
 
@@ -211,6 +215,8 @@ pub mod tests {
         let forged = proof(&key, claims("z"));
         let resigned = proof(&other, claims("z"));
         let spliced = format!("{}.{}", forged.rsplit_once('.').unwrap().0, resigned.rsplit_once('.').unwrap().1);
-        assert!(matches!(verify(&spliced, &expected(None), &mut HashSet::new()), Err(Refusal::Invalid(why)) if why.contains("signature")));
+        assert!(
+            matches!(verify(&spliced, &expected(None), &mut HashSet::new()), Err(Refusal::Invalid(why)) if why.contains("signature"))
+        );
     }
 }

@@ -236,8 +236,10 @@ async fn cors(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
         // Lets the app's origin see response timings (the benchmark reads them).
         headers.insert("timing-allow-origin", origin_value.clone());
-        headers
-            .insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate, Retry-After, DPoP-Nonce"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Retry-After, DPoP-Nonce"),
+        );
         if preflight {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
             headers.insert(

@@ -597,7 +597,8 @@ async fn dpop_binds_the_code_the_tokens_and_the_refresh_token_to_the_clients_key
     let (client, thief) = (DpopClient::new(5), DpopClient::new(6));
     let verifier = PkceVerifier::new_random().unwrap();
     let jkt = client.jkt();
-    let code = env.code(&[("dpop_jkt", jkt.as_str()), ("scope", "launch/patient patient/*.rs offline_access")], &verifier);
+    let code =
+        env.code(&[("dpop_jkt", jkt.as_str()), ("scope", "launch/patient patient/*.rs offline_access")], &verifier);
     let token_url = env.url("/oauth2/v1/apps/token");
     let exchange = [
         ("grant_type", "authorization_code"),
@@ -614,7 +615,8 @@ async fn dpop_binds_the_code_the_tokens_and_the_refresh_token_to_the_clients_key
     let nonce = challenged.header("dpop-nonce").expect("the nonce to use").to_string();
     let stolen = env.post_token(&exchange, Some(&thief.proof("POST", &token_url, None, Some(&nonce))));
     assert_eq!(error(&stolen), (400, Some("invalid_dpop_proof".into())));
-    let wrong_htu = env.post_token(&exchange, Some(&client.proof("POST", &env.url("/oauth2/v1/token"), None, Some(&nonce))));
+    let wrong_htu =
+        env.post_token(&exchange, Some(&client.proof("POST", &env.url("/oauth2/v1/token"), None, Some(&nonce))));
     assert_eq!(error(&wrong_htu), (400, Some("invalid_dpop_proof".into())));
     let granted = env.post_token(&exchange, Some(&client.proof("POST", &token_url, None, Some(&nonce))));
     assert_eq!(granted.status, 200, "{}", granted.body);

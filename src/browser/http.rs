@@ -32,7 +32,7 @@ pub enum Cache {
 
 /// A request as the app makes it: a GET of JSON (with the bearer token for
 /// the FHIR API), or a POST of a form (token, refresh, revocation).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Request<'a> {
     pub url: String,
     /// The `Accept` header.
@@ -66,7 +66,11 @@ impl<'a> Request<'a> {
     /// GET from the FHIR API with the access token (the session has checked
     /// that `url` is on the FHIR base's origin).
     pub fn fhir(url: &HttpUrl, scheme: &'static str, token: &'a str) -> Request<'a> {
-        Request { accept: "application/fhir+json", authorization: Some((scheme, token)), ..Request::json(url.to_string()) }
+        Request {
+            accept: "application/fhir+json",
+            authorization: Some((scheme, token)),
+            ..Request::json(url.to_string())
+        }
     }
 
     /// The request with a DPoP proof.

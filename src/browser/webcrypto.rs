@@ -99,7 +99,9 @@ pub async fn dpop_key() -> Result<(web_sys::CryptoKey, PublicJwk), Error> {
     let unavailable = |detail: &str| Error::DpopUnavailable { detail: detail.to_string() };
     let subtle = subtle().map_err(|d| unavailable(&d))?;
     let usages = Array::of1(&JsValue::from_str("sign"));
-    let made = subtle.generate_key_with_object(&p256(), false, &usages).map_err(|_| unavailable("ECDSA P-256 key generation is not supported"))?;
+    let made = subtle
+        .generate_key_with_object(&p256(), false, &usages)
+        .map_err(|_| unavailable("ECDSA P-256 key generation is not supported"))?;
     let pair = JsFuture::from(made).await.map_err(|_| unavailable("ECDSA P-256 key generation failed"))?;
     let private: web_sys::CryptoKey = field(&pair, "privateKey").unchecked_into();
     let public: web_sys::CryptoKey = field(&pair, "publicKey").unchecked_into();
@@ -112,7 +114,9 @@ pub async fn dpop_key() -> Result<(web_sys::CryptoKey, PublicJwk), Error> {
 /// Signs `data` with ES256; WebCrypto gives r || s, the JWS form.
 pub async fn sign_es256(key: &web_sys::CryptoKey, data: &[u8]) -> Result<Vec<u8>, String> {
     let algorithm = js_object(&[("name", "ECDSA"), ("hash", "SHA-256")]);
-    let signing = subtle()?.sign_with_object_and_u8_array(&algorithm, key, data).map_err(|_| "the DPoP proof could not be signed")?;
+    let signing = subtle()?
+        .sign_with_object_and_u8_array(&algorithm, key, data)
+        .map_err(|_| "the DPoP proof could not be signed")?;
     let signature = JsFuture::from(signing).await.map_err(|_| "the DPoP proof could not be signed")?;
     Ok(Uint8Array::new(&signature).to_vec())
 }

@@ -55,7 +55,11 @@ impl<E: Effects> SessionHandle<E> {
         });
         let Some((key, unsigned, nonce)) = prepared.flatten() else { return Ok(None) };
         let unsigned = unsigned?;
-        let signature = self.effects.sign(&key, unsigned.signing_input()).await.map_err(|detail| Error::DpopUnavailable { detail })?;
+        let signature = self
+            .effects
+            .sign(&key, unsigned.signing_input())
+            .await
+            .map_err(|detail| Error::DpopUnavailable { detail })?;
         Ok(Some((unsigned.finish(&signature)?, nonce)))
     }
 
@@ -75,9 +79,9 @@ impl<E: Effects> SessionHandle<E> {
     /// and each retries), a second challenge, or one without a new nonce,
     /// is [`Error::DpopNonceRepeated`]. `Err(Ok(detail))` is a failure to
     /// get any answer (network, CORS, timeout).
-    pub(super) async fn send_proven<'r>(
+    pub(super) async fn send_proven(
         self,
-        request: impl Fn() -> Request<'r>,
+        request: Request<'_>,
         what: Option<Proven<'_>>,
     ) -> Result<Response, Result<String, Error>> {
         let mut retried = false;
@@ -87,7 +91,7 @@ impl<E: Effects> SessionHandle<E> {
                 None => (None, None),
             };
             let proven = proof.is_some();
-            let response = self.effects.send(request().with_proof(proof)).await.map_err(Ok)?;
+            let response = self.effects.send(request.clone().with_proof(proof)).await.map_err(Ok)?;
             let (Some(what), true) = (&what, proven) else { return Ok(response) };
             self.note_nonce(what.target, &response);
             let challenged = token_endpoint_wants_nonce(response.status, &response.body)

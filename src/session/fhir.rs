@@ -36,10 +36,11 @@ impl<E: Effects> SessionHandle<E> {
             let scheme = if bound { TokenType::Dpop.scheme() } else { TokenType::Bearer.scheme() };
             let what = bound.then_some(Proven { method: "GET", target: url, access_token: Some(&token) });
             let target = url.to_string();
-            let response = self.send_proven(|| Request::fhir(url, scheme, &token), what).await.map_err(|failure| match failure {
-                Ok(detail) => Error::FhirUnreachable { url: target.clone(), detail },
-                Err(error) => error,
-            })?;
+            let response =
+                self.send_proven(Request::fhir(url, scheme, &token), what).await.map_err(|failure| match failure {
+                    Ok(detail) => Error::FhirUnreachable { url: target.clone(), detail },
+                    Err(error) => error,
+                })?;
             if bound && resource_refused_proof(response.status, response.header("WWW-Authenticate")) {
                 return Err(Error::DpopProofRefused { url: target, description: None });
             }

@@ -16,8 +16,8 @@ mod tests;
 
 use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
-use smart_core::session::Session;
 use smart_core::form::FormPost;
+use smart_core::session::Session;
 use smart_core::Error;
 
 use crate::browser::http::{Request, Response};
@@ -164,13 +164,14 @@ impl<E: Effects> SessionHandle<E> {
     /// `Err(Ok(detail))`: no answer at all.
     pub async fn post_form(self, post: &FormPost) -> Result<Response, Result<String, Error>> {
         let what = dpop::Proven { method: "POST", target: &post.url, access_token: None };
-        self.send_proven(|| Request::form(post), Some(what)).await
+        self.send_proven(Request::form(post), Some(what)).await
     }
 
     /// The access token for `url` and whether it is DPoP-bound, if the
     /// session still holds one: the session refuses any URL not on the FHIR
     /// base's origin.
     fn token_for(self, url: &smart_core::url::HttpUrl) -> Result<(String, bool), Error> {
-        self.with_untracked(|s| s.bearer_for(url).map(|t| (t.to_string(), s.is_dpop_bound()))).ok_or(Error::NoSession)?
+        self.with_untracked(|s| s.bearer_for(url).map(|t| (t.to_string(), s.is_dpop_bound())))
+            .ok_or(Error::NoSession)?
     }
 }

@@ -67,7 +67,8 @@ async fn prepare(
         Some(_) if issuer.dpop.decide(&server)?.is_on() => Some(new_dpop_key().await?),
         _ => None,
     };
-    let begun = PendingAuthorization::begin(issuer, server, redirect_uri, mode, key.as_ref().map(|k| &k.binding), now());
+    let begun =
+        PendingAuthorization::begin(issuer, server, redirect_uri, mode, key.as_ref().map(|k| &k.binding), now());
     if let Some(session) = keep_key {
         session.use_dpop_key(key);
     }

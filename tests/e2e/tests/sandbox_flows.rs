@@ -796,7 +796,10 @@ fn dpop_record(env: &AppWithSandbox) -> (bool, Vec<(String, String)>, String) {
 /// hold no database.
 async fn no_key_kept(client: &Client) -> Result<(), String> {
     let databases = client
-        .execute_async("const done = arguments[0]; indexedDB.databases().then(d => done(d.length), () => done(-1));", vec![])
+        .execute_async(
+            "const done = arguments[0]; indexedDB.databases().then(d => done(d.length), () => done(-1));",
+            vec![],
+        )
         .await
         .map_err(err)?;
     check(databases == json!(0), format!("IndexedDB databases: {databases}"))
@@ -830,7 +833,10 @@ async fn dpop_through_a_redirect_binds_the_tokens_answers_nonces_refreshes_and_a
         // The FHIR server's nonce reached the proofs: the app answered its challenge.
         let (proof, token) = accepted.last().cloned().ok_or("the FHIR server accepted no proof")?;
         let claims = smart_core::jwt::decode(&proof).map_err(|e| format!("{e:?}"))?.claims;
-        check(claims.get("nonce").and_then(|n| n.as_str()) == Some(rs_nonce.as_str()), format!("proof claims: {claims:?}"))?;
+        check(
+            claims.get("nonce").and_then(|n| n.as_str()) == Some(rs_nonce.as_str()),
+            format!("proof claims: {claims:?}"),
+        )?;
         // A thief with the token and a proof the app sent gets nothing.
         let target = format!("{}{}", env_ref.sandbox.sandbox.origin, "/fhir/Patient/p010");
         let replayed = smart_test_support::http(
