@@ -88,7 +88,7 @@ impl DpopUse {
             (DpopUse::Off, TokenType::Dpop) => Err(Error::DpopTokenUnrequested),
             (DpopUse::Required, TokenType::Bearer) => Err(Error::DpopNotGranted),
             (DpopUse::Preferred, TokenType::Bearer) => {
-                Ok(Some("the server ignored the DPoP proof and issued bearer tokens, which are not bound to this page"))
+                Ok(Some("the server ignored the DPoP proof and issued bearer tokens"))
             }
             _ => Ok(None),
         }
@@ -139,7 +139,7 @@ impl PublicJwk {
         if coordinate(&x) && coordinate(&y) {
             Ok(PublicJwk { x, y })
         } else {
-            Err(Error::DpopUnavailable { detail: "the browser exported a public key that is not P-256".into() })
+            Err(Error::DpopUnavailable { detail: "the public key is not P-256".into() })
         }
     }
 
@@ -198,20 +198,18 @@ fn mentions(text: &str, word: &[u8]) -> bool {
     text.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
 }
 
-/// Whether a token endpoint's refusal is a nonce challenge (§8: 400 with
-/// `use_dpop_nonce`).
-pub fn token_endpoint_wants_nonce(status: u16, body: &str) -> bool {
-    status == 400
-        && crate::json::parse(body.as_bytes())
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(|e| e == "use_dpop_nonce"))
-            .unwrap_or(false)
-}
-
-/// Whether a resource server's 401 is a nonce challenge (§9:
-/// `WWW-Authenticate: DPoP error="use_dpop_nonce"`).
-pub fn resource_wants_nonce(status: u16, www_authenticate: Option<&str>) -> bool {
-    status == 401 && www_authenticate.is_some_and(|c| mentions(c, b"use_dpop_nonce"))
+/// Whether an answer is a nonce challenge: a token endpoint's 400 with
+/// `use_dpop_nonce` (§8), or a resource server's 401 with
+/// `WWW-Authenticate: DPoP error="use_dpop_nonce"` (§9). The error code is
+/// looked for as bytes (no second parse of the body; a 400 that merely
+/// mentions the code in its description is retried once, harmlessly).
+pub fn is_nonce_challenge(status: u16, body: &str, www_authenticate: Option<&str>) -> bool {
+    const CODE: &[u8] = b"use_dpop_nonce";
+    match status {
+        400 => mentions(body, CODE),
+        401 => www_authenticate.is_some_and(|c| mentions(c, CODE)),
+        _ => false,
+    }
 }
 
 /// Whether a resource server's 401 refuses the proof itself (§7.1).
@@ -456,15 +454,17 @@ mod tests {
 
     #[test]
     fn nonce_challenges_are_recognised_from_either_server() {
-        assert!(token_endpoint_wants_nonce(400, r#"{"error":"use_dpop_nonce","error_description":"x"}"#));
-        assert!(!token_endpoint_wants_nonce(400, r#"{"error":"invalid_dpop_proof"}"#));
-        assert!(!token_endpoint_wants_nonce(401, r#"{"error":"use_dpop_nonce"}"#));
-        assert!(!token_endpoint_wants_nonce(400, "not json"));
-        assert!(resource_wants_nonce(401, Some(r#"DPoP error="use_dpop_nonce", error_description="fresh""#)));
-        assert!(resource_wants_nonce(401, Some(r#"DPoP algs="ES256", error="USE_DPOP_NONCE""#)));
-        assert!(!resource_wants_nonce(401, Some(r#"DPoP error="invalid_token""#)));
-        assert!(!resource_wants_nonce(403, Some(r#"DPoP error="use_dpop_nonce""#)));
-        assert!(!resource_wants_nonce(401, None));
+        let challenge = |status, body| is_nonce_challenge(status, body, None);
+        assert!(challenge(400, r#"{"error":"use_dpop_nonce","error_description":"x"}"#));
+        assert!(!challenge(400, r#"{"error":"invalid_dpop_proof"}"#));
+        assert!(!challenge(401, r#"{"error":"use_dpop_nonce"}"#), "a 401's challenge is in its header");
+        assert!(!challenge(400, "not json"));
+        let resource = |status, header| is_nonce_challenge(status, "", header);
+        assert!(resource(401, Some(r#"DPoP error="use_dpop_nonce", error_description="fresh""#)));
+        assert!(resource(401, Some(r#"DPoP algs="ES256", error="USE_DPOP_NONCE""#)));
+        assert!(!resource(401, Some(r#"DPoP error="invalid_token""#)));
+        assert!(!resource(403, Some(r#"DPoP error="use_dpop_nonce""#)));
+        assert!(!resource(401, None));
         assert!(resource_refused_proof(401, Some(r#"DPoP error="invalid_dpop_proof""#)));
         assert!(!resource_refused_proof(401, Some(r#"DPoP error="use_dpop_nonce""#)));
     }

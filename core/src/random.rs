@@ -14,7 +14,10 @@ pub const TOKEN_BYTES: usize = 32;
 /// Fills a fixed-size array from the CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| Error::RandomUnavailable { detail: e.to_string() })?;
+    // Not getrandom's own text: its `Display` links std::io's error
+    // messages (for OS errors, which a browser has none of).
+    getrandom::fill(&mut bytes)
+        .map_err(|_| Error::RandomUnavailable { detail: "crypto.getRandomValues is unavailable or failed".into() })?;
     Ok(bytes)
 }
 

@@ -7,7 +7,7 @@
 //! and it is never stored.
 
 use leptos::prelude::*;
-use smart_core::dpop::{resource_wants_nonce, token_endpoint_wants_nonce, DpopBinding};
+use smart_core::dpop::{is_nonce_challenge, DpopBinding};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
@@ -94,9 +94,7 @@ impl<E: Effects> SessionHandle<E> {
             let response = self.effects.send(request.clone().with_proof(proof)).await.map_err(Ok)?;
             let (Some(what), true) = (&what, proven) else { return Ok(response) };
             self.note_nonce(what.target, &response);
-            let challenged = token_endpoint_wants_nonce(response.status, &response.body)
-                || resource_wants_nonce(response.status, response.header("WWW-Authenticate"));
-            if !challenged {
+            if !is_nonce_challenge(response.status, &response.body, response.header("WWW-Authenticate")) {
                 return Ok(response);
             }
             let given = response.header("DPoP-Nonce").map(str::trim);
