@@ -5,9 +5,11 @@
 # content-hashed file. It also writes 404.html, the fallback page static
 # hosts without rewrites (GitHub Pages, an S3 error document) serve for
 # deep links such as /callback. In release builds it minifies
-# wasm-bindgen's JS glue (Trunk's own minifier fails on it) with terser
-# (installed by scripts/setup.sh), updates its integrity hash, and drops
-# index.html's comments (they are for its readers, not for every visit).
+# wasm-bindgen's JS glue and snippets (Trunk's own minifier fails on them)
+# with terser (installed by scripts/setup.sh), updates their integrity
+# hashes, and drops index.html's comments (they are for its readers, not
+# for every visit). In every build the glue and snippets get names with
+# their content's hash.
 set -eu
 cd "$TRUNK_STAGING_DIR"
 
@@ -15,23 +17,60 @@ sri() {
   node -e 'const d = require("crypto").createHash("sha384").update(require("fs").readFileSync(process.argv[1]));
     process.stdout.write("sha384-" + d.digest("base64"))' "$1"
 }
+release=false
 if [ "${TRUNK_PROFILE:-}" = "release" ]; then
+  release=true
   if ! command -v terser >/dev/null || ! command -v node >/dev/null; then
     echo "trunk-post-build: terser and node are needed for a release build;" \
       "run scripts/setup.sh and put .tools/node_modules/.bin on PATH (scripts/env.sh does)" >&2
     exit 1
   fi
-  for glue in *.js; do
-    before=$(sri "$glue")
-    terser "$glue" --module --compress --mangle --output "$glue.min"
-    mv "$glue.min" "$glue"
-    after=$(sri "$glue")
-    sed -i "s|$before|$after|" index.html
-    if ! grep -q "$after" index.html; then
-      echo "trunk-post-build: index.html has no integrity hash for $glue to update" >&2
-      exit 1
-    fi
-  done
+fi
+# Minifies a JS file in release builds.
+minify() {
+  if $release; then
+    terser "$1" --module --compress --mangle --output "$1.min"
+    mv "$1.min" "$1"
+  fi
+}
+# Updates a file's integrity hash in index.html (Trunk preloads the glue
+# and the snippets with SRI) from what it was (`$2`).
+integrity() {
+  after=$(sri "$1")
+  sed -i "s|$2|$after|" index.html
+  if ! grep -q "$after" index.html; then
+    echo "trunk-post-build: index.html has no integrity hash for $1 to update" >&2
+    exit 1
+  fi
+}
+# Gives a file a name with its content's hash and updates the references
+# to it: the hosting rules cache JS for a year as immutable, so a file
+# whose content changes must change its name (Trunk names the glue after
+# the wasm, and wasm-bindgen names snippets after the crate, not the
+# content, so neither would).
+content_name() {
+  hashed="${1%.js}-$(sha256sum "$1" | cut -c1-16).js"
+  mv "$1" "$hashed"
+  sed -i "s|$1|$hashed|g" index.html
+  # In the glue, only where it is imported: the wasm names its imports
+  # by the original path, and the glue's import object must keep it.
+  if [ -n "$2" ]; then
+    sed -i "s#\(from *[\"']\./\)$1\([\"']\)#\1$hashed\2#" "$2"
+  fi
+}
+glue=$(ls smart-app-*.js)
+glue_was=$(sri "$glue")
+# wasm-bindgen's JS snippets (src/browser/crypto.js), imported by the glue.
+for snippet in $(find snippets -name '*.js' 2>/dev/null); do
+  was=$(sri "$snippet")
+  minify "$snippet"
+  integrity "$snippet" "$was"
+  content_name "$snippet" "$glue"
+done
+minify "$glue"
+integrity "$glue" "$glue_was"
+content_name "$glue" ""
+if $release; then
   perl -0pi -e 's/[ \t]*<!--.*?-->\n?//gs' index.html
 fi
 awk '

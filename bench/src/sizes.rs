@@ -33,18 +33,28 @@ pub fn brotli_len(bytes: &[u8]) -> usize {
 }
 
 /// The files a browser fetches on a first visit: everything in `dist`
-/// except `config.json`, which belongs to the deployment, not the build,
-/// and `404.html`, the same page served instead of `index.html` by hosts
-/// without rewrites.
+/// (wasm-bindgen's JS snippets in `snippets/` too) except `config.json`,
+/// which belongs to the deployment, not the build, and `404.html`, the same
+/// page served instead of `index.html` by hosts without rewrites.
 pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
-    let mut sizes: Vec<AssetSize> = std::fs::read_dir(dist)
-        .expect("read dist")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().is_file())
-        .map(|entry| {
-            let bytes = std::fs::read(entry.path()).expect("read asset");
+    let mut files = Vec::new();
+    let mut folders = vec![dist.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read dist").filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut sizes: Vec<AssetSize> = files
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).expect("read asset");
             AssetSize {
-                name: entry.file_name().to_string_lossy().into_owned(),
+                name: path.strip_prefix(dist).unwrap_or(&path).to_string_lossy().into_owned(),
                 raw: bytes.len(),
                 gzip: gzip_len(&bytes),
                 brotli: brotli_len(&bytes),

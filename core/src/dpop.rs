@@ -159,20 +159,20 @@ pub struct UnsignedProof {
 }
 
 impl UnsignedProof {
-    /// What the key signs (JWS signing input, RFC 7515 §5.1).
-    pub fn signing_input(&self) -> &[u8] {
-        self.signing_input.as_bytes()
+    /// What the key signs (JWS signing input, RFC 7515 §5.1; ASCII).
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
     }
 
-    /// The proof, with WebCrypto's ECDSA signature: r and s, 32 bytes each,
-    /// which is already the JWS form (RFC 7518 §3.4).
-    pub fn finish(self, signature: &[u8]) -> Result<String, Error> {
-        if signature.len() != 64 {
-            return Err(Error::DpopUnavailable {
-                detail: format!("the signature has {} bytes, not 64", signature.len()),
-            });
+    /// The proof, with the ECDSA signature in base64url: r and s, 32 bytes
+    /// each, as WebCrypto gives them and JWS wants them (RFC 7518 §3.4),
+    /// which is 86 base64url characters.
+    pub fn finish(self, signature: &str) -> Result<String, Error> {
+        let base64url = signature.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if signature.len() != 86 || !base64url {
+            return Err(Error::DpopUnavailable { detail: "the signature is not 64 bytes of base64url".into() });
         }
-        Ok(format!("{}.{}", self.signing_input, Base64UrlUnpadded::encode_string(signature)))
+        Ok(format!("{}.{signature}", self.signing_input))
     }
 }
 
@@ -352,8 +352,8 @@ mod tests {
     }
 
     fn signed(key: &SigningKey, unsigned: UnsignedProof) -> String {
-        let signature: Signature = key.sign(unsigned.signing_input());
-        unsigned.finish(&signature.to_bytes()).unwrap()
+        let signature: Signature = key.sign(unsigned.signing_input().as_bytes());
+        unsigned.finish(&URL_SAFE_NO_PAD.encode(signature.to_bytes())).unwrap()
     }
 
     #[test]
@@ -402,6 +402,8 @@ mod tests {
         let a = binding.proof("GET", &fhir, Some("t"), 5).unwrap();
         let b = binding.proof("GET", &fhir, Some("t"), 5).unwrap();
         assert_ne!(a.signing_input(), b.signing_input());
+        let c = binding.proof("GET", &fhir, Some("t"), 5).unwrap();
+        assert!(c.finish(&"A+".repeat(43)).is_err(), "standard base64 is not base64url");
     }
 
     #[test]
@@ -420,7 +422,7 @@ mod tests {
     fn a_signature_of_the_wrong_length_is_refused() {
         let (_, public) = fixed_key();
         let unsigned = DpopBinding::new(public).proof_with_id("j", "GET", &url("https://a.example/"), None, 1);
-        assert!(matches!(unsigned.finish(&[0u8; 70]), Err(Error::DpopUnavailable { .. })));
+        assert!(matches!(unsigned.finish(&URL_SAFE_NO_PAD.encode([0u8; 70])), Err(Error::DpopUnavailable { .. })));
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub trait Effects: Copy + 'static {
     /// WebCrypto key).
     type Key: Clone + 'static;
 
-    /// Signs `data` with `key`, ES256 (the JWS form: r || s).
-    fn sign(self, key: &Self::Key, data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>>;
+    /// Signs the text `input` with `key`, ES256: the signature in
+    /// base64url (r || s, the JWS form).
+    fn sign(self, key: &Self::Key, input: &str) -> impl Future<Output = Result<String, String>>;
 }
 
 /// The browser: `fetch`, `Date.now`, `setTimeout` and the page's task queue.
@@ -73,8 +74,8 @@ impl Effects for Browser {
 
     type Key = web_sys::CryptoKey;
 
-    fn sign(self, key: &Self::Key, data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>> {
-        webcrypto::sign_es256(key, data)
+    fn sign(self, key: &Self::Key, input: &str) -> impl Future<Output = Result<String, String>> {
+        webcrypto::sign_es256(key, input)
     }
 }
 

@@ -3,26 +3,29 @@
 //! RSASSA-PKCS1-v1_5 with SHA-256), and the DPoP key (ECDSA P-256): made
 //! non-extractable, held in the page's memory only, signing with ES256.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::{Array, Promise};
 use smart_core::dpop::PublicJwk;
 use smart_core::id_token::{Jwks, RsaPublicKey};
 use smart_core::jwt::DecodedJwt;
 use smart_core::session::SignatureVerdict;
 use smart_core::url::HttpUrl;
 use smart_core::Error;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::http::{fetch, Request};
 
-/// A plain JS object of string fields (WebCrypto's parameters).
-fn js_object(fields: &[(&str, &str)]) -> Object {
-    let object = Object::new();
-    for (name, value) in fields {
-        // Setting a field on a fresh plain object cannot fail.
-        let _ = Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value));
-    }
-    object
+// The promise chains themselves are JavaScript (crypto.js): a few hundred
+// bytes there against several KB of compiled futures here.
+#[wasm_bindgen(module = "/src/browser/crypto.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = dpopKey)]
+    fn dpop_key_js() -> Promise;
+    #[wasm_bindgen(js_name = signEs256)]
+    fn sign_es256_js(key: &web_sys::CryptoKey, input: &str) -> Promise;
+    #[wasm_bindgen(js_name = verifyRs256)]
+    fn verify_rs256_js(n: &str, e: &str, signature: &[u8], data: &[u8]) -> Promise;
 }
 
 /// Fetches the authorization server's key set (its body).
@@ -53,70 +56,29 @@ pub async fn verify_id_token(token: &DecodedJwt, key_set: Option<Result<String, 
     }
 }
 
-fn subtle() -> Result<web_sys::SubtleCrypto, String> {
-    web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .map(|c| c.subtle())
-        .ok_or_else(|| "WebCrypto is not available (the page must be served over https or from localhost)".into())
-}
-
 async fn verify_rs256(key: &RsaPublicKey, token: &DecodedJwt) -> Result<bool, String> {
-    let subtle = subtle()?;
-    // Only the public numbers: `use`, `key_ops` or `alg` values that differ
-    // in spelling would otherwise make importKey refuse a good key.
-    let jwk = js_object(&[("kty", "RSA"), ("n", &key.n), ("e", &key.e), ("alg", "RS256")]);
-    let algorithm = js_object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")]);
-    let usages = Array::of1(&JsValue::from_str("verify"));
-    let import = subtle
-        .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)
-        .map_err(|_| "the signing key could not be imported".to_string())?;
-    let crypto_key: web_sys::CryptoKey = JsFuture::from(import)
-        .await
-        .map_err(|_| "the signing key is not a valid RSA key".to_string())?
-        .unchecked_into();
-    let signature = Uint8Array::from(token.signature.as_slice());
-    let data = Uint8Array::from(token.signing_input.as_bytes());
-    let verify = subtle
-        .verify_with_object_and_buffer_source_and_buffer_source(&algorithm, &crypto_key, &signature, &data)
-        .map_err(|_| "the signature could not be checked".to_string())?;
-    let verdict = JsFuture::from(verify).await.map_err(|_| "the signature could not be checked".to_string())?;
+    let verdict = verify_rs256_js(&key.n, &key.e, &token.signature, token.signing_input.as_bytes());
+    let verdict = JsFuture::from(verdict).await.map_err(|_| {
+        "WebCrypto refused the key or the signature (the page must be served over https or from localhost)"
+    })?;
     Ok(verdict.as_bool().unwrap_or(false))
-}
-
-/// ECDSA P-256, as WebCrypto names it for key generation.
-fn p256() -> Object {
-    js_object(&[("name", "ECDSA"), ("namedCurve", "P-256")])
-}
-
-fn field(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Makes the page's DPoP key: the private key cannot be exported (not even
 /// by this page's own script), only used to sign; the public half comes
 /// back as its JWK coordinates.
 pub async fn dpop_key() -> Result<(web_sys::CryptoKey, PublicJwk), Error> {
-    let unavailable = |detail: &str| Error::DpopUnavailable { detail: detail.to_string() };
-    let subtle = subtle().map_err(|d| unavailable(&d))?;
-    let usages = Array::of1(&JsValue::from_str("sign"));
-    let made = subtle
-        .generate_key_with_object(&p256(), false, &usages)
-        .map_err(|_| unavailable("ECDSA P-256 key generation is not supported"))?;
-    let pair = JsFuture::from(made).await.map_err(|_| unavailable("ECDSA P-256 key generation failed"))?;
-    let private: web_sys::CryptoKey = field(&pair, "privateKey").unchecked_into();
-    let public: web_sys::CryptoKey = field(&pair, "publicKey").unchecked_into();
-    let export = subtle.export_key("jwk", &public).map_err(|_| unavailable("the public key could not be exported"))?;
-    let jwk = JsFuture::from(export).await.map_err(|_| unavailable("the public key could not be exported"))?;
-    let coordinate = |name| field(&jwk, name).as_string().unwrap_or_default();
-    Ok((private, PublicJwk::new(coordinate("x"), coordinate("y"))?))
+    let made = JsFuture::from(dpop_key_js())
+        .await
+        .map_err(|_| Error::DpopUnavailable { detail: "no ECDSA P-256 key could be made".into() })?;
+    let made = Array::from(&made);
+    let coordinate = |i| made.get(i).as_string().unwrap_or_default();
+    let public = PublicJwk::new(coordinate(1), coordinate(2))?;
+    Ok((made.get(0).unchecked_into(), public))
 }
 
-/// Signs `data` with ES256; WebCrypto gives r || s, the JWS form.
-pub async fn sign_es256(key: &web_sys::CryptoKey, data: &[u8]) -> Result<Vec<u8>, String> {
-    let algorithm = js_object(&[("name", "ECDSA"), ("hash", "SHA-256")]);
-    let signing = subtle()?
-        .sign_with_object_and_u8_array(&algorithm, key, data)
-        .map_err(|_| "the DPoP proof could not be signed")?;
-    let signature = JsFuture::from(signing).await.map_err(|_| "the DPoP proof could not be signed")?;
-    Ok(Uint8Array::new(&signature).to_vec())
+/// Signs `input` with ES256: the signature in base64url (r || s, the JWS form).
+pub async fn sign_es256(key: &web_sys::CryptoKey, input: &str) -> Result<String, String> {
+    let signed = JsFuture::from(sign_es256_js(key, input)).await;
+    signed.ok().and_then(|s| s.as_string()).ok_or_else(|| "the DPoP proof could not be signed".into())
 }

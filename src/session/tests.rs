@@ -144,8 +144,8 @@ impl Effects for Fake {
     /// (against an independent verifier) and end to end.
     type Key = ();
 
-    fn sign(self, _key: &(), _data: &[u8]) -> impl Future<Output = Result<Vec<u8>, String>> {
-        std::future::ready(Ok(vec![1; 64]))
+    fn sign(self, _key: &(), _input: &str) -> impl Future<Output = Result<String, String>> {
+        std::future::ready(Ok("A".repeat(86)))
     }
 }
 

@@ -79,7 +79,10 @@ pub fn copy_dist(dist: &Path, target: &Path) {
     std::fs::create_dir_all(target).expect("create the site directory");
     for entry in std::fs::read_dir(dist).expect("read dist").flatten() {
         let path = entry.path();
-        if path.is_file() {
+        if path.is_dir() {
+            // wasm-bindgen's JS snippets (`snippets/`).
+            copy_dist(&path, &target.join(entry.file_name()));
+        } else {
             std::fs::copy(&path, target.join(entry.file_name())).expect("copy a built file");
         }
     }
