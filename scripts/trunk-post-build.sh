@@ -60,8 +60,14 @@ content_name() {
 }
 glue=$(ls smart-app-*.js)
 glue_was=$(sri "$glue")
-# wasm-bindgen's JS snippets (src/browser/crypto.js), imported by the glue.
+# wasm-bindgen's JS snippets (src/browser/calls.js), imported by the glue.
+# wasm-bindgen leaves a renamed or removed snippet's old file in its output,
+# and Trunk copies that too: what the glue does not import goes.
 for snippet in $(find snippets -name '*.js' 2>/dev/null); do
+  if ! grep -q "$snippet" "$glue"; then
+    rm "$snippet"
+    continue
+  fi
   was=$(sri "$snippet")
   minify "$snippet"
   integrity "$snippet" "$was"

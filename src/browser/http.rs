@@ -1,6 +1,7 @@
 //! `fetch`, reduced to what the app needs: a status, the few headers the
-//! app reads, and the body as text. Written on `web_sys` directly: a wrapper
-//! crate would add bundle weight for nothing the app uses.
+//! app reads, and the body as text. The call is a few lines of JavaScript
+//! (calls.js), cheaper there than as compiled futures over `web_sys`; a
+//! wrapper crate would add bundle weight for nothing the app uses.
 //!
 //! [`Request`] and [`Response`] hold no browser types, so the session's
 //! logic runs natively against a scripted fake ([`super::Effects`]).
@@ -10,10 +11,10 @@ use std::cell::Cell;
 use smart_core::config::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use smart_core::form::FormPost;
 use smart_core::url::HttpUrl;
-use wasm_bindgen::closure::Closure;
+use js_sys::Array;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit};
 
 /// The response headers the app reads; no other is copied out of the browser.
 const READ_HEADERS: [&str; 3] = ["Retry-After", "WWW-Authenticate", "DPoP-Nonce"];
@@ -140,60 +141,55 @@ fn network_failure(error: JsValue) -> String {
     )
 }
 
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = send)]
+    fn send_js(
+        url: &str,
+        method: &str,
+        headers: &str,
+        body: Option<&str>,
+        no_store: bool,
+        timeout_ms: u32,
+        read: &str,
+    ) -> js_sys::Promise;
+}
+
 /// Sends a request without cookies or other credentials (every server the
 /// app talks to authenticates by bearer token or PKCE, never by cookie)
 /// and reads the whole body as text. A server that does not answer within
-/// `request_timeout_seconds` is given up on (the request is aborted).
+/// `request_timeout_seconds` is given up on (the request is aborted). The
+/// call itself is `send` in calls.js; what to send and what the answer
+/// means is decided here and above.
 pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
-    let headers = Headers::new().map_err(network_failure)?;
-    headers.set("Accept", request.accept).map_err(network_failure)?;
+    // Header names and values never hold a line break (the values are
+    // tokens, proofs and media types), so one separator does.
+    let mut headers = format!("Accept\n{}", request.accept);
     if let Some((scheme, token)) = request.authorization {
-        headers.set("Authorization", &format!("{scheme} {token}")).map_err(network_failure)?;
+        headers.push_str(&format!("\nAuthorization\n{scheme} {token}"));
     }
     if let Some(proof) = &request.dpop {
-        headers.set("DPoP", proof).map_err(network_failure)?;
+        headers.push_str(&format!("\nDPoP\n{proof}"));
     }
     if request.form.is_some() {
-        headers.set("Content-Type", FormPost::CONTENT_TYPE).map_err(network_failure)?;
+        headers.push_str(&format!("\nContent-Type\n{}", FormPost::CONTENT_TYPE));
     }
-    let init = RequestInit::new();
-    init.set_method(request.method());
-    init.set_headers(&headers);
-    init.set_credentials(RequestCredentials::Omit);
-    init.set_cache(match request.cache {
-        Cache::NoStore => RequestCache::NoStore,
-        Cache::Allowed => RequestCache::Default,
-    });
-    if let Some(body) = request.form {
-        init.set_body(&JsValue::from_str(body));
-    }
-    let window = web_sys::window().ok_or("no browser window")?;
-    // No answer in time aborts the request (and the reading of its body).
-    let controller = AbortController::new().map_err(network_failure)?;
-    init.set_signal(Some(&controller.signal()));
-    // Kept until the timer is cleared below, then dropped: nothing leaks.
-    let abort = Closure::once(move || controller.abort());
-    let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(
-            abort.as_ref().unchecked_ref(),
-            (TIMEOUT_SECONDS.get() * 1000) as i32,
-        )
-        .unwrap_or_default();
-    let answer = async {
-        let response: web_sys::Response =
-            JsFuture::from(window.fetch_with_str_and_init(&request.url, &init)).await?.unchecked_into();
-        let text = JsFuture::from(response.text()?).await?;
-        Ok::<_, JsValue>((response, text))
-    }
-    .await;
-    window.clear_timeout_with_handle(timer);
-    let (response, text) = answer.map_err(network_failure)?;
-    let received = response.headers();
-    let mut headers = Vec::new();
-    for name in READ_HEADERS {
-        if let Ok(Some(value)) = received.get(name) {
-            headers.push((name, value));
+    let promise = send_js(
+        &request.url,
+        request.method(),
+        &headers,
+        request.form,
+        request.cache == Cache::NoStore,
+        TIMEOUT_SECONDS.get() * 1000,
+        &READ_HEADERS.join("\n"),
+    );
+    let answer = Array::from(&JsFuture::from(promise).await.map_err(network_failure)?);
+    let mut received = Vec::new();
+    for (i, name) in READ_HEADERS.into_iter().enumerate() {
+        if let Some(value) = answer.get(i as u32 + 2).as_string() {
+            received.push((name, value));
         }
     }
-    Ok(Response { status: response.status(), body: text.as_string().unwrap_or_default(), headers })
+    let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+    Ok(Response { status, body: answer.get(1).as_string().unwrap_or_default(), headers: received })
 }

@@ -16,9 +16,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::http::{fetch, Request};
 
-// The promise chains themselves are JavaScript (crypto.js): a few hundred
+// The promise chains themselves are JavaScript (calls.js): a few hundred
 // bytes there against several KB of compiled futures here.
-#[wasm_bindgen(module = "/src/browser/crypto.js")]
+#[wasm_bindgen(module = "/src/browser/calls.js")]
 extern "C" {
     #[wasm_bindgen(js_name = dpopKey)]
     fn dpop_key_js() -> Promise;

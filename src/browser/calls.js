@@ -1,0 +1,54 @@
+// The browser calls whose promise chains the app makes most: fetch and
+// WebCrypto. Written here, they cost a few hundred bytes instead of
+// several KB of compiled wasm (bench/README.md); every decision about
+// what to send and what an answer means stays in Rust. Nothing here
+// stores or logs a key, a token or a proof.
+
+// One request, without cookies or other credentials (every server the app
+// talks to authenticates by token or PKCE, never by cookie), aborted after
+// `timeoutMs`. `headers` is "name\nvalue\nname\nvalue…"; `noStore` keeps
+// the answer out of the HTTP cache. Resolves to [status, body, then the
+// value (or null) of each header named in `read`, "\n"-separated];
+// rejects with the browser's error (an AbortError after the timeout).
+export async function send(url, method, headers, body, noStore, timeoutMs, read) {
+  const request = { method, headers: new Headers(), body, credentials: "omit", cache: noStore ? "no-store" : "default" };
+  const pairs = headers.split("\n");
+  for (let i = 0; i < pairs.length; i += 2) request.headers.set(pairs[i], pairs[i + 1]);
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  request.signal = abort.signal;
+  try {
+    const response = await fetch(url, request);
+    const text = await response.text();
+    return [response.status, text, ...read.split("\n").map((name) => response.headers.get(name))];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+const rsa = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+
+// A P-256 key pair whose private key cannot be exported (not even by this
+// page); resolves to [privateKey, x, y], the public key's JWK coordinates.
+export async function dpopKey() {
+  const pair = await crypto.subtle.generateKey(ecdsa, false, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  return [pair.privateKey, jwk.x, jwk.y];
+}
+
+// ES256 over the text `input`; resolves to the signature (r || s, the JWS
+// form) in base64url.
+export async function signEs256(key, input) {
+  const signature = await crypto.subtle.sign(ecdsa, key, new TextEncoder().encode(input));
+  return btoa(String.fromCharCode(...new Uint8Array(signature)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// RS256 with the public key (n, e): only those numbers, since `use`,
+// `key_ops` or `alg` values spelt differently would make importKey refuse
+// a good key. Resolves to whether the signature holds.
+export async function verifyRs256(n, e, signature, data) {
+  const key = await crypto.subtle.importKey("jwk", { kty: "RSA", n, e }, rsa, false, ["verify"]);
+  return crypto.subtle.verify(rsa, key, signature, data);
+}
