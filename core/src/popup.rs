@@ -7,11 +7,11 @@
 use crate::route::query_value;
 
 /// Marks the app's own messages among whatever else a page receives.
-const PREFIX: &str = "smart-sign-in-callback:";
+pub const PREFIX: &str = "smart-sign-in-callback:";
 
 /// Longest query a hand-back may carry; authorization responses are far
 /// shorter, and anything longer is not one.
-const MAX_QUERY_LENGTH: usize = 16 * 1024;
+pub const MAX_QUERY_LENGTH: usize = 16 * 1024;
 
 /// The message the popup posts: the callback query, prefixed.
 pub fn handback_message(query: &str) -> String {

@@ -52,3 +52,45 @@ export async function verifyRs256(n, e, signature, data) {
   const key = await crypto.subtle.importKey("jwk", { kty: "RSA", n, e }, rsa, false, ["verify"]);
   return crypto.subtle.verify(rsa, key, signature, data);
 }
+
+// Resolves after `ms` milliseconds.
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// In the opener of a sign-in popup: resolves to the first message from
+// `popup` on this page's own origin that starts with `prefix` and is at
+// most `max` characters long (the Rust side reads it); other messages are
+// ignored. Rejects once the popup is seen closed on two polls in a row, so
+// a hand-back posted just before closing still gets through.
+export function popupMessage(popup, prefix, max, pollMs) {
+  return new Promise((resolve, reject) => {
+    let closedBefore = false;
+    const heard = (event) => {
+      const data = event.data;
+      if (event.origin === location.origin && event.source === popup && typeof data === "string"
+          && data.startsWith(prefix) && data.length <= max) {
+        stop();
+        resolve(data);
+      }
+    };
+    const timer = setInterval(() => {
+      if (popup.closed && closedBefore) {
+        stop();
+        reject();
+      }
+      closedBefore = popup.closed;
+    }, pollMs);
+    const stop = () => {
+      removeEventListener("message", heard);
+      clearInterval(timer);
+    };
+    addEventListener("message", heard);
+  });
+}
+
+// Marks `name` on the performance timeline at the next animation frame:
+// after the updates already queued have reached the DOM.
+export function markWhenDrawn(name) {
+  requestAnimationFrame(() => performance.mark(name));
+}

@@ -9,13 +9,14 @@ pub fn mark(name: &str) {
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = markWhenDrawn)]
+    fn mark_when_drawn_js(name: &str);
+}
+
 /// Records `name` at the next animation frame: after the reactive updates
 /// already queued have reached the DOM, just before it is painted.
 pub fn mark_when_drawn(name: String) {
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    let callback = Closure::once_into_js(move || mark(&name));
-    if let Some(window) = web_sys::window() {
-        let _ = window.request_animation_frame(callback.unchecked_ref());
-    }
+    mark_when_drawn_js(&name);
 }

@@ -3,17 +3,14 @@
 //! The rules (what a hand-back looks like, when a page is one) live in
 //! `smart_core::popup`.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-
 use js_sys::{Object, Promise};
-use smart_core::popup::{handback_message, is_handback, parse_handback};
+use smart_core::popup::{handback_message, is_handback, parse_handback, MAX_QUERY_LENGTH, PREFIX};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
-use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MessageEvent, Window};
+use web_sys::Window;
 
 use super::{navigation, pending_store};
 
@@ -78,50 +75,20 @@ pub fn hand_back() -> bool {
     true
 }
 
-/// Listeners that must live while the opener waits, removed afterwards.
-struct Waiting {
-    on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_tick: Closure<dyn FnMut()>,
-    interval: i32,
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = popupMessage)]
+    fn popup_message(popup: &Window, prefix: &str, max: usize, poll_ms: i32) -> Promise;
 }
 
 /// In the opener: waits for the popup's hand-back and returns the callback
-/// query. Messages from other origins or other windows are ignored. A
-/// popup seen closed on two polls in a row (a hand-back posted just before
-/// closing still gets through) ends the wait with [`Error::PopupClosed`].
+/// query. Messages from other origins or other windows are ignored (the
+/// listener is `popupMessage` in calls.js). A popup seen closed on two
+/// polls in a row (a hand-back posted just before closing still gets
+/// through) ends the wait with [`Error::PopupClosed`].
 pub async fn wait_for_callback(popup: Window) -> Result<String, Error> {
-    let window = window().ok_or(Error::PopupClosed)?;
-    let origin = window.location().origin().unwrap_or_default();
-    let waiting: Rc<RefCell<Option<Waiting>>> = Rc::new(RefCell::new(None));
-    let promise = Promise::new(&mut |resolve, reject| {
-        let from = popup.clone();
-        let origin = origin.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let from_popup = event.source().is_some_and(|source| Object::is(&source, &from));
-            if event.origin() != origin || !from_popup {
-                return;
-            }
-            if let Some(query) = event.data().as_string().as_deref().and_then(parse_handback) {
-                let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(query));
-            }
-        });
-        let watched = popup.clone();
-        let seen_closed = Cell::new(false);
-        let on_tick = Closure::<dyn FnMut()>::new(move || {
-            if watched.closed().unwrap_or(true) && seen_closed.replace(true) {
-                let _ = reject.call0(&JsValue::NULL);
-            }
-        });
-        let _ = window.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
-        let interval = window
-            .set_interval_with_callback_and_timeout_and_arguments_0(on_tick.as_ref().unchecked_ref(), CLOSED_POLL_MS)
-            .unwrap_or_default();
-        *waiting.borrow_mut() = Some(Waiting { on_message, _on_tick: on_tick, interval });
-    });
-    let outcome = JsFuture::from(promise).await;
-    if let Some(done) = waiting.borrow_mut().take() {
-        let _ = window.remove_event_listener_with_callback("message", done.on_message.as_ref().unchecked_ref());
-        window.clear_interval_with_handle(done.interval);
-    }
-    outcome.ok().and_then(|query| query.as_string()).ok_or(Error::PopupClosed)
+    let longest = PREFIX.len() + MAX_QUERY_LENGTH;
+    let message = JsFuture::from(popup_message(&popup, PREFIX, longest, CLOSED_POLL_MS)).await;
+    let data = message.ok().and_then(|data| data.as_string()).ok_or(Error::PopupClosed)?;
+    parse_handback(&data).map(str::to_string).ok_or(Error::PopupClosed)
 }
