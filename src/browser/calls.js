@@ -7,13 +7,19 @@
 // One request, without cookies or other credentials (every server the app
 // talks to authenticates by token or PKCE, never by cookie), aborted after
 // `timeoutMs`. `headers` is "name\nvalue\nname\nvalue…"; `noStore` keeps
-// the answer out of the HTTP cache. Resolves to [status, body, then the
-// value (or null) of each header named in `read`, "\n"-separated];
-// rejects with the browser's error (an AbortError after the timeout).
-export async function send(url, method, headers, body, noStore, timeoutMs, read) {
+// the answer out of the HTTP cache; with a DPoP `key`, the proof's
+// `signingInput` is signed and sent as the DPoP header. Resolves to
+// [status, body, then the value (or null) of each header named in `read`,
+// "\n"-separated]; rejects with the browser's error (an AbortError after
+// the timeout), or "dpop-sign" when the proof could not be signed.
+export async function send(url, method, headers, body, noStore, timeoutMs, read, key, signingInput) {
   const request = { method, headers: new Headers(), body, credentials: "omit", cache: noStore ? "no-store" : "default" };
   const pairs = headers.split("\n");
   for (let i = 0; i < pairs.length; i += 2) request.headers.set(pairs[i], pairs[i + 1]);
+  if (key) {
+    const signature = await signEs256(key, signingInput).catch(() => Promise.reject("dpop-sign"));
+    request.headers.set("DPoP", signingInput + "." + signature);
+  }
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   request.signal = abort.signal;

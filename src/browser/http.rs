@@ -8,10 +8,10 @@
 
 use std::cell::Cell;
 
+use js_sys::Array;
 use smart_core::config::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use smart_core::form::FormPost;
 use smart_core::url::HttpUrl;
-use js_sys::Array;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -41,8 +41,6 @@ pub struct Request<'a> {
     /// The access token, sent as `Authorization: {scheme} {token}` (the
     /// scheme `Bearer`, or `DPoP` for a bound token).
     pub authorization: Option<(&'static str, &'a str)>,
-    /// A DPoP proof, sent as the `DPoP` header (RFC 9449 §4.1).
-    pub dpop: Option<String>,
     /// A form body (`application/x-www-form-urlencoded`): the request is a POST.
     pub form: Option<&'a str>,
     pub cache: Cache,
@@ -51,7 +49,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// GET a JSON document past the HTTP cache.
     pub fn json(url: String) -> Request<'a> {
-        Request { url, accept: "application/json", authorization: None, dpop: None, form: None, cache: Cache::NoStore }
+        Request { url, accept: "application/json", authorization: None, form: None, cache: Cache::NoStore }
     }
 
     /// GET public metadata (a discovery document) through the HTTP cache.
@@ -72,11 +70,6 @@ impl<'a> Request<'a> {
             authorization: Some((scheme, token)),
             ..Request::json(url.to_string())
         }
-    }
-
-    /// The request with a DPoP proof.
-    pub fn with_proof(self, proof: Option<String>) -> Request<'a> {
-        Request { dpop: proof, ..self }
     }
 
     pub fn method(&self) -> &'static str {
@@ -128,6 +121,9 @@ pub fn set_timeout_seconds(seconds: u32) {
 }
 
 fn network_failure(error: JsValue) -> String {
+    if error.as_string().as_deref() == Some("dpop-sign") {
+        return "the browser could not sign the DPoP proof (WebCrypto refused the page's key)".into();
+    }
     let aborted = error.dyn_ref::<web_sys::DomException>().is_some_and(|e| e.name() == "AbortError");
     if aborted {
         return format!(
@@ -152,24 +148,29 @@ extern "C" {
         no_store: bool,
         timeout_ms: u32,
         read: &str,
+        key: Option<&web_sys::CryptoKey>,
+        signing_input: Option<&str>,
     ) -> js_sys::Promise;
+}
+
+/// Sends a request without a DPoP proof ([`send`]).
+pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
+    send(request, None).await
 }
 
 /// Sends a request without cookies or other credentials (every server the
 /// app talks to authenticates by bearer token or PKCE, never by cookie)
-/// and reads the whole body as text. A server that does not answer within
-/// `request_timeout_seconds` is given up on (the request is aborted). The
-/// call itself is `send` in calls.js; what to send and what the answer
-/// means is decided here and above.
-pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
+/// and reads the whole body as text; with `proof`, a DPoP proof (RFC 9449
+/// §4.1): its signing input, signed with the key on the way. A server
+/// that does not answer within `request_timeout_seconds` is given up on
+/// (the request is aborted). The call itself is `send` in calls.js; what to
+/// send and what the answer means is decided here and above.
+pub async fn send(request: Request<'_>, proof: Option<(&web_sys::CryptoKey, &str)>) -> Result<Response, String> {
     // Header names and values never hold a line break (the values are
     // tokens, proofs and media types), so one separator does.
     let mut headers = format!("Accept\n{}", request.accept);
     if let Some((scheme, token)) = request.authorization {
         headers.push_str(&format!("\nAuthorization\n{scheme} {token}"));
-    }
-    if let Some(proof) = &request.dpop {
-        headers.push_str(&format!("\nDPoP\n{proof}"));
     }
     if request.form.is_some() {
         headers.push_str(&format!("\nContent-Type\n{}", FormPost::CONTENT_TYPE));
@@ -182,6 +183,8 @@ pub async fn fetch(request: Request<'_>) -> Result<Response, String> {
         request.cache == Cache::NoStore,
         TIMEOUT_SECONDS.get() * 1000,
         &READ_HEADERS.join("\n"),
+        proof.map(|(key, _)| key),
+        proof.map(|(_, input)| input),
     );
     let answer = Array::from(&JsFuture::from(promise).await.map_err(network_failure)?);
     let mut received = Vec::new();

@@ -29,9 +29,15 @@ use http::{Request, Response};
 
 /// HTTP, time and tasks, as the session uses them.
 pub trait Effects: Copy + 'static {
-    /// Sends `request`; `Err` is a failure to get any answer (network,
-    /// CORS, timeout), described for the user.
-    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>>;
+    /// Sends `request`, with a DPoP proof when `proof` gives the key and
+    /// the proof's signing input (signed on the way); `Err` is a failure to
+    /// get any answer (network, CORS, timeout, signing), described for the
+    /// user.
+    fn send(
+        self,
+        request: Request<'_>,
+        proof: Option<(&Self::Key, &str)>,
+    ) -> impl Future<Output = Result<Response, String>>;
 
     /// The current time in whole seconds since the epoch.
     fn now(self) -> UnixTime;
@@ -43,12 +49,8 @@ pub trait Effects: Copy + 'static {
     fn spawn(self, task: impl Future<Output = ()> + 'static);
 
     /// The page's DPoP signing key (in the browser, a non-extractable
-    /// WebCrypto key).
+    /// WebCrypto key, signing with ES256).
     type Key: Clone + 'static;
-
-    /// Signs the text `input` with `key`, ES256: the signature in
-    /// base64url (r || s, the JWS form).
-    fn sign(self, key: &Self::Key, input: &str) -> impl Future<Output = Result<String, String>>;
 }
 
 /// The browser: `fetch`, `Date.now`, `setTimeout` and the page's task queue.
@@ -56,8 +58,12 @@ pub trait Effects: Copy + 'static {
 pub struct Browser;
 
 impl Effects for Browser {
-    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>> {
-        http::fetch(request)
+    fn send(
+        self,
+        request: Request<'_>,
+        proof: Option<(&Self::Key, &str)>,
+    ) -> impl Future<Output = Result<Response, String>> {
+        http::send(request, proof)
     }
 
     fn now(self) -> UnixTime {
@@ -73,10 +79,6 @@ impl Effects for Browser {
     }
 
     type Key = web_sys::CryptoKey;
-
-    fn sign(self, key: &Self::Key, input: &str) -> impl Future<Output = Result<String, String>> {
-        webcrypto::sign_es256(key, input)
-    }
 }
 
 /// The current time in whole seconds since the epoch.

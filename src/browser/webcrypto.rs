@@ -22,8 +22,6 @@ use super::http::{fetch, Request};
 extern "C" {
     #[wasm_bindgen(js_name = dpopKey)]
     fn dpop_key_js() -> Promise;
-    #[wasm_bindgen(js_name = signEs256)]
-    fn sign_es256_js(key: &web_sys::CryptoKey, input: &str) -> Promise;
     #[wasm_bindgen(js_name = verifyRs256)]
     fn verify_rs256_js(n: &str, e: &str, signature: &[u8], data: &[u8]) -> Promise;
 }
@@ -75,10 +73,4 @@ pub async fn dpop_key() -> Result<(web_sys::CryptoKey, PublicJwk), Error> {
     let coordinate = |i| made.get(i).as_string().unwrap_or_default();
     let public = PublicJwk::new(coordinate(1), coordinate(2))?;
     Ok((made.get(0).unchecked_into(), public))
-}
-
-/// Signs `input` with ES256: the signature in base64url (r || s, the JWS form).
-pub async fn sign_es256(key: &web_sys::CryptoKey, input: &str) -> Result<String, String> {
-    let signed = JsFuture::from(sign_es256_js(key, input)).await;
-    signed.ok().and_then(|s| s.as_string()).ok_or_else(|| "the DPoP proof could not be signed".into())
 }

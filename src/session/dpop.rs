@@ -7,7 +7,7 @@
 //! and it is never stored.
 
 use leptos::prelude::*;
-use smart_core::dpop::{is_nonce_challenge, DpopBinding};
+use smart_core::dpop::{is_nonce_challenge, DpopBinding, UnsignedProof};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
@@ -21,6 +21,14 @@ use crate::browser::Effects;
 pub struct DpopKey<K> {
     pub key: K,
     pub binding: DpopBinding,
+}
+
+/// A proof to send: the key signs it on the way out (`Effects::send`).
+struct Proof<K> {
+    key: K,
+    unsigned: UnsignedProof,
+    /// The server's nonce it carries.
+    nonce: Option<String>,
 }
 
 /// What a request with a proof is for.
@@ -44,9 +52,8 @@ impl<E: Effects> SessionHandle<E> {
         self.local.try_with_value(|local| local.dpop.is_some()).unwrap_or(false)
     }
 
-    /// A signed proof for one request and the nonce it carries, or `None`
-    /// when the page holds no key.
-    async fn proof(self, what: &Proven<'_>) -> Result<Option<(String, Option<String>)>, Error> {
+    /// The proof for one request, or `None` when the page holds no key.
+    fn proof(self, what: &Proven<'_>) -> Result<Option<Proof<E::Key>>, Error> {
         let prepared = self.local.try_with_value(|local| {
             local.dpop.as_ref().map(|dpop| {
                 let unsigned = dpop.binding.proof(what.method, what.target, what.access_token, self.effects.now());
@@ -54,13 +61,7 @@ impl<E: Effects> SessionHandle<E> {
             })
         });
         let Some((key, unsigned, nonce)) = prepared.flatten() else { return Ok(None) };
-        let unsigned = unsigned?;
-        let signature = self
-            .effects
-            .sign(&key, unsigned.signing_input())
-            .await
-            .map_err(|detail| Error::DpopUnavailable { detail })?;
-        Ok(Some((unsigned.finish(&signature)?, nonce)))
+        Ok(Some(Proof { key, unsigned: unsigned?, nonce }))
     }
 
     /// Keeps the nonce a response carried.
@@ -86,19 +87,21 @@ impl<E: Effects> SessionHandle<E> {
     ) -> Result<Response, Result<String, Error>> {
         let mut retried = false;
         loop {
-            let (proof, sent_nonce) = match &what {
-                Some(what) => self.proof(what).await.map_err(Err)?.unzip(),
-                None => (None, None),
+            let proof = match &what {
+                Some(what) => self.proof(what).map_err(Err)?,
+                None => None,
             };
             let proven = proof.is_some();
-            let response = self.effects.send(request.clone().with_proof(proof)).await.map_err(Ok)?;
+            let signing = proof.as_ref().map(|p| (&p.key, p.unsigned.signing_input()));
+            let response = self.effects.send(request.clone(), signing).await.map_err(Ok)?;
+            let sent_nonce = proof.and_then(|p| p.nonce);
             let (Some(what), true) = (&what, proven) else { return Ok(response) };
             self.note_nonce(what.target, &response);
             if !is_nonce_challenge(response.status, &response.body, response.header("WWW-Authenticate")) {
                 return Ok(response);
             }
             let given = response.header("DPoP-Nonce").map(str::trim);
-            if retried || given.is_none() || given == sent_nonce.flatten().as_deref() {
+            if retried || given.is_none() || given == sent_nonce.as_deref() {
                 return Err(Err(Error::DpopNonceRepeated { url: what.target.to_string() }));
             }
             retried = true;

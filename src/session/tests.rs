@@ -110,11 +110,14 @@ impl Future for Sleep {
 const SLOW: &str = "slow=1";
 
 impl Effects for Fake {
-    fn send(self, request: Request<'_>) -> impl Future<Output = Result<Response, String>> {
+    fn send(self, request: Request<'_>, proof: Option<(&(), &str)>) -> impl Future<Output = Result<Response, String>> {
         let seen = Seen {
             method: request.method(),
             authorization: request.authorization.map(|(scheme, token)| format!("{scheme} {token}")),
-            dpop: request.dpop.clone(),
+            // A fixed "signature": what the session does with proofs is
+            // tested here, the signature itself in smart-core (against an
+            // independent verifier) and end to end.
+            dpop: proof.map(|(_, input)| format!("{input}.{}", "A".repeat(86))),
             url: request.url,
             body: request.form.map(str::to_string),
             at: self.0.now_ms.get() / 1000,
@@ -139,14 +142,7 @@ impl Effects for Fake {
         self.0.spawner.spawn_local(task).expect("the test's pool runs");
     }
 
-    /// The fake key signs with a fixed "signature": what the session does
-    /// with proofs is tested here, the signature itself in smart-core
-    /// (against an independent verifier) and end to end.
     type Key = ();
-
-    fn sign(self, _key: &(), _input: &str) -> impl Future<Output = Result<String, String>> {
-        std::future::ready(Ok("A".repeat(86)))
-    }
 }
 
 /// A test's pool, world and session handle.
