@@ -78,6 +78,14 @@ integrity "$glue" "$glue_was"
 content_name "$glue" ""
 if $release; then
   perl -0pi -e 's/[ \t]*<!--.*?-->\n?//gs' index.html
+  # The stylesheet without its comments and layout whitespace (its
+  # integrity hash updated). Only whitespace next to braces, semicolons,
+  # commas and '>' goes, which never changes what CSS means.
+  for css in *.css; do
+    was=$(sri "$css")
+    perl -0pi -e 's{/\*.*?\*/}{}gs; s/\s+/ /g; s/\s*([{};,>])\s*/$1/g; s/^ //' "$css"
+    integrity "$css" "$was"
+  done
 fi
 awk '
   /<script type="module">/ { inside = 1; next }
