@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use e2e::browser::{
-    back_to_the_app_frame, check, click, console_messages, launch_from_the_ehr, script, text_content, wait_for_popup,
-    wait_for_text, wait_for_text_in,
+    back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script, text_content,
+    wait_for_popup, wait_for_text, wait_for_text_in,
 };
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
@@ -856,7 +856,19 @@ async fn dpop_through_a_redirect_binds_the_tokens_answers_nonces_refreshes_and_a
         let ended = script(&client, "return document.querySelector('[data-testid=signed-out]') === null").await?;
         check(ended == json!(true), "the session ended")?;
         no_key_kept(&client).await?;
-        no_token_left_behind(&client, env_ref).await
+        no_token_left_behind(&client, env_ref).await?;
+        // A browser whose WebCrypto makes no ECDSA key: said so, no token request.
+        cdp(
+            &client,
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "crypto.subtle.generateKey = () => Promise.reject(new DOMException('no', 'NotSupportedError'));"}),
+        )
+        .await?;
+        let before = token_requests(env_ref);
+        client.goto(&env_ref.launch(json!({"patient": "p010", "auto_approve": true}))).await.map_err(err)?;
+        wait_for_text(&client, "This browser cannot make a DPoP key").await?;
+        let after = token_requests(env_ref);
+        check(after == before, format!("{} token requests were sent without the key", after - before))
     })
     .await;
 }
