@@ -124,6 +124,9 @@ impl Site {
         for extension in ["wasm", "js", "css"] {
             out.push_str(&format!("{base}*.{extension}\n  Cache-Control: {CACHE_HASHED}\n"));
         }
+        // wasm-bindgen's JS snippets sit in folders below the base (a
+        // wildcard there does not cross a `/`); their names carry a hash too.
+        out.push_str(&format!("{base}snippets/*\n  Cache-Control: {CACHE_HASHED}\n"));
         for path in self.revalidated_paths() {
             out.push_str(&format!("{path}\n  Cache-Control: {CACHE_REVALIDATE}\n"));
         }
