@@ -222,6 +222,7 @@ mod tests {
     fn hashed_assets_are_cached_and_pages_revalidated() {
         let headers = example().headers_file();
         assert!(headers.contains("/smart/*.wasm\n  Cache-Control: public, max-age=31536000, immutable\n"));
+        assert!(headers.contains("/smart/snippets/*\n  Cache-Control: public, max-age=31536000, immutable\n"));
         assert!(headers.contains("/smart/config.json\n  Cache-Control: no-cache\n"));
         assert!(headers.contains("/smart/callback\n  Cache-Control: no-cache\n"));
         assert_eq!(example().redirects_file().lines().nth(1), Some("/smart/*  /smart/index.html  200"));
