@@ -573,6 +573,17 @@ impl DpopClient {
     }
 }
 
+/// A token request's form for `code` and its PKCE verifier.
+fn code_exchange<'a>(code: &'a str, verifier: &'a PkceVerifier) -> [(&'a str, &'a str); 5] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("client_id", CLIENT),
+        ("code_verifier", verifier.secret()),
+    ]
+}
+
 impl Env {
     fn post_token(&self, pairs: &[(&str, &str)], proof: Option<&str>) -> Reply {
         let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
@@ -600,13 +611,7 @@ async fn dpop_binds_the_code_the_tokens_and_the_refresh_token_to_the_clients_key
     let code =
         env.code(&[("dpop_jkt", jkt.as_str()), ("scope", "launch/patient patient/*.rs offline_access")], &verifier);
     let token_url = env.url("/oauth2/v1/apps/token");
-    let exchange = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT),
-        ("code_verifier", verifier.secret()),
-    ];
+    let exchange = code_exchange(&code, &verifier);
     let error = |reply: &Reply| (reply.status, reply.json()["error"].as_str().map(str::to_string));
     // A code bound by dpop_jkt needs a proof of that key (§10); none of these use the code up.
     assert_eq!(error(&env.post_token(&exchange, None)), (400, Some("invalid_dpop_proof".into())));
@@ -660,13 +665,7 @@ async fn dpop_binds_the_code_the_tokens_and_the_refresh_token_to_the_clients_key
     env.faults(json!({"auto_approve_standalone": true}));
     let verifier = PkceVerifier::new_random().unwrap();
     let code = env.code(&[], &verifier);
-    let exchange = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT),
-        ("code_verifier", verifier.secret()),
-    ];
+    let exchange = code_exchange(&code, &verifier);
     let plain = env.post_token(&exchange, Some(&client.proof("POST", &token_url, None, None)));
     assert_eq!(plain.json()["token_type"], "Bearer");
 }

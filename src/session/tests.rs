@@ -306,9 +306,9 @@ fn refused_until_refreshed() -> Test {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600))
 }
 
-#[test]
-fn concurrent_401s_share_one_refresh() {
-    let mut test = refused_until_refreshed();
+/// Reads a patient, its conditions and its observations at once; each
+/// must end with the patient's record.
+fn three_reads_at_once_succeed(test: &mut Test) {
     let session = test.session;
     let outcomes = test.run(async move {
         let reads = ["Patient/p1", "Condition?patient=p1", "Observation?patient=p1"].map(url);
@@ -319,6 +319,12 @@ fn concurrent_401s_share_one_refresh() {
     for outcome in outcomes {
         assert_eq!(outcome.unwrap(), PATIENT);
     }
+}
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    let mut test = refused_until_refreshed();
+    three_reads_at_once_succeed(&mut test);
     let refreshes = test.token_requests();
     assert_eq!(refreshes.len(), 1, "one refresh for three refused requests: {refreshes:?}");
     assert_eq!(refreshes[0].form("refresh_token").as_deref(), Some("rt-1"));
@@ -621,28 +627,37 @@ fn nonce_of(seen: &Seen) -> Option<String> {
     proof_claims(seen).get("nonce").and_then(|n| n.as_str()).map(str::to_string)
 }
 
+/// The FHIR server's 401 asking for a proof with `nonce` (RFC 9449 §9).
+fn nonce_challenge(nonce: &str) -> Result<Response, String> {
+    Ok(Response {
+        status: 401,
+        body: String::new(),
+        headers: vec![
+            ("WWW-Authenticate", r#"DPoP error="use_dpop_nonce", error_description="nonce required""#.into()),
+            ("DPoP-Nonce", nonce.into()),
+        ],
+    })
+}
+
 fn dpop_tokens(access: &str, refresh: &str) -> String {
     tokens_of_type("DPoP", access, Some(refresh), 3600)
 }
 
+/// Signed in with DPoP-bound `at-1`; the FHIR server wants nonce "n-1" in
+/// every proof and asks for it (401) when a proof lacks it.
+fn fhir_wanting_nonce() -> Test {
+    Test::new(5, |seen| match nonce_of(seen).as_deref() {
+        Some("n-1") => answer(200, PATIENT),
+        _ => nonce_challenge("n-1"),
+    })
+    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"))
+}
+
 #[test]
 fn bound_tokens_go_with_a_proof_and_a_nonce_challenge_costs_one_retry_once() {
-    // The FHIR server wants nonce "n-1": the first read is challenged and
-    // retried with it; later reads carry it from the start.
-    let mut test = Test::new(5, |seen| {
-        if nonce_of(seen).as_deref() == Some("n-1") {
-            return answer(200, PATIENT);
-        }
-        Ok(Response {
-            status: 401,
-            body: String::new(),
-            headers: vec![
-                ("WWW-Authenticate", r#"DPoP error="use_dpop_nonce", error_description="nonce required""#.into()),
-                ("DPoP-Nonce", "n-1".into()),
-            ],
-        })
-    })
-    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    // The first read is challenged and retried with the nonce; later reads
+    // carry it from the start.
+    let mut test = fhir_wanting_nonce();
     let session = test.session;
     let (first, second) = test.run(async move {
         let first = session.get(&url("Patient/p1")).await;
@@ -667,43 +682,15 @@ fn bound_tokens_go_with_a_proof_and_a_nonce_challenge_costs_one_retry_once() {
 
 #[test]
 fn reads_in_flight_together_are_all_challenged_and_each_retries_once() {
-    let mut test = Test::new(5, |seen| {
-        if nonce_of(seen).as_deref() == Some("n-1") {
-            return answer(200, PATIENT);
-        }
-        Ok(Response {
-            status: 401,
-            body: String::new(),
-            headers: vec![("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#.into()), ("DPoP-Nonce", "n-1".into())],
-        })
-    })
-    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
-    let session = test.session;
-    let outcomes = test.run(async move {
-        let reads = ["Patient/p1", "Condition?patient=p1", "Observation?patient=p1"].map(url);
-        let [a, b, c] = &reads;
-        let (a, b, c) = futures::join!(session.get(a), session.get(b), session.get(c));
-        [a, b, c]
-    });
-    for outcome in outcomes {
-        assert_eq!(outcome.unwrap(), PATIENT);
-    }
+    let mut test = fhir_wanting_nonce();
+    three_reads_at_once_succeed(&mut test);
     assert_eq!(test.seen(|s| s.url.starts_with(FHIR)).len(), 6, "each read challenged once, retried once");
 }
 
 #[test]
 fn a_nonce_challenge_that_repeats_is_reported_not_retried_forever() {
-    let mut test = Test::new(5, |_| {
-        Ok(Response {
-            status: 401,
-            body: String::new(),
-            headers: vec![
-                ("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#.into()),
-                ("DPoP-Nonce", "always-the-same".into()),
-            ],
-        })
-    })
-    .signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
+    let mut test =
+        Test::new(5, |_| nonce_challenge("always-the-same")).signed_in_with_dpop(&dpop_tokens("at-1", "rt-1"));
     let session = test.session;
     let outcome = test.run(async move { session.get(&url("Patient/p1")).await });
     assert_eq!(outcome, Err(Error::DpopNonceRepeated { url: format!("{FHIR}/Patient/p1") }));

@@ -270,9 +270,10 @@ pub async fn click(client: &Client, css: &str) -> TestResult {
     Ok(())
 }
 
-/// In the EHR simulator at `ehr`: chooses `patient`, ticks the launch
-/// `switches` (checkbox names such as `deny_framing`), presses Launch and
-/// enters the app's iframe. Returns the EHR's window.
+/// In the EHR simulator at `ehr`: chooses `patient`, sets the launch
+/// `switches` (checkbox names such as `deny_framing`, or `select=option`
+/// such as `dpop=required`), presses Launch and enters the app's iframe.
+/// Returns the EHR's window.
 pub async fn launch_from_the_ehr(
     client: &Client,
     ehr: &str,
@@ -282,7 +283,10 @@ pub async fn launch_from_the_ehr(
     client.goto(ehr).await.map_err(|e| e.to_string())?;
     click(client, &format!("#patient option[value={patient}]")).await?;
     for switch in switches {
-        click(client, &format!("input[name={switch}]")).await?;
+        match switch.split_once('=') {
+            Some((select, option)) => click(client, &format!("#{select} option[value={option}]")).await?,
+            None => click(client, &format!("input[name={switch}]")).await?,
+        }
     }
     click(client, "#launch").await?;
     let ehr_window = client.window().await.map_err(|e| e.to_string())?;
@@ -302,6 +306,16 @@ pub async fn wait_for_popup(client: &Client, main: &WindowHandle) -> Result<Wind
         check(started.elapsed() < WAIT, "no sign-in window opened")?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// From the app in the EHR's iframe: presses "Sign in", approves in the
+/// sign-in popup, and comes back into the app's iframe.
+pub async fn sign_in_through_the_popup(client: &Client, ehr_window: WindowHandle) -> TestResult {
+    click(client, "button.sign-in").await?;
+    let popup = wait_for_popup(client, &ehr_window).await?;
+    client.switch_to_window(popup).await.map_err(|e| e.to_string())?;
+    click(client, "#approve").await?;
+    back_to_the_app_frame(client, ehr_window).await
 }
 
 /// Back to the EHR's window and into the app's iframe (its first frame).

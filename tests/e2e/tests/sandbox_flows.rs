@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use e2e::browser::{
-    back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script, text_content,
-    wait_for_popup, wait_for_text, wait_for_text_in,
+    back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script, sign_in_through_the_popup,
+    text_content, wait_for_popup, wait_for_text, wait_for_text_in,
 };
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
@@ -68,11 +68,7 @@ async fn ehr_launch_inside_the_simulator_iframe_signs_in_through_a_popup() {
     Browser::run("ehr-iframe-descope", |client| async move {
         let ehr_window = launch_from_the_ehr(&client, &ehr, "p005", &["deny_framing"]).await?;
         // Framed, so the sign-in runs in a popup, started by the user's click.
-        click(&client, "button.sign-in").await?;
-        let popup = wait_for_popup(&client, &ehr_window).await?;
-        client.switch_to_window(popup).await.map_err(err)?;
-        click(&client, "#approve").await?;
-        back_to_the_app_frame(&client, ehr_window).await?;
+        sign_in_through_the_popup(&client, ehr_window).await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
         check(client.windows().await.map_err(err)?.len() == 1, "the sign-in window did not close")?;
         wait_for_text_in(&client, "[data-testid=patient-identifier]", "MRN ").await?;
@@ -880,19 +876,9 @@ async fn dpop_through_the_ehrs_popup_names_its_key_and_a_server_that_hides_its_r
     let env_ref = &env;
     Browser::run("dpop-popup", |client| async move {
         // The EHR simulator's own switch: DPoP required, nonces on.
-        client.goto(&ehr).await.map_err(err)?;
-        click(&client, "#dpop option[value=required]").await?;
-        click(&client, "input[name=dpop_nonce]").await?;
-        click(&client, "#patient option[value=p005]").await?;
-        click(&client, "input[name=deny_framing]").await?;
-        click(&client, "#launch").await?;
-        let ehr_window = client.window().await.map_err(err)?;
-        client.clone().enter_frame(0).await.map_err(err)?;
-        click(&client, "button.sign-in").await?;
-        let popup = wait_for_popup(&client, &ehr_window).await?;
-        client.switch_to_window(popup).await.map_err(err)?;
-        click(&client, "#approve").await?;
-        back_to_the_app_frame(&client, ehr_window).await?;
+        let switches = ["deny_framing", "dpop_nonce", "dpop=required"];
+        let ehr_window = launch_from_the_ehr(&client, &ehr, "p005", &switches).await?;
+        sign_in_through_the_popup(&client, ehr_window).await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Thị Ánh Nguyễn").await?;
         let text = settled(&client, "#section-conditions").await?;
         check(!text.contains("FHIR") && !text.contains("DPoP"), format!("conditions: {text}"))?;
