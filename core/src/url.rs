@@ -276,12 +276,20 @@ impl HttpUrl {
         self.scheme == other.scheme && self.host == other.host && self.port == other.port
     }
 
-    /// Whether this is a loopback host, where plain http is acceptable.
+    /// Whether this is a loopback host, where plain http is acceptable:
+    /// `localhost` and its subdomains (which browsers resolve to loopback,
+    /// W3C Secure Contexts §3.2), `[::1]`, and IPv4 literals in
+    /// 127.0.0.0/8 (four decimal octets). Not a name that merely starts
+    /// with `127.`, such as `127.attacker.example`.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self.host.ends_with(".localhost")
-            || self.host == "[::1]"
-            || self.host.starts_with("127.")
+        let host = self.host.as_str();
+        let ipv4_loopback = {
+            let octets: Vec<&str> = host.split('.').collect();
+            octets.len() == 4
+                && octets[0] == "127"
+                && octets.iter().all(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()) && o.parse::<u8>().is_ok())
+        };
+        host == "localhost" || host.ends_with(".localhost") || host == "[::1]" || ipv4_loopback
     }
 
     /// https, or http on a loopback host (a "potentially trustworthy" origin).
@@ -496,6 +504,13 @@ mod tests {
         assert!(url("https://ehr.example.org").is_secure());
         assert!(url("http://localhost:8080").is_secure());
         assert!(url("http://127.0.0.1:8080").is_secure());
+        assert!(url("http://127.255.3.4/").is_secure());
+        // Names that only look like loopback addresses are not.
+        for host in ["127.attacker.example", "127.0.0.1.nip.io", "127.0.0", "127.0.0.256", "127.0.0.+1", "127..0.1"] {
+            // (Some are not even host names, and refused as URLs.)
+            let parsed = HttpUrl::parse(&format!("http://{host}/"));
+            assert!(parsed.map_or(true, |u| !u.is_loopback()), "{host}");
+        }
         assert!(!url("http://ehr.example.org").is_secure());
     }
 }
