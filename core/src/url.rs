@@ -283,12 +283,15 @@ impl HttpUrl {
     /// with `127.`, such as `127.attacker.example`.
     pub fn is_loopback(&self) -> bool {
         let host = self.host.as_str();
-        let ipv4_loopback = {
-            let octets: Vec<&str> = host.split('.').collect();
-            octets.len() == 4
-                && octets[0] == "127"
-                && octets.iter().all(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()) && o.parse::<u8>().is_ok())
-        };
+        let mut octets = 0;
+        let ipv4_loopback = host.split('.').all(|octet| {
+            octets += 1;
+            // At most three digits, so the value cannot overflow.
+            let digits = (1..=3).contains(&octet.len()) && octet.bytes().all(|b| b.is_ascii_digit());
+            digits
+                && octet.bytes().fold(0u32, |value, b| value * 10 + u32::from(b - b'0')) <= 255
+                && (octets > 1 || octet == "127")
+        }) && octets == 4;
         host == "localhost" || host.ends_with(".localhost") || host == "[::1]" || ipv4_loopback
     }
 
@@ -506,7 +509,7 @@ mod tests {
         assert!(url("http://127.0.0.1:8080").is_secure());
         assert!(url("http://127.255.3.4/").is_secure());
         // Names that only look like loopback addresses are not.
-        for host in ["127.attacker.example", "127.0.0.1.nip.io", "127.0.0", "127.0.0.256", "127.0.0.+1", "127..0.1"] {
+        for host in ["127.attacker.example", "127.0.0.1.nip.io", "127.0.0", "127.0.0.256", "127.0.0.+1", "127..0.1", "127.0.0.1000", "1270.0.0.1"] {
             // (Some are not even host names, and refused as URLs.)
             let parsed = HttpUrl::parse(&format!("http://{host}/"));
             assert!(parsed.map_or(true, |u| !u.is_loopback()), "{host}");
