@@ -509,7 +509,16 @@ mod tests {
         assert!(url("http://127.0.0.1:8080").is_secure());
         assert!(url("http://127.255.3.4/").is_secure());
         // Names that only look like loopback addresses are not.
-        for host in ["127.attacker.example", "127.0.0.1.nip.io", "127.0.0", "127.0.0.256", "127.0.0.+1", "127..0.1", "127.0.0.1000", "1270.0.0.1"] {
+        for host in [
+            "127.attacker.example",
+            "127.0.0.1.nip.io",
+            "127.0.0",
+            "127.0.0.256",
+            "127.0.0.+1",
+            "127..0.1",
+            "127.0.0.1000",
+            "1270.0.0.1",
+        ] {
             // (Some are not even host names, and refused as URLs.)
             let parsed = HttpUrl::parse(&format!("http://{host}/"));
             assert!(parsed.map_or(true, |u| !u.is_loopback()), "{host}");

@@ -90,12 +90,12 @@ fn arrive(
     let sign_in = SignIn::new(session);
     let exchange = match parse_callback(query) {
         Err(error) => Err(error),
-        Ok(Callback::Refused { error, state }) => {
-            if let Some(state) = state {
-                pending_store::remove(&state);
-            }
-            Err(Error::AuthorizationRefused { error })
-        }
+        // The server's text (and its link) is shown only for a sign-in this
+        // tab started: anyone can send a browser to /callback?error=….
+        Ok(Callback::Refused { error, state }) => match state.as_deref().map(pending) {
+            Some(Ok(Some(_))) => Err(Error::AuthorizationRefused { error }),
+            _ => Err(Error::StateMismatch),
+        },
         Ok(Callback::Authorized(response)) => match pending(&response.state) {
             Ok(Some(pending)) => pending.accept(response, now()),
             Ok(None) => Err(Error::StateMismatch),

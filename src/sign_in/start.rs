@@ -105,7 +105,10 @@ async fn through_popup(
     popup::navigate(&window, &url);
     let query = popup::wait_for_callback(window).await?;
     match parse_callback(&query)? {
-        Callback::Refused { error, .. } => Err(Error::AuthorizationRefused { error }),
+        Callback::Refused { error, state } if state.as_deref().is_some_and(|s| pending.state().matches(s)) => {
+            Err(Error::AuthorizationRefused { error })
+        }
+        Callback::Refused { .. } => Err(Error::StateMismatch),
         Callback::Authorized(response) => pending.accept(response, now()),
     }
 }

@@ -120,16 +120,33 @@ async fn missing_and_invalid_config_are_explained() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn callback_errors_are_shown_as_text_and_leave_the_address_bar() {
-    let app = app();
+async fn callback_errors_are_shown_as_text_only_for_a_sign_in_started_here_and_leave_the_address_bar() {
+    let ehr = fake_ehr();
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let app = app_with_config(Some(Response::json(200, &config_for(&fhir_base))));
+    let ehr_ref = &ehr;
     Browser::run("callback-errors", |client| async move {
-        client.goto(&format!("{}/callback", app.origin())).await.map_err(|e| e.to_string())?;
+        let app_origin = app.origin();
+        client.goto(&format!("{app_origin}/callback")).await.map_err(|e| e.to_string())?;
         wait_for_text(&client, "State mismatch").await?;
         let markup = "%3Cimg%20src%3Dx%20onerror%3D%22document.title%3D%27pwned%27%22%3E%3Cb%3Ebold%3C%2Fb%3E";
-        client
-            .goto(&format!("{}/callback?error=access_denied&error_description={markup}&state=s1", app.origin()))
-            .await
-            .map_err(|e| e.to_string())?;
+        let error =
+            format!("error=access_denied&error_description={markup}&error_uri=https%3A%2F%2Fevil.example%2Fhelp");
+        // A refusal no sign-in of this tab asked for: none of the sender's
+        // text or link is shown on the app's origin.
+        client.goto(&format!("{app_origin}/callback?{error}&state=s1")).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "State mismatch").await?;
+        let text = page_text(&client).await;
+        check(!text.contains("bold") && !text.contains("evil.example"), format!("the sender's text is shown: {text}"))?;
+        // The same refusal for a sign-in started here: the server's text, as text.
+        client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-9")).await.map_err(|e| e.to_string())?;
+        let state = wait_for_request(ehr_ref, "/auth/authorize")
+            .await?
+            .query_pairs()
+            .get("state")
+            .cloned()
+            .ok_or("no state")?;
+        client.goto(&format!("{app_origin}/callback?{error}&state={state}")).await.map_err(|e| e.to_string())?;
         wait_for_text(&client, "Access was not granted").await?;
         wait_for_text(&client, "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>").await?;
         let injected =
