@@ -100,3 +100,56 @@ export function popupMessage(popup, prefix, max, pollMs) {
 export function markWhenDrawn(name) {
   requestAnimationFrame(() => performance.mark(name));
 }
+
+// The page's address: `part` is "base" (the document's base URL) or a
+// part of `location` ("origin", "pathname", "search").
+export function here(part) {
+  return part === "base" ? document.baseURI : location[part];
+}
+
+// Leaves the page for `url`, or (`replace`) puts `url` in the address bar
+// in place of the current entry, without loading it.
+export function go(url, replace) {
+  if (replace) history.replaceState(null, "", url);
+  else location.assign(url);
+}
+
+// Whether this page runs inside a frame (a top it may not even look at is
+// another page's: framed).
+export function framed() {
+  try {
+    return window.top !== window;
+  } catch {
+    return true;
+  }
+}
+
+// Opens the sign-in window, empty; null when the browser blocks it.
+export function openSignInWindow(features) {
+  return open("about:blank", "smart-sign-in", features);
+}
+
+// Sends the sign-in window to `url`, or closes it (no `url`).
+export function steerSignInWindow(popup, url) {
+  if (url) popup.location.href = url;
+  else popup.close();
+}
+
+// In a sign-in window that came back: the window that opened it, when that
+// is a page of this app's origin (reading another origin's location
+// throws), else null. An EHR that opened the app in a new window is never
+// taken for the app.
+export function ownOpener() {
+  try {
+    const opener = window.opener;
+    return opener && opener.location.origin === location.origin ? opener : null;
+  } catch {
+    return null;
+  }
+}
+
+// Hands `message` to `opener` (this origin only) and closes this window.
+export function handBack(opener, message) {
+  opener.postMessage(message, location.origin);
+  close();
+}

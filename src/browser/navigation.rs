@@ -3,16 +3,18 @@
 
 use smart_core::url::HttpUrl;
 use smart_core::Error;
+use wasm_bindgen::prelude::wasm_bindgen;
 
-fn window() -> web_sys::Window {
-    // The app only ever runs in a window (never a worker).
-    web_sys::window().expect("a browser window")
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    fn here(part: &str) -> String;
+    fn go(url: &str, replace: bool);
 }
 
 /// The app's base URL (the document's `<base href>`, set by Trunk's
 /// public URL), always ending in `/`.
 pub fn app_base_url() -> String {
-    let base = window().document().and_then(|d| d.base_uri().ok().flatten()).unwrap_or_else(|| "/".to_string());
+    let base = here("base");
     // Drop any query or fragment the base might carry.
     let base = base.split(['?', '#']).next().unwrap_or("/");
     if base.ends_with('/') {
@@ -35,36 +37,33 @@ pub fn redirect_uri(redirect_path: &str) -> Result<HttpUrl, Error> {
 
 /// The current URL's query string, with its leading `?`.
 pub fn current_query() -> String {
-    window().location().search().unwrap_or_default()
+    here("search")
 }
 
 /// The current path as the address bar shows it (from the host's root).
 pub fn current_path() -> String {
-    window().location().pathname().unwrap_or_default()
+    here("pathname")
 }
 
 /// The current path, relative to the app's base (always starting with `/`).
 pub fn current_app_path() -> String {
-    let location = window().location();
-    let full = format!("{}{}", location.origin().unwrap_or_default(), location.pathname().unwrap_or_default());
+    let path = here("pathname");
+    let full = format!("{}{path}", here("origin"));
     let base = app_base_url();
     match full.strip_prefix(base.trim_end_matches('/')) {
         Some(rest) if rest.starts_with('/') => rest.to_string(),
-        _ => location.pathname().unwrap_or_default(),
+        _ => path,
     }
 }
 
 /// Leaves the app for the authorization server.
 pub fn go_to(url: &HttpUrl) {
-    let _ = window().location().assign(&url.to_string());
+    go(&url.to_string(), false);
 }
 
 /// Replaces the current history entry with `path` (relative to the app
 /// base), so the authorization code does not stay in the address bar or
 /// in history.
 pub fn replace_url(path: &str) {
-    if let Ok(history) = window().history() {
-        let url = format!("{}{}", app_base_url(), path.trim_start_matches('/'));
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-    }
+    go(&format!("{}{}", app_base_url(), path.trim_start_matches('/')), true);
 }
