@@ -167,7 +167,8 @@ pub enum Error {
     /// The token endpoint answered with an OAuth error.
     TokenRequestRefused { status: u16, error: OAuthError },
     /// The token endpoint answered with a body that is not JSON.
-    TokenResponseNotJson { status: u16, excerpt: String },
+    /// `excerpt`: its start, with anything token-like redacted.
+    TokenResponseNotJson { status: u16, length: usize, excerpt: String },
     /// The token response is JSON but not a usable token response.
     TokenResponseInvalid { problem: String },
 
@@ -458,9 +459,9 @@ impl Error {
                     fix,
                 )
             }
-            TokenResponseNotJson { status, excerpt } => d(
+            TokenResponseNotJson { status, length, excerpt } => d(
                 "The token endpoint's answer is unreadable",
-                format!("The token endpoint answered HTTP {status} with a body that is not JSON: \"{excerpt}\"."),
+                format!("The token endpoint answered HTTP {status} with {length} bytes that are not JSON, beginning \"{excerpt}\" (anything like a token shown as [redacted])."),
                 "A proxy or an error page answered instead of the token endpoint.",
                 "Check the token_endpoint in the server's discovery document.",
             ),

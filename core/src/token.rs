@@ -49,13 +49,39 @@ pub const CONTEXT_FIELDS: [&str; 7] =
 /// HTML error page, not so much that the message becomes the page.
 const EXCERPT_CHARS: usize = 120;
 
+/// Runs of this many token characters are shown as `[redacted]`.
+const TOKEN_RUN: usize = 16;
+
+/// The start of a body that is not JSON, for the message, with anything
+/// that may be a secret taken out: a form-encoded answer
+/// (`access_token=…&refresh_token=…`) carries the tokens, and a proxy's
+/// page may echo the code. Long runs of letters, digits and the characters
+/// of base64, URLs and JWTs become `[redacted]`; prose and markup stay.
 fn excerpt(body: &str) -> String {
-    let trimmed = body.trim();
-    let mut text: String = trimmed.chars().take(EXCERPT_CHARS).collect();
-    if trimmed.chars().count() > EXCERPT_CHARS {
-        text.push('…');
+    let mut shown = String::new();
+    let mut run = String::new();
+    let mut count = 0;
+    let flush = |run: &mut String, shown: &mut String, count: &mut usize| {
+        let piece = if run.chars().count() >= TOKEN_RUN { "[redacted]" } else { run.as_str() };
+        shown.push_str(piece);
+        *count += piece.chars().count();
+        run.clear();
+    };
+    for c in body.trim().chars() {
+        if count >= EXCERPT_CHARS {
+            shown.push('…');
+            return shown;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=' | '%') {
+            run.push(c);
+            continue;
+        }
+        flush(&mut run, &mut shown, &mut count);
+        shown.push(c);
+        count += 1;
     }
-    text
+    flush(&mut run, &mut shown, &mut count);
+    shown
 }
 
 /// Reads an OAuth error body (`error`, `error_description`, `error_uri`).
@@ -71,7 +97,7 @@ impl TokenResponse {
     pub fn from_response(status: u16, body: &str) -> Result<TokenResponse, Error> {
         let value = match crate::json::parse(body.as_bytes()) {
             Ok(value) => value,
-            Err(_) => return Err(Error::TokenResponseNotJson { status, excerpt: excerpt(body) }),
+            Err(_) => return Err(Error::TokenResponseNotJson { status, length: body.len(), excerpt: excerpt(body) }),
         };
         if !(200..300).contains(&status) {
             return Err(match parse_oauth_error(&value) {
@@ -258,15 +284,33 @@ mod tests {
 
     #[test]
     fn non_json_bodies_are_reported_with_a_short_excerpt() {
-        let html = format!("<html><body>{}</body></html>", "x".repeat(500));
+        let html = format!("<html><body>{}</body></html>", "x y ".repeat(200));
         match TokenResponse::from_response(502, &html).unwrap_err() {
-            Error::TokenResponseNotJson { status, excerpt } => {
-                assert_eq!(status, 502);
-                assert!(excerpt.starts_with("<html>"));
+            Error::TokenResponseNotJson { status, length, excerpt } => {
+                assert_eq!((status, length), (502, html.len()));
+                assert!(excerpt.starts_with("<html><body>x y x y"), "{excerpt}");
                 assert!(excerpt.chars().count() <= EXCERPT_CHARS + 1);
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(TokenResponse::from_response(200, "[]"), Err(Error::TokenResponseInvalid { .. })));
+    }
+
+    #[test]
+    fn a_form_encoded_answer_shows_no_token() {
+        let form = "access_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln&token_type=bearer&refresh_token=8xLOxBtZp8&expires_in=3600";
+        match TokenResponse::from_response(200, form).unwrap_err() {
+            Error::TokenResponseNotJson { excerpt, .. } => {
+                assert!(!excerpt.contains("eyJ") && !excerpt.contains("8xLOxBtZp8"), "{excerpt}");
+                assert!(excerpt.contains("[redacted]"), "{excerpt}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A token cut by the excerpt's end is redacted whole, not shown in part.
+        let long = format!("{} code={}", "word ".repeat(22), "Zk3".repeat(30));
+        let Error::TokenResponseNotJson { excerpt, .. } = TokenResponse::from_response(500, &long).unwrap_err() else {
+            panic!()
+        };
+        assert!(!excerpt.contains("Zk3"), "{excerpt}");
     }
 }
