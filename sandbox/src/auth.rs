@@ -495,6 +495,9 @@ fn issue(sandbox: &Sandbox, grant: &Grant, family: &str, with_id_token: bool, jk
 
 /// `POST /oauth2/v1/apps/token`
 pub async fn token(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<Params>) -> Response {
+    if sandbox.registry().faults.redirect_token_endpoint {
+        return crate::http::temporary_redirect(&format!("{}/oauth2/v1/apps/token", sandbox.foreign_origin));
+    }
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if form.contains_key("client_secret") {
         return oauth_error(

@@ -174,6 +174,9 @@ fn admit(
     search: bool,
 ) -> Result<Reach, Response> {
     known_type(kind)?;
+    if sandbox.registry().faults.redirect_fhir {
+        return Err(crate::http::temporary_redirect(&format!("{}{}/{path}", sandbox.foreign_origin, base.path())));
+    }
     let record = authorize(sandbox, headers, base, path)?;
     if let Some(response) = fault(sandbox) {
         return Err(response);

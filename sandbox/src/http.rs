@@ -25,6 +25,14 @@ pub fn with_type(status: StatusCode, content_type: &str, body: String) -> Respon
     response
 }
 
+/// 307 Temporary Redirect: the client is to repeat the same request, body
+/// and all, at `location` (RFC 9110 §15.4.8).
+pub fn temporary_redirect(location: &str) -> Response {
+    let mut response = redirect(location);
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    response
+}
+
 pub fn redirect(location: &str) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::FOUND;

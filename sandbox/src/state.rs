@@ -232,6 +232,13 @@ pub struct Faults {
     pub dpop: DpopMode,
     /// The token endpoint and the FHIR server want a nonce in proofs (§8, §9).
     pub dpop_nonce: bool,
+    /// The token endpoint answers 307 to the foreign host, as a compromised
+    /// or misconfigured proxy might: a client that follows it sends the
+    /// code and verifier (or the refresh token) there (RFC 9700 §4.11).
+    pub redirect_token_endpoint: bool,
+    /// The FHIR server answers 307 to the foreign host (with the token, if
+    /// the client follows).
+    pub redirect_fhir: bool,
 }
 
 /// One request the sandbox (or its foreign host) received.

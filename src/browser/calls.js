@@ -7,13 +7,17 @@
 // One request, without cookies or other credentials (every server the app
 // talks to authenticates by token or PKCE, never by cookie), aborted after
 // `timeoutMs`. `headers` is "name\nvalue\nname\nvalue…"; `noStore` keeps
-// the answer out of the HTTP cache; with a DPoP `key`, the proof's
+// the answer out of the HTTP cache; `refuseRedirects` answers a redirect
+// with status 0 instead of following it; with a DPoP `key`, the proof's
 // `signingInput` is signed and sent as the DPoP header. Resolves to
 // [status, body, then the value (or null) of each header named in `read`,
 // "\n"-separated]; rejects with the browser's error (an AbortError after
 // the timeout), or "dpop-sign" when the proof could not be signed.
-export async function send(url, method, headers, body, noStore, timeoutMs, read, key, signingInput) {
-  const request = { method, headers: new Headers(), body, credentials: "omit", cache: noStore ? "no-store" : "default" };
+export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, read, key, signingInput) {
+  const request = {
+    method, headers: new Headers(), body, credentials: "omit",
+    cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
+  };
   const pairs = headers.split("\n");
   for (let i = 0; i < pairs.length; i += 2) request.headers.set(pairs[i], pairs[i + 1]);
   if (key) {

@@ -44,12 +44,30 @@ pub struct Request<'a> {
     /// A form body (`application/x-www-form-urlencoded`): the request is a POST.
     pub form: Option<&'a str>,
     pub cache: Cache,
+    /// Whether a redirect is refused rather than followed: a request that
+    /// carries a code, a verifier, a token or a proof (or fetches the keys
+    /// that vouch for tokens) goes to the URL it names or nowhere, since a
+    /// 307 or 308 would send the same body on (RFC 9700 §4.11).
+    pub refuse_redirects: bool,
 }
 
 impl<'a> Request<'a> {
     /// GET a JSON document past the HTTP cache.
     pub fn json(url: String) -> Request<'a> {
-        Request { url, accept: "application/json", authorization: None, form: None, cache: Cache::NoStore }
+        Request {
+            url,
+            accept: "application/json",
+            authorization: None,
+            form: None,
+            cache: Cache::NoStore,
+            refuse_redirects: false,
+        }
+    }
+
+    /// GET the authorization server's signing keys, past the HTTP cache and
+    /// without following a redirect.
+    pub fn key_set(url: String) -> Request<'a> {
+        Request { refuse_redirects: true, ..Request::json(url) }
     }
 
     /// GET public metadata (a discovery document) through the HTTP cache.
@@ -59,7 +77,7 @@ impl<'a> Request<'a> {
 
     /// POST a form (token, refresh, revocation).
     pub fn form(post: &'a FormPost) -> Request<'a> {
-        Request { form: Some(post.body()), ..Request::json(post.url.to_string()) }
+        Request { form: Some(post.body()), refuse_redirects: true, ..Request::json(post.url.to_string()) }
     }
 
     /// GET from the FHIR API with the access token (the session has checked
@@ -68,6 +86,7 @@ impl<'a> Request<'a> {
         Request {
             accept: "application/fhir+json",
             authorization: Some((scheme, token)),
+            refuse_redirects: true,
             ..Request::json(url.to_string())
         }
     }
@@ -146,6 +165,7 @@ extern "C" {
         headers: &str,
         body: Option<&str>,
         no_store: bool,
+        refuse_redirects: bool,
         timeout_ms: u32,
         read: &str,
         key: Option<&web_sys::CryptoKey>,
@@ -181,6 +201,7 @@ pub async fn send(request: Request<'_>, proof: Option<(&web_sys::CryptoKey, &str
         &headers,
         request.form,
         request.cache == Cache::NoStore,
+        request.refuse_redirects,
         TIMEOUT_SECONDS.get() * 1000,
         &READ_HEADERS.join("\n"),
         proof.map(|(key, _)| key),
@@ -194,5 +215,12 @@ pub async fn send(request: Request<'_>, proof: Option<(&web_sys::CryptoKey, &str
         }
     }
     let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+    // A refused redirect comes back as an opaque answer with status 0.
+    if status == 0 {
+        return Err(format!(
+            "{} answered with a redirect, which the app does not follow for a request that carries a code, a token or keys",
+            request.url
+        ));
+    }
     Ok(Response { status, body: answer.get(1).as_string().unwrap_or_default(), headers: received })
 }

@@ -28,7 +28,7 @@ extern "C" {
 
 /// Fetches the authorization server's key set (its body).
 pub async fn fetch_key_set(jwks_uri: &HttpUrl) -> Result<String, String> {
-    match fetch(Request::json(jwks_uri.to_string())).await {
+    match fetch(Request::key_set(jwks_uri.to_string())).await {
         Ok(r) if r.status == 200 => Ok(r.body),
         Ok(r) => Err(format!("{jwks_uri} answered HTTP {}", r.status)),
         Err(e) => Err(format!("{jwks_uri}: {e}")),

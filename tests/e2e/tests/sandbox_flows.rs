@@ -903,3 +903,23 @@ async fn dpop_through_the_ehrs_popup_names_its_key_and_a_server_that_hides_its_r
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_from_the_token_endpoint_and_the_fhir_server_are_not_followed() {
+    let env = AppWithSandbox::start().await;
+    let env_ref = &env;
+    Browser::run("redirects", |client| async move {
+        // A token endpoint that answers 307 elsewhere would get the code and
+        // verifier sent on with it (RFC 9700 §4.11).
+        env_ref.control("/sandbox/faults", &json!({"redirect_token_endpoint": true}));
+        client.goto(&env_ref.launch(json!({"patient": "p010", "auto_approve": true}))).await.map_err(err)?;
+        wait_for_text(&client, "oauth2/v1/apps/token answered with a redirect").await?;
+        // A FHIR server that does, with the access token.
+        env_ref.control("/sandbox/faults", &json!({"redirect_fhir": true}));
+        client.goto(&env_ref.launch(json!({"patient": "p010", "auto_approve": true}))).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "answered with a redirect").await?;
+        let foreign = requests(env_ref, |r| r.host == "foreign");
+        check(foreign == 0, format!("{foreign} requests reached the host the redirects named"))
+    })
+    .await;
+}
