@@ -205,7 +205,8 @@ impl PendingAuthorization {
     }
 
     /// Checks the callback against this record: same `state`, not expired,
-    /// and (RFC 9207) the same issuer when the server names itself.
+    /// and (RFC 9207) the same issuer when the response names one, and a
+    /// named one when the server says it always names itself.
     pub fn accept(self, response: AuthorizationResponse, now: UnixTime) -> Result<CodeExchange, Error> {
         if !self.state.matches(&response.state) {
             return Err(Error::StateMismatch);
@@ -213,12 +214,20 @@ impl PendingAuthorization {
         if self.is_expired(now) {
             return Err(Error::PendingExpired { age_seconds: now.saturating_sub(self.created_at) });
         }
-        if let (Some(found), Some(expected)) = (&response.iss, &self.server.issuer) {
-            if found != expected {
+        // Mix-up defence (RFC 9207): the response must name the issuer the
+        // sign-in was sent to, and must name one when the server says it does.
+        match (&response.iss, &self.server.issuer) {
+            (Some(found), Some(expected)) if found != expected => {
                 return Err(Error::CallbackMalformed {
                     problem: format!("it names the issuer \"{found}\", but the sign-in was sent to \"{expected}\""),
-                });
+                })
             }
+            (None, _) if self.server.authorization_response_iss_parameter_supported => {
+                return Err(Error::CallbackMalformed {
+                    problem: "it names no issuer (iss), which this server says it always sends (RFC 9207)".into(),
+                })
+            }
+            _ => {}
         }
         Ok(CodeExchange { pending: self, code: response.code })
     }
@@ -504,6 +513,32 @@ pub(crate) mod tests {
         ));
         assert!(reread(&pending).accept(response(&state, Some("https://as.example.org")), NOW + 5).is_ok());
         assert!(pending.accept(response(&state, None), NOW + 5).is_ok());
+    }
+
+    #[test]
+    fn a_server_that_says_it_sends_iss_must_send_it() {
+        let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        let server = AuthorizationServer::from_response(
+            DiscoveryKind::Smart,
+            &base.join_path(".well-known/smart-configuration"),
+            &base,
+            200,
+            r#"{"issuer": "https://as.example.org", "authorization_endpoint": "https://as.example.org/authorize",
+                "token_endpoint": "https://as.example.org/token", "code_challenge_methods_supported": ["S256"],
+                "authorization_response_iss_parameter_supported": true}"#,
+        )
+        .unwrap();
+        let config = config(r#"{"type": "smart"}"#);
+        let mode = LaunchMode::Ehr { launch: "l".into() };
+        let (_, pending) =
+            PendingAuthorization::begin(&config.issuers[0], server, redirect(), mode, None, NOW).unwrap();
+        let state = pending.state().as_str().to_string();
+        // Kept across the redirect, with the document it came from.
+        match reread(&pending).accept(response(&state, None), NOW) {
+            Err(Error::CallbackMalformed { problem }) => assert!(problem.contains("RFC 9207"), "{problem}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(pending.accept(response(&state, Some("https://as.example.org")), NOW).is_ok());
     }
 
     #[test]

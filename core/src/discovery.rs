@@ -49,6 +49,8 @@ pub struct AuthorizationServer {
     pub capabilities: Vec<String>,
     /// RFC 9449 §5.1: the proof algorithms the server accepts (`None`: not said).
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 9207 §3: the server puts `iss` in every authorization response.
+    pub authorization_response_iss_parameter_supported: bool,
     /// Things that are allowed but worth telling the person who set this up.
     pub warnings: Vec<String>,
     /// Where the document came from, and the document as it came.
@@ -151,6 +153,8 @@ impl AuthorizationServer {
         let scopes_supported = fields.texts("scopes_supported").map_err(shape)?;
         let capabilities = fields.texts("capabilities").map_err(shape)?.unwrap_or_default();
         let dpop_signing_alg_values_supported = fields.texts("dpop_signing_alg_values_supported").map_err(shape)?;
+        let authorization_response_iss_parameter_supported =
+            fields.boolean("authorization_response_iss_parameter_supported").map_err(shape)?.unwrap_or(false);
         let mut warnings = Vec::new();
 
         match fields.texts("code_challenge_methods_supported").map_err(shape)? {
@@ -189,6 +193,7 @@ impl AuthorizationServer {
             scopes_supported,
             capabilities,
             dpop_signing_alg_values_supported,
+            authorization_response_iss_parameter_supported,
             warnings,
             source: (url.clone(), body.to_string()),
         })

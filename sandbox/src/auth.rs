@@ -53,6 +53,7 @@ fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
     map.insert("response_types_supported".into(), json!(["code"]));
     map.insert("token_endpoint_auth_methods_supported".into(), json!(["none"]));
+    map.insert("authorization_response_iss_parameter_supported".into(), json!(true));
     if sandbox.registry().faults.dpop.advertised() {
         map.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
     }
@@ -177,8 +178,17 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     redirect(&format!("{redirect_uri}{separator}{}", query(pairs)))
 }
 
-fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
-    let mut pairs = vec![("error", error), ("error_description", description)];
+/// An error redirect; like every authorization response it names the
+/// issuer (RFC 9207 §2, advertised in the metadata).
+fn redirect_error(
+    sandbox: &Sandbox,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let issuer = sandbox.issuer();
+    let mut pairs = vec![("error", error), ("error_description", description), ("iss", issuer.as_str())];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
@@ -202,7 +212,7 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing or not registered for this client.");
     };
     let state = get("state");
-    let fail = |error: &str, description: &str| redirect_error(redirect_uri, state, error, description);
+    let fail = |error: &str, description: &str| redirect_error(&sandbox, redirect_uri, state, error, description);
     if get("response_type") != Some("code") {
         return fail("unsupported_response_type", "only response_type=code is supported");
     }
@@ -316,6 +326,7 @@ pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Respon
     use_up_launch(&sandbox, &consent);
     if form.get("decision").map(String::as_str) != Some("approve") {
         return redirect_error(
+            &sandbox,
             &consent.redirect_uri,
             consent.state.as_deref(),
             "access_denied",
