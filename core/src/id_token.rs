@@ -16,18 +16,27 @@ pub const LEEWAY_SECONDS: u64 = 60;
 /// What the id_token must match.
 #[derive(Clone, Debug)]
 pub struct Expectations<'a> {
-    /// The discovery document's `issuer`, when it has one.
-    pub issuer: Option<&'a str>,
+    /// The discovery document's `issuer`.
+    pub issuer: &'a str,
     pub client_id: &'a str,
     /// The nonce sent in the authorize request.
     pub nonce: Option<&'a Nonce>,
     pub now: UnixTime,
 }
 
+/// Base64url characters of the smallest RSA modulus accepted, 2048 bits
+/// (256 bytes; a JWK's `n` has no leading zero bytes, RFC 7518 §6.3.1.1).
+const MIN_MODULUS_CHARS: usize = 342;
+
 /// Decodes the id_token and checks the header's algorithm; signature
-/// verification follows in the app.
+/// verification follows in the app. A header with `crit` is refused: it
+/// names extensions the token must not be accepted without understanding
+/// (RFC 7515 §4.1.11), and this app understands none.
 pub fn decode_id_token(token: &str) -> Result<DecodedJwt, IdTokenProblem> {
     let jwt = decode(token).map_err(|e| IdTokenProblem::Malformed(e.to_string()))?;
+    if jwt.header.contains_key("crit") {
+        return Err(IdTokenProblem::Malformed("its header lists critical extensions (crit)".into()));
+    }
     match jwt.alg() {
         Some("RS256") => Ok(jwt),
         Some(other) => Err(IdTokenProblem::UnsupportedAlgorithm(other.to_string())),
@@ -37,14 +46,18 @@ pub fn decode_id_token(token: &str) -> Result<DecodedJwt, IdTokenProblem> {
 
 /// Checks `iss`, `aud` (and `azp`), `exp`, `iat` and `nonce`.
 pub fn validate_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdTokenProblem> {
-    if let Some(expected) = expect.issuer {
-        let found = string_claim(claims, "iss").unwrap_or_default();
-        if found != expected {
-            return Err(IdTokenProblem::WrongIssuer { expected: expected.into(), found });
-        }
+    let found = string_claim(claims, "iss").unwrap_or_default();
+    if found != expect.issuer {
+        return Err(IdTokenProblem::WrongIssuer { expected: expect.issuer.into(), found });
     }
     let audience = audience_claim(claims).unwrap_or_default();
-    let azp_ok = audience.len() <= 1 || string_claim(claims, "azp").as_deref() == Some(expect.client_id);
+    // azp, when present, must be this client (OpenID Connect Core
+    // §3.1.3.7); with several audiences it must be present.
+    let azp = string_claim(claims, "azp");
+    let azp_ok = match azp.as_deref() {
+        Some(azp) => azp == expect.client_id,
+        None => audience.len() <= 1,
+    };
     if !audience.iter().any(|a| a == expect.client_id) || !azp_ok {
         return Err(IdTokenProblem::WrongAudience { client_id: expect.client_id.into(), found: audience });
     }
@@ -52,10 +65,9 @@ pub fn validate_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(),
     if exp.saturating_add(LEEWAY_SECONDS) < expect.now {
         return Err(IdTokenProblem::Expired { exp, now: expect.now });
     }
-    if let Some(iat) = seconds_claim(claims, "iat") {
-        if iat > expect.now.saturating_add(LEEWAY_SECONDS) {
-            return Err(IdTokenProblem::IssuedInFuture { iat, now: expect.now });
-        }
+    let iat = seconds_claim(claims, "iat").ok_or_else(|| IdTokenProblem::Malformed("it has no iat claim".into()))?;
+    if iat > expect.now.saturating_add(LEEWAY_SECONDS) {
+        return Err(IdTokenProblem::IssuedInFuture { iat, now: expect.now });
     }
     if let Some(sent) = expect.nonce {
         match claims.get("nonce").and_then(Value::as_str) {
@@ -122,6 +134,9 @@ impl Jwks {
             None => None,
         };
         match found {
+            Some((_, n, _)) if n.len() < MIN_MODULUS_CHARS => {
+                Err(IdTokenProblem::Malformed("the server's signing key is shorter than 2048 bits".into()))
+            }
             Some((_, n, e)) => Ok(RsaPublicKey { n: n.to_string(), e: e.to_string() }),
             None => Err(IdTokenProblem::NoMatchingKey { kid: kid.map(str::to_string) }),
         }
@@ -150,7 +165,7 @@ mod tests {
     static NONCE: std::sync::LazyLock<Nonce> = std::sync::LazyLock::new(|| Nonce::new("n-123".into()));
 
     fn expect() -> Expectations<'static> {
-        Expectations { issuer: Some("https://as.example.org"), client_id: "app-1", nonce: Some(&NONCE), now: NOW }
+        Expectations { issuer: "https://as.example.org", client_id: "app-1", nonce: Some(&NONCE), now: NOW }
     }
 
     #[test]
@@ -188,6 +203,13 @@ mod tests {
         let mut c = good();
         c.insert("iat".into(), json!(NOW + 3600));
         assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::IssuedInFuture { .. })));
+        c.remove("iat");
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::Malformed(_))), "iat is required");
+
+        // azp, when present, must be this client even with one audience.
+        let mut c = good();
+        c.insert("azp".into(), json!("another-app"));
+        assert!(matches!(validate_claims(&c, &expect()), Err(IdTokenProblem::WrongAudience { .. })));
 
         let mut c = good();
         c.insert("nonce".into(), json!("n-124"));
@@ -205,26 +227,42 @@ mod tests {
         let hs = make_jwt(&json!({"alg": "HS256"}), &json!({}));
         assert!(matches!(decode_id_token(&hs), Err(IdTokenProblem::UnsupportedAlgorithm(_))));
         assert!(matches!(decode_id_token("opaque"), Err(IdTokenProblem::Malformed(_))));
+        let critical = make_jwt(&json!({"alg": "RS256", "crit": ["exp"]}), &json!({}));
+        assert!(matches!(decode_id_token(&critical), Err(IdTokenProblem::Malformed(why)) if why.contains("crit")));
+    }
+
+    /// A 2048-bit modulus in base64url (342 characters), marked by `tag`.
+    fn modulus(tag: &str) -> String {
+        format!("{tag}{}", "q".repeat(MIN_MODULUS_CHARS - tag.len()))
     }
 
     #[test]
     fn selects_the_signing_key_by_kid() {
-        let jwks = Jwks::parse(
-            r#"{"keys": [
-                {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "a", "y": "b"},
-                {"kty": "RSA", "kid": "enc", "use": "enc", "n": "n0", "e": "AQAB"},
-                {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": "n1", "e": "AQAB"},
-                {"kty": "RSA", "kid": "k2", "n": "n2", "e": "AQAB"}
-            ]}"#,
-        )
+        let (n0, n1, n2) = (modulus("n0"), modulus("n1"), modulus("n2"));
+        let jwks = Jwks::parse(&format!(
+            r#"{{"keys": [
+                {{"kty": "EC", "kid": "ec", "crv": "P-256", "x": "a", "y": "b"}},
+                {{"kty": "RSA", "kid": "enc", "use": "enc", "n": "{n0}", "e": "AQAB"}},
+                {{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": "{n1}", "e": "AQAB"}},
+                {{"kty": "RSA", "kid": "k2", "n": "{n2}", "e": "AQAB"}},
+                {{"kty": "RSA", "kid": "short", "n": "{}", "e": "AQAB"}}
+            ]}}"#,
+            "q".repeat(171)
+        ))
         .unwrap();
-        assert_eq!(jwks.select(Some("k1")).unwrap(), RsaPublicKey { n: "n1".into(), e: "AQAB".into() });
-        assert_eq!(jwks.select(Some("k2")).unwrap().n, "n2");
+        assert_eq!(jwks.select(Some("k1")).unwrap(), RsaPublicKey { n: n1, e: "AQAB".into() });
+        assert_eq!(jwks.select(Some("k2")).unwrap().n, n2);
         assert!(matches!(jwks.select(Some("enc")), Err(IdTokenProblem::NoMatchingKey { .. })));
         assert!(matches!(jwks.select(Some("ec")), Err(IdTokenProblem::NoMatchingKey { .. })));
+        // A 1024-bit key is refused, whatever its signature says.
+        match jwks.select(Some("short")) {
+            Err(IdTokenProblem::Malformed(why)) => assert!(why.contains("2048 bits"), "{why}"),
+            other => panic!("{other:?}"),
+        }
         // Without a kid, only an unambiguous key is used.
         assert!(matches!(jwks.select(None), Err(IdTokenProblem::NoMatchingKey { kid: None })));
-        let single = Jwks::parse(r#"{"keys": [{"kty": "RSA", "n": "n", "e": "AQAB"}]}"#).unwrap();
+        let single =
+            Jwks::parse(&format!(r#"{{"keys": [{{"kty": "RSA", "n": "{}", "e": "AQAB"}}]}}"#, modulus("n"))).unwrap();
         assert!(single.select(None).is_ok());
         assert!(Jwks::parse("[]").is_err());
         assert!(Jwks::parse("nope").is_err());

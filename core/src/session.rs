@@ -68,8 +68,9 @@ pub struct TokenGrant {
     response: TokenResponse,
     access_claims: Option<Claims>,
     id_token: Option<DecodedJwt>,
-    /// A DPoP proof was sent and a bearer token came back anyway.
-    dpop_warning: Option<&'static str>,
+    /// What the session's warnings get from the token response (a bearer
+    /// token despite a DPoP proof, an id_token that cannot be checked).
+    notes: Vec<&'static str>,
     now: UnixTime,
 }
 
@@ -79,25 +80,29 @@ impl CodeExchange {
     pub fn finish(self, status: u16, body: &str, now: UnixTime) -> Result<TokenGrant, Error> {
         let response = TokenResponse::from_response(status, body)
             .map_err(|e| self.pending.dpop.read_refusal(&self.pending.server.token_endpoint, e))?;
-        let dpop_warning = self.pending.dpop.accept(response.token_type)?;
+        let mut notes: Vec<&'static str> = self.pending.dpop.accept(response.token_type)?.into_iter().collect();
         // An opaque access token is normal: SMART says clients must not rely
         // on its format. Only a JWT's claims are read.
         let access_claims = jwt::decode(response.access_token.secret()).ok().map(|jwt| jwt.claims);
-        let id_token = match &response.id_token {
-            None => None,
-            Some(token) => {
+        let id_token = match (&response.id_token, self.pending.server.issuer.as_deref()) {
+            (None, _) => None,
+            // Without the issuer, `iss` cannot be checked (OpenID Connect
+            // Core §3.1.3.7, step 2): the token's claims are not used.
+            (Some(_), None) => {
+                notes.push(
+                    "the server's metadata names no issuer, so the id_token cannot be checked; its claims are not used",
+                );
+                None
+            }
+            (Some(token), Some(issuer)) => {
                 let decoded = decode_id_token(token.secret()).map_err(|problem| Error::IdTokenInvalid { problem })?;
-                let expectations = Expectations {
-                    issuer: self.pending.server.issuer.as_deref(),
-                    client_id: &self.pending.client_id,
-                    nonce: self.nonce(),
-                    now,
-                };
+                let expectations =
+                    Expectations { issuer, client_id: &self.pending.client_id, nonce: self.nonce(), now };
                 validate_claims(&decoded.claims, &expectations).map_err(|problem| Error::IdTokenInvalid { problem })?;
                 Some(decoded)
             }
         };
-        Ok(TokenGrant { exchange: self, response, access_claims, id_token, dpop_warning, now })
+        Ok(TokenGrant { exchange: self, response, access_claims, id_token, notes, now })
     }
 }
 
@@ -110,7 +115,7 @@ impl TokenGrant {
     /// Finishes the sign-in with the signature verdict.
     pub fn into_session(self, verdict: SignatureVerdict) -> Result<Session, Error> {
         let mut warnings = self.exchange.pending().server.warnings.clone();
-        warnings.extend(self.dpop_warning.map(String::from));
+        warnings.extend(self.notes.into_iter().map(String::from));
         let id_claims = match (self.id_token, verdict) {
             (None, _) => None,
             (Some(token), SignatureVerdict::Verified) => Some(token.claims),
@@ -518,6 +523,31 @@ mod tests {
             .unwrap();
         assert!(session.context.fhir_user.is_none(), "unverified claims are not used");
         assert!(session.warnings.iter().any(|w| w.contains("no jwks_uri")));
+    }
+
+    #[test]
+    fn an_id_token_from_a_server_that_names_no_issuer_is_not_used() {
+        let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        let server = AuthorizationServer::from_response(
+            crate::discovery::DiscoveryKind::Smart,
+            &base.join_path(".well-known/smart-configuration"),
+            &base,
+            200,
+            r#"{"authorization_endpoint": "https://as.example.org/authorize", "token_endpoint": "https://as.example.org/token",
+                "code_challenge_methods_supported": ["S256"], "capabilities": ["launch-ehr"]}"#,
+        )
+        .unwrap();
+        let config = config(r#"{"type": "smart"}"#);
+        let redirect = HttpUrl::parse("https://app.example.org/callback").unwrap();
+        let mode = crate::authorize::LaunchMode::Ehr { launch: "l".into() };
+        let (_, pending) = PendingAuthorization::begin(&config.issuers[0], server, redirect, mode, None, NOW).unwrap();
+        let nonce = pending_nonce(&pending);
+        let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
+        let grant = exchange(pending).finish(200, &body.to_string(), NOW).unwrap();
+        assert!(grant.id_token().is_none(), "nothing to verify: its iss cannot be checked");
+        let session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
+        assert!(session.context.fhir_user.is_none());
+        assert!(session.warnings.iter().any(|w| w.contains("names no issuer")), "{:?}", session.warnings);
     }
 
     #[test]
