@@ -157,3 +157,25 @@ export function handBack(opener, message) {
   opener.postMessage(message, location.origin);
   close();
 }
+
+// sessionStorage, for the pending authorization only. Every call is safe
+// in a tab that refuses storage: reads give null, writes false.
+export function storage(key, value, remove) {
+  try {
+    if (remove) sessionStorage.removeItem(key);
+    else if (value != null) sessionStorage.setItem(key, value);
+    else return sessionStorage.getItem(key);
+    return true;
+  } catch {
+    return value != null ? false : null;
+  }
+}
+
+// The sessionStorage keys that start with `prefix`, "\n"-separated.
+export function storageKeys(prefix) {
+  try {
+    return Object.keys(sessionStorage).filter((key) => key.startsWith(prefix)).join("\n");
+  } catch {
+    return "";
+  }
+}

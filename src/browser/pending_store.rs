@@ -7,11 +7,17 @@
 
 use smart_core::authorize::PendingAuthorization;
 use smart_core::{Error, UnixTime};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 const PREFIX: &str = "smart-pending:";
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    /// Reads (`value` None), writes, or (`remove`) removes `key`.
+    fn storage(key: &str, value: Option<&str>, remove: bool) -> JsValue;
+    #[wasm_bindgen(js_name = storageKeys)]
+    fn storage_keys(prefix: &str) -> String;
 }
 
 fn key(state: &str) -> String {
@@ -20,14 +26,18 @@ fn key(state: &str) -> String {
 
 /// The stored record for `state`, as written, left in place.
 fn stored(state: &str) -> Option<String> {
-    storage()?.get_item(&key(state)).ok()?
+    storage(&key(state), None, false).as_string()
 }
 
 /// Saves a pending authorization under its state.
 pub fn save(pending: &PendingAuthorization, now: UnixTime) -> Result<(), Error> {
-    let storage = storage().ok_or_else(unavailable)?;
-    sweep_expired(&storage, now);
-    storage.set_item(&key(pending.state().as_str()), &pending.to_storage()).map_err(|_| unavailable())
+    sweep_expired(now);
+    let saved = storage(&key(pending.state().as_str()), Some(&pending.to_storage()), false);
+    if saved.as_bool() == Some(true) {
+        Ok(())
+    } else {
+        Err(unavailable())
+    }
 }
 
 /// The record for `state`, read and checked, left in place (`None`: this
@@ -50,21 +60,17 @@ pub fn is_stored(state: &str) -> bool {
 
 /// Drops the record for `state`, if any (used, or ended by an error callback).
 pub fn remove(state: &str) {
-    if let Some(storage) = storage() {
-        let _ = storage.remove_item(&key(state));
-    }
+    storage(&key(state), None, true);
 }
 
-fn sweep_expired(storage: &web_sys::Storage, now: UnixTime) {
-    let count = storage.length().unwrap_or(0);
-    let keys: Vec<String> = (0..count).filter_map(|i| storage.key(i).ok().flatten()).collect();
-    for key in keys.into_iter().filter(|k| k.starts_with(PREFIX)) {
-        let stale = match storage.get_item(&key) {
-            Ok(Some(json)) => PendingAuthorization::from_storage(&json).map(|p| p.is_expired(now)).unwrap_or(true),
-            _ => true,
+fn sweep_expired(now: UnixTime) {
+    for key in storage_keys(PREFIX).split('\n').filter(|k| !k.is_empty()) {
+        let stale = match storage(key, None, false).as_string() {
+            Some(json) => PendingAuthorization::from_storage(&json).map(|p| p.is_expired(now)).unwrap_or(true),
+            None => true,
         };
         if stale {
-            let _ = storage.remove_item(&key);
+            storage(key, None, true);
         }
     }
 }
