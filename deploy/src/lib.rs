@@ -71,12 +71,12 @@ impl Site {
         for extra in extra_connect {
             add(origin(extra, "--connect")?);
         }
-        // The EHR's smart_style_url is fetched from the app; EHRs serve it.
+        // An EHR that may frame the app is not thereby a server it may
+        // call: a smart_style_url on another origin than the FHIR server's
+        // is named with --connect (deploy/README.md).
         let mut ancestors = Vec::new();
         for ancestor in frame_ancestors {
-            let ancestor = origin(ancestor, "--frame-ancestor")?;
-            add(ancestor.clone());
-            ancestors.push(ancestor);
+            ancestors.push(origin(ancestor, "--frame-ancestor")?);
         }
         Ok(Site { base: base.to_string(), connect, frame_ancestors: ancestors })
     }
@@ -109,6 +109,14 @@ impl Site {
             ("Content-Security-Policy", self.csp()),
             ("X-Content-Type-Options", "nosniff".into()),
             ("Referrer-Policy", "no-referrer".into()),
+            // Browsers apply it over https only; a year, as for the assets.
+            ("Strict-Transport-Security", "max-age=31536000".into()),
+            // No Cross-Origin-Opener-Policy: inside an EHR's iframe the
+            // sign-in window's opener belongs to the EHR's top-level page,
+            // and any policy but unsafe-none on the callback page cuts that
+            // link, so the hand-back never arrives (tested end to end).
+            // The app uses none of these.
+            ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()".into()),
         ]
     }
 
@@ -189,20 +197,21 @@ mod tests {
     #[test]
     fn connect_src_lists_the_configured_servers_once() {
         let site = example();
-        assert_eq!(
-            site.connect,
-            [
-                "https://fhir.example.org",
-                "https://api.descope.com",
-                "https://auth.example.org",
-                "https://ehr.example.org"
-            ]
-        );
+        assert_eq!(site.connect, ["https://fhir.example.org", "https://api.descope.com", "https://auth.example.org"]);
         let csp = site.csp();
         assert!(csp.contains("connect-src 'self' https://fhir.example.org https://api.descope.com"), "{csp}");
         assert!(csp.contains("frame-ancestors https://ehr.example.org"), "{csp}");
         assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval';"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(!csp.contains("connect-src 'self' https://fhir.example.org https://api.descope.com https://auth.example.org https://ehr.example.org"), "an embedding EHR is not a server to call: {csp}");
+        let headers = site.headers_file();
+        assert!(!headers.contains("Cross-Origin-Opener-Policy"), "it breaks the framed popup sign-in");
+        for header in [
+            "Strict-Transport-Security: max-age=31536000",
+            "Permissions-Policy: camera=()",
+        ] {
+            assert!(headers.contains(header), "{header}: {headers}");
+        }
     }
 
     #[test]
