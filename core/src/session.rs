@@ -29,6 +29,11 @@ pub const DEFAULT_LIFETIME_SECONDS: u64 = 300;
 /// lived token is refreshed when a fifth of its life remains).
 pub const REFRESH_MARGIN_SECONDS: u64 = 60;
 
+/// The timer refreshes at most this often, whatever the tokens' lifetime
+/// (`expires_in` of 0 or 1 would otherwise ask back to back, each refresh
+/// rotating the refresh token).
+pub const MIN_REFRESH_INTERVAL_SECONDS: u64 = 5;
+
 /// Where the granted scopes were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrantSource {
@@ -163,11 +168,17 @@ impl TokenGrant {
     }
 }
 
+/// When the access token expires on this page's clock: from the server's
+/// own figures (`expires_in`, or the token's `exp − iat`), added to the
+/// local time it arrived; only a token with `exp` and no `iat` is taken
+/// at its `exp`, whatever the two clocks say.
 fn expiry(expires_in: Option<u64>, access_claims: Option<&Claims>, now: UnixTime) -> UnixTime {
-    match (expires_in, access_claims.and_then(|c| seconds_claim(c, "exp"))) {
-        (Some(seconds), _) => now.saturating_add(seconds),
-        (None, Some(exp)) => exp,
-        (None, None) => now.saturating_add(DEFAULT_LIFETIME_SECONDS),
+    let claim = |name| access_claims.and_then(|c| seconds_claim(c, name));
+    match (expires_in, claim("exp"), claim("iat")) {
+        (Some(seconds), _, _) => now.saturating_add(seconds),
+        (None, Some(exp), Some(iat)) if exp >= iat => now.saturating_add(exp - iat),
+        (None, Some(exp), _) => exp,
+        (None, None, _) => now.saturating_add(DEFAULT_LIFETIME_SECONDS),
     }
 }
 
@@ -241,10 +252,13 @@ impl Session {
 
     /// Seconds until a refresh should start (0 when it is due now): a
     /// minute before expiry, or at four fifths of a shorter lifetime, so a
-    /// short-lived token is not refreshed over and over.
+    /// short-lived token is not refreshed over and over; and never sooner
+    /// than [`MIN_REFRESH_INTERVAL_SECONDS`] after the token came.
     pub fn seconds_until_refresh(&self, now: UnixTime) -> u64 {
         let margin = REFRESH_MARGIN_SECONDS.min(self.lifetime / 5);
-        self.expires_at.saturating_sub(margin).saturating_sub(now)
+        let due = self.expires_at.saturating_sub(margin);
+        let issued_at = self.expires_at.saturating_sub(self.lifetime);
+        due.max(issued_at.saturating_add(MIN_REFRESH_INTERVAL_SECONDS)).saturating_sub(now)
     }
 
     /// What the session's timer does next: refresh when it is due and a
@@ -585,6 +599,23 @@ mod tests {
         assert_eq!(session.timer_step(NOW + 10 * DEFAULT_LIFETIME_SECONDS), TimerStep::Expire);
         assert!(session.refresh_request().is_none(), "no refresh token");
         assert!(session.revocation_request().is_none());
+    }
+
+    #[test]
+    fn expiry_comes_from_the_servers_figures_and_refreshes_have_a_floor() {
+        // exp − iat, not exp against a clock that runs an hour ahead.
+        let (exchange, _) = smart_exchange();
+        let token = make_jwt(&json!({"alg": "RS256"}), &json!({"iat": NOW - 3600, "exp": NOW - 3600 + 300}));
+        let body = json!({"access_token": token, "token_type": "Bearer", "refresh_token": "rt"});
+        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::NoIdToken);
+        assert_eq!(session.unwrap().expires_at, NOW + 300);
+        // A token that lives one second is not refreshed before five.
+        let (exchange, _) = smart_exchange();
+        let body = json!({"access_token": "t", "token_type": "Bearer", "refresh_token": "rt", "expires_in": 1});
+        let session =
+            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::NoIdToken).unwrap();
+        assert_eq!(session.timer_step(NOW), TimerStep::Wait(MIN_REFRESH_INTERVAL_SECONDS));
+        assert_eq!(session.timer_step(NOW + MIN_REFRESH_INTERVAL_SECONDS), TimerStep::Refresh);
     }
 
     fn form(post: &FormPost) -> Vec<(String, String)> {

@@ -206,10 +206,7 @@ mod tests {
         assert!(!csp.contains("connect-src 'self' https://fhir.example.org https://api.descope.com https://auth.example.org https://ehr.example.org"), "an embedding EHR is not a server to call: {csp}");
         let headers = site.headers_file();
         assert!(!headers.contains("Cross-Origin-Opener-Policy"), "it breaks the framed popup sign-in");
-        for header in [
-            "Strict-Transport-Security: max-age=31536000",
-            "Permissions-Policy: camera=()",
-        ] {
+        for header in ["Strict-Transport-Security: max-age=31536000", "Permissions-Policy: camera=()"] {
             assert!(headers.contains(header), "{header}: {headers}");
         }
     }

@@ -448,6 +448,19 @@ fn the_timer_refreshes_before_expiry_and_presents_each_rotated_token() {
 }
 
 #[test]
+fn two_second_tokens_are_refreshed_at_most_once_in_five_seconds_and_the_session_lives() {
+    let mut test = Test::new(20, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 2),
+        _ => answer(200, PATIENT),
+    })
+    .signed_in(&tokens("at-0", Some("rt-0"), 2));
+    test.run(async {});
+    let at: Vec<u64> = test.token_requests().iter().map(|r| r.at).collect();
+    assert_eq!(at, [5, 10, 15, 20], "one refresh per five seconds, each presenting the last rotated token");
+    assert!(test.session.with_untracked(|_| ()).is_some(), "the session is still there");
+}
+
+#[test]
 fn the_timer_wakes_at_least_every_30_seconds() {
     let test = Test::new(100, |_| answer(200, PATIENT));
     let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 3600));

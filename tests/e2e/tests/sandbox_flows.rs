@@ -371,7 +371,8 @@ fn discovery_requests(env: &AppWithSandbox) -> usize {
 async fn refresh_keeps_a_short_lived_session_alive() {
     let env = AppWithSandbox::start().await;
     // 5-second tokens (the sandbox's shortest) are refreshed when a fifth
-    // of their life remains: about 4 and 8 seconds after sign-in. The
+    // of their life remains, but never sooner than 5 seconds after the
+    // last token came: about 5 and 10 seconds after sign-in. The
     // timer's rules (when, how often, rotation, failure) are unit-tested
     // with a fake clock (src/session/tests.rs); this shows the browser's
     // own timer doing it against a server that revokes a reused token.
