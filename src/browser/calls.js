@@ -179,3 +179,9 @@ export function storageKeys(prefix) {
     return "";
   }
 }
+
+// Sets a CSS custom property on the root element. setProperty parses
+// `value` as one property value: it cannot add other declarations.
+export function setRootProperty(name, value) {
+  document.documentElement.style.setProperty(name, value);
+}

@@ -4,9 +4,17 @@
 
 use smart_core::style::parse_style;
 use smart_core::url::HttpUrl;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 use super::http::{fetch, Request};
+
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    /// `document.documentElement.style.setProperty(name, value)`: one
+    /// property value, which cannot add other declarations.
+    #[wasm_bindgen(js_name = setRootProperty)]
+    fn set_root_property(name: &str, value: &str);
+}
 
 /// Fetches, validates and applies the style; returns a note for the
 /// diagnostics (what was applied, what was refused, or why nothing was).
@@ -25,16 +33,8 @@ pub async fn apply(url: &str) -> String {
         Ok(style) => style,
         Err(e) => return format!("{e}; the app's own theme is used"),
     };
-    let root = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(root) = root {
-        for (property, value) in &style.properties {
-            // setProperty parses `value` as one property value: it cannot
-            // add other declarations.
-            let _ = root.style().set_property(property, value);
-        }
+    for (property, value) in &style.properties {
+        set_root_property(property, value);
     }
     let mut note = format!("{} style values applied from {target}", style.properties.len());
     if !style.rejected.is_empty() {
