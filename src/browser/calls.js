@@ -1,7 +1,9 @@
-// The browser calls whose promise chains the app makes most: fetch and
-// WebCrypto. Written here, they cost a few hundred bytes instead of
-// several KB of compiled wasm (bench/README.md); every decision about
-// what to send and what an answer means stays in Rust. Nothing here
+// The browser calls the app makes: fetch, WebCrypto, timers, the sign-in
+// window, the page's address, sessionStorage and the EHR style's
+// properties. Written here, their promise chains and error handling cost
+// a few hundred bytes instead of several KB of compiled wasm and glue
+// (bench/README.md); every decision about what to call, and what an
+// answer means, stays in Rust (src/browser/*.rs wrap each). Nothing here
 // stores or logs a key, a token or a proof.
 
 // One request, without cookies or other credentials (every server the app
