@@ -524,7 +524,7 @@ pub async fn token(State(sandbox): Shared, headers: HeaderMap, Form(form): Form<
     // so a nonce challenge or a refused proof uses neither up.
     let jkt = match token_endpoint_proof(&sandbox, &headers, "/oauth2/v1/apps/token") {
         Ok(jkt) => jkt,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     match get("grant_type") {
         "authorization_code" => exchange_code(&sandbox, &form, jkt),
@@ -559,7 +559,7 @@ fn proof_refused(refusal: Refusal, nonce: &str) -> Response {
 /// The token or revocation endpoint's reading of the `DPoP` header: the
 /// proof's key thumbprint, `None` without a proof (or with DPoP off,
 /// where the header is ignored, RFC 9449 §5).
-fn token_endpoint_proof(sandbox: &Sandbox, headers: &HeaderMap, path: &str) -> Result<Option<String>, Response> {
+fn token_endpoint_proof(sandbox: &Sandbox, headers: &HeaderMap, path: &str) -> Result<Option<String>, Box<Response>> {
     let (mode, nonce_wanted) = {
         let faults = &sandbox.registry().faults;
         (faults.dpop, faults.dpop_nonce)
@@ -570,11 +570,14 @@ fn token_endpoint_proof(sandbox: &Sandbox, headers: &HeaderMap, path: &str) -> R
     let proofs: Vec<&str> = headers.get_all("dpop").iter().filter_map(|v| v.to_str().ok()).collect();
     let proof = match proofs[..] {
         [] if mode.required() => {
-            return Err(proof_refused(Refusal::Invalid("a DPoP proof is required for this client".into()), ""))
+            return Err(Box::new(proof_refused(
+                Refusal::Invalid("a DPoP proof is required for this client".into()),
+                "",
+            )))
         }
         [] => return Ok(None),
         [one] => one,
-        _ => return Err(proof_refused(Refusal::Invalid("more than one DPoP header".into()), "")),
+        _ => return Err(Box::new(proof_refused(Refusal::Invalid("more than one DPoP header".into()), ""))),
     };
     let htu = format!("{}{path}", sandbox.origin);
     let mut registry = sandbox.registry();
@@ -586,24 +589,21 @@ fn token_endpoint_proof(sandbox: &Sandbox, headers: &HeaderMap, path: &str) -> R
         nonce: nonce_wanted.then_some(nonce.as_str()),
         now: now(),
     };
-    dpop::verify(proof, &expected, &mut registry.dpop_jtis).map(Some).map_err(|r| proof_refused(r, &nonce))
+    dpop::verify(proof, &expected, &mut registry.dpop_jtis).map(Some).map_err(|r| Box::new(proof_refused(r, &nonce)))
 }
 
 fn exchange_code(sandbox: &Sandbox, form: &Params, jkt: Option<String>) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
-    // The client is authenticated (and a required proof checked) before
-    // the code is looked at, so a refused request leaves the code unused.
+    // The client is authenticated (and the proof checked, in `token`)
+    // before the code is looked at, so a refused request leaves it unused.
     let inject = sandbox.registry().codes.get(get("code")).map(|c| c.grant.settings.inject);
-    match inject {
-        Some(Injection::ConfidentialClient) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed: this client is confidential and must authenticate with its secret",
-            )
-        }
-        _ => {}
+    if inject == Some(Injection::ConfidentialClient) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed: this client is confidential and must authenticate with its secret",
+        );
     }
     let code = {
         let mut registry = sandbox.registry();
@@ -703,7 +703,7 @@ pub async fn revoke(State(sandbox): Shared, headers: HeaderMap, Form(form): Form
     // A proof that comes is checked like the token endpoint's.
     if headers.contains_key("dpop") {
         if let Err(refusal) = token_endpoint_proof(&sandbox, &headers, "/oauth2/v1/apps/revoke") {
-            return refusal;
+            return *refusal;
         }
     }
     let token = form.get("token").map(String::as_str).unwrap_or_default();
