@@ -134,6 +134,13 @@ fn fault(sandbox: &Sandbox) -> Option<Response> {
         faults.not_found -= 1;
         return Some(outcome(StatusCode::NOT_FOUND, "not-found", "injected: no such record"));
     }
+    if faults.huge_fhir {
+        let padding = "x".repeat(17 << 20);
+        return Some(fhir_response(
+            StatusCode::OK,
+            &json!({"resourceType": "Bundle", "type": "searchset", "meta": {"tag": [{"code": padding}]}}),
+        ));
+    }
     if faults.malformed > 0 {
         faults.malformed -= 1;
         return Some(with_type(

@@ -239,6 +239,9 @@ pub struct Faults {
     /// The FHIR server answers 307 to the foreign host (with the token, if
     /// the client follows).
     pub redirect_fhir: bool,
+    /// FHIR answers are 17 MiB Bundles, larger than any page a client
+    /// should parse (FHIR sets no limit; servers and clients choose).
+    pub huge_fhir: bool,
 }
 
 /// One request the sandbox (or its foreign host) received.

@@ -14,8 +14,9 @@
 // `signingInput` is signed and sent as the DPoP header. Resolves to
 // [status, body, then the value (or null) of each header named in `read`,
 // "\n"-separated]; rejects with the browser's error (an AbortError after
-// the timeout), or "dpop-sign" when the proof could not be signed.
-export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, read, key, signingInput) {
+// the timeout), or "dpop-sign" when the proof could not be signed. An
+// answer longer than `maxChars` resolves to [-1] unread (or unkept).
+export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
   const request = {
     method, headers: new Headers(), body, credentials: "omit",
     cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
@@ -31,7 +32,12 @@ export async function send(url, method, headers, body, noStore, refuseRedirects,
   request.signal = abort.signal;
   try {
     const response = await fetch(url, request);
+    if (Number(response.headers.get("content-length")) > maxChars) {
+      abort.abort();
+      return [-1];
+    }
     const text = await response.text();
+    if (text.length > maxChars) return [-1];
     return [response.status, text, ...read.split("\n").map((name) => response.headers.get(name))];
   } finally {
     clearTimeout(timer);

@@ -49,7 +49,18 @@ pub struct Request<'a> {
     /// that vouch for tokens) goes to the URL it names or nowhere, since a
     /// 307 or 308 would send the same body on (RFC 9700 §4.11).
     pub refuse_redirects: bool,
+    /// The longest answer taken, in characters: anything larger is refused
+    /// unread rather than parsed ([`MAX_DOCUMENT`], [`MAX_FHIR_PAGE`]).
+    pub max_chars: u32,
 }
+
+/// The longest configuration, discovery document, key set, style or token
+/// answer taken: 1 MiB, far above any real one.
+pub const MAX_DOCUMENT: u32 = 1 << 20;
+
+/// The longest FHIR answer taken (one page of a search): 16 MiB, some
+/// tens of thousands of resources.
+pub const MAX_FHIR_PAGE: u32 = 16 << 20;
 
 impl<'a> Request<'a> {
     /// GET a JSON document past the HTTP cache.
@@ -61,6 +72,7 @@ impl<'a> Request<'a> {
             form: None,
             cache: Cache::NoStore,
             refuse_redirects: false,
+            max_chars: MAX_DOCUMENT,
         }
     }
 
@@ -87,6 +99,7 @@ impl<'a> Request<'a> {
             accept: "application/fhir+json",
             authorization: Some((scheme, token)),
             refuse_redirects: true,
+            max_chars: MAX_FHIR_PAGE,
             ..Request::json(url.to_string())
         }
     }
@@ -167,6 +180,7 @@ extern "C" {
         no_store: bool,
         refuse_redirects: bool,
         timeout_ms: u32,
+        max_chars: u32,
         read: &str,
         key: Option<&web_sys::CryptoKey>,
         signing_input: Option<&str>,
@@ -203,6 +217,7 @@ pub async fn send(request: Request<'_>, proof: Option<(&web_sys::CryptoKey, &str
         request.cache == Cache::NoStore,
         request.refuse_redirects,
         TIMEOUT_SECONDS.get() * 1000,
+        request.max_chars,
         &READ_HEADERS.join("\n"),
         proof.map(|(key, _)| key),
         proof.map(|(_, input)| input),
@@ -214,7 +229,15 @@ pub async fn send(request: Request<'_>, proof: Option<(&web_sys::CryptoKey, &str
             received.push((name, value));
         }
     }
-    let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+    let status = answer.get(0).as_f64().unwrap_or_default();
+    if status < 0.0 {
+        return Err(format!(
+            "{} answered with more than {} MB, more than any answer the app expects; it was not read",
+            request.url,
+            request.max_chars >> 20
+        ));
+    }
+    let status = status as u16;
     // A refused redirect comes back as an opaque answer with status 0.
     if status == 0 {
         return Err(format!(

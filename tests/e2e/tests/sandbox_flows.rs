@@ -924,3 +924,15 @@ async fn redirects_from_the_token_endpoint_and_the_fhir_server_are_not_followed(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_larger_than_any_fhir_page_is_refused_unread() {
+    let env = AppWithSandbox::start().await;
+    env.control("/sandbox/faults", &json!({"huge_fhir": true}));
+    let url = env.launch(json!({"patient": "p010", "auto_approve": true}));
+    Browser::run("huge-answer", |client| async move {
+        client.goto(&url).await.map_err(err)?;
+        wait_for_text_in(&client, "#section-conditions", "more than 16 MB").await
+    })
+    .await;
+}
