@@ -53,7 +53,10 @@ fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
     map.insert("response_types_supported".into(), json!(["code"]));
     map.insert("token_endpoint_auth_methods_supported".into(), json!(["none"]));
-    map.insert("authorization_response_iss_parameter_supported".into(), json!(true));
+    // RFC 9207 §3 (unless switched off: the RFC is optional for servers).
+    if !sandbox.registry().faults.omit_iss {
+        map.insert("authorization_response_iss_parameter_supported".into(), json!(true));
+    }
     if sandbox.registry().faults.dpop.advertised() {
         map.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
     }
@@ -179,16 +182,18 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
 }
 
 /// An error redirect; like every authorization response it names the
-/// issuer (RFC 9207 §2, advertised in the metadata).
+/// issuer when the sandbox does (RFC 9207 §2; [`Sandbox::response_issuer`]).
 fn redirect_error(
-    sandbox: &Sandbox,
+    issuer: Option<&str>,
     redirect_uri: &str,
     state: Option<&str>,
     error: &str,
     description: &str,
 ) -> Response {
-    let issuer = sandbox.issuer();
-    let mut pairs = vec![("error", error), ("error_description", description), ("iss", issuer.as_str())];
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(issuer) = issuer {
+        pairs.push(("iss", issuer));
+    }
     if let Some(state) = state {
         pairs.push(("state", state));
     }
@@ -212,7 +217,10 @@ pub async fn authorize(State(sandbox): Shared, Query(params): Query<Params>) -> 
         return error_page(StatusCode::BAD_REQUEST, "redirect_uri is missing or not registered for this client.");
     };
     let state = get("state");
-    let fail = |error: &str, description: &str| redirect_error(&sandbox, redirect_uri, state, error, description);
+    // Read before the registry is locked below (its lock is not reentrant).
+    let issuer = sandbox.response_issuer();
+    let fail =
+        |error: &str, description: &str| redirect_error(issuer.as_deref(), redirect_uri, state, error, description);
     if get("response_type") != Some("code") {
         return fail("unsupported_response_type", "only response_type=code is supported");
     }
@@ -326,7 +334,7 @@ pub async fn consent(State(sandbox): Shared, Form(form): Form<Params>) -> Respon
     use_up_launch(&sandbox, &consent);
     if form.get("decision").map(String::as_str) != Some("approve") {
         return redirect_error(
-            &sandbox,
+            sandbox.response_issuer().as_deref(),
             &consent.redirect_uri,
             consent.state.as_deref(),
             "access_denied",
@@ -394,8 +402,11 @@ fn approve(sandbox: &Sandbox, consent: Consent, patient: Option<String>) -> Resp
             families: Vec::new(),
         },
     );
-    let issuer = sandbox.issuer();
-    let mut pairs = vec![("code", code.as_str()), ("iss", issuer.as_str())];
+    let issuer = sandbox.response_issuer();
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(issuer) = &issuer {
+        pairs.push(("iss", issuer.as_str()));
+    }
     if let Some(state) = consent.state.as_deref() {
         pairs.push(("state", state));
     }

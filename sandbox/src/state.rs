@@ -239,6 +239,9 @@ pub struct Faults {
     /// The FHIR server answers 307 to the foreign host (with the token, if
     /// the client follows).
     pub redirect_fhir: bool,
+    /// Authorization responses carry no `iss`, and the metadata does not
+    /// say they do: RFC 9207 is optional for a server.
+    pub omit_iss: bool,
     /// FHIR answers are 17 MiB Bundles, larger than any page a client
     /// should parse (FHIR sets no limit; servers and clients choose).
     pub huge_fhir: bool,
@@ -302,6 +305,12 @@ impl Sandbox {
     /// Discovery §4.3 makes it the prefix of the discovery document's URL).
     pub fn issuer(&self) -> String {
         format!("{}/v1/apps/{PROJECT_ID}", self.origin)
+    }
+
+    /// The `iss` authorization responses carry (RFC 9207), unless the
+    /// `omit_iss` switch is on. (Never call it while holding the registry lock.)
+    pub fn response_issuer(&self) -> Option<String> {
+        (!self.registry().faults.omit_iss).then(|| self.issuer())
     }
 
     /// The issuer of the project's federated OIDC provider, `{base}/{project}`:

@@ -815,3 +815,18 @@ async fn a_standalone_sign_in_without_launch_patient_has_no_patient() {
     assert_eq!(claims["patient"], "", "{claims}");
     assert_eq!(claims["sub"], "Practitioner/pr1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_responses_name_the_issuer_unless_switched_off() {
+    let env = auto_env().await;
+    let metadata = || http("GET", &env.url("/v1/apps/P2SANDBOX/.well-known/openid-configuration"), &[], "").json();
+    let iss_of = |reply: &Reply| query_of(reply.header("location").unwrap()).get("iss").cloned();
+    let verifier = PkceVerifier::new_random().unwrap();
+    assert_eq!(metadata()["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(iss_of(&env.authorize(&[], &verifier)).as_deref(), Some(env.url("/v1/apps/P2SANDBOX").as_str()));
+    // RFC 9207 is optional for a server: this one neither sends nor advertises it.
+    env.faults(json!({"auto_approve_standalone": true, "omit_iss": true}));
+    assert!(metadata().get("authorization_response_iss_parameter_supported").is_none());
+    assert_eq!(iss_of(&env.authorize(&[], &verifier)), None);
+    assert_eq!(iss_of(&env.authorize(&[("scope", "system/*.rs")], &verifier)), None, "nor in an error");
+}
