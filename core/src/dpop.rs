@@ -156,9 +156,16 @@ impl PublicJwk {
 #[derive(Debug)]
 pub struct UnsignedProof {
     signing_input: String,
+    /// The server's nonce it carries, if any.
+    nonce: Option<String>,
 }
 
 impl UnsignedProof {
+    /// The server's nonce the proof carries (`None` before a server gave one).
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
     /// What the key signs (JWS signing input, RFC 7515 §5.1; ASCII). The
     /// proof is this, a `.`, and the ES256 signature in base64url (r || s,
     /// as WebCrypto gives it and RFC 7518 §3.4 wants it); the browser side
@@ -252,7 +259,7 @@ impl DpopBinding {
     }
 
     /// The nonce a proof for `url` carries now.
-    pub fn nonce_for(&self, url: &HttpUrl) -> Option<&str> {
+    fn nonce_for(&self, url: &HttpUrl) -> Option<&str> {
         let origin = url.origin();
         self.nonces.iter().find(|(o, _)| *o == origin).map(|(_, n)| n.as_str())
     }
@@ -290,12 +297,13 @@ impl DpopBinding {
         if let Some(token) = access_token {
             claims.push_str(&format!(r#","ath":"{}""#, access_token_hash(token)));
         }
-        if let Some(nonce) = self.nonce_for(url) {
+        let nonce = self.nonce_for(url).map(str::to_string);
+        if let Some(nonce) = &nonce {
             claims.push_str(&format!(r#","nonce":"{nonce}""#));
         }
         claims.push('}');
         let part = |text: &str| Base64UrlUnpadded::encode_string(text.as_bytes());
-        UnsignedProof { signing_input: format!("{}.{}", part(&header), part(&claims)) }
+        UnsignedProof { signing_input: format!("{}.{}", part(&header), part(&claims)), nonce }
     }
 }
 
@@ -389,6 +397,7 @@ mod tests {
         assert_eq!(claims["htm"], "POST");
         assert!(claims.get("ath").is_none());
         assert_eq!(claims["nonce"], "eyJ7S_zG.eyJH0-Z.HX4w-7v");
+        assert_eq!(binding.proof("POST", &token, None, 5).unwrap().nonce(), Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
         let (_, claims) = verify_independently(&signed(&key, binding.proof("GET", &fhir, Some("t"), 5).unwrap()));
         assert!(claims.get("nonce").is_none(), "another origin's nonce is not sent: {claims}");
         // Two proofs never share a jti (§11.1: the server refuses a replay).

@@ -27,8 +27,6 @@ pub struct DpopKey<K> {
 struct Proof<K> {
     key: K,
     unsigned: UnsignedProof,
-    /// The server's nonce it carries.
-    nonce: Option<String>,
 }
 
 /// What a request with a proof is for.
@@ -57,11 +55,11 @@ impl<E: Effects> SessionHandle<E> {
         let prepared = self.local.try_with_value(|local| {
             local.dpop.as_ref().map(|dpop| {
                 let unsigned = dpop.binding.proof(what.method, what.target, what.access_token, self.effects.now());
-                (dpop.key.clone(), unsigned, dpop.binding.nonce_for(what.target).map(str::to_string))
+                (dpop.key.clone(), unsigned)
             })
         });
-        let Some((key, unsigned, nonce)) = prepared.flatten() else { return Ok(None) };
-        Ok(Some(Proof { key, unsigned: unsigned?, nonce }))
+        let Some((key, unsigned)) = prepared.flatten() else { return Ok(None) };
+        Ok(Some(Proof { key, unsigned: unsigned? }))
     }
 
     /// Keeps the nonce a response carried.
@@ -94,14 +92,14 @@ impl<E: Effects> SessionHandle<E> {
             let proven = proof.is_some();
             let signing = proof.as_ref().map(|p| (&p.key, p.unsigned.signing_input()));
             let response = self.effects.send(request.clone(), signing).await.map_err(Ok)?;
-            let sent_nonce = proof.and_then(|p| p.nonce);
+            let sent_nonce = proof.as_ref().and_then(|p| p.unsigned.nonce());
             let (Some(what), true) = (&what, proven) else { return Ok(response) };
             self.note_nonce(what.target, &response);
             if !is_nonce_challenge(response.status, &response.body, response.header("WWW-Authenticate")) {
                 return Ok(response);
             }
             let given = response.header("DPoP-Nonce").map(str::trim);
-            if retried || given.is_none() || given == sent_nonce.as_deref() {
+            if retried || given.is_none() || given == sent_nonce {
                 return Err(Err(Error::DpopNonceRepeated { url: what.target.to_string() }));
             }
             retried = true;

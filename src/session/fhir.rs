@@ -32,14 +32,16 @@ impl<E: Effects> SessionHandle<E> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (token, bound) = self.token_for(url)?;
-            let scheme = if bound { TokenType::Dpop.scheme() } else { TokenType::Bearer.scheme() };
+            let (token, token_type) = self.token_for(url)?;
+            let bound = token_type == TokenType::Dpop;
             let what = bound.then_some(Proven { method: "GET", target: url, access_token: Some(&token) });
             let target = url.to_string();
             let response =
-                self.send_proven(Request::fhir(url, scheme, &token), what).await.map_err(|failure| match failure {
-                    Ok(detail) => Error::FhirUnreachable { url: target.clone(), detail },
-                    Err(error) => error,
+                self.send_proven(Request::fhir(url, token_type.scheme(), &token), what).await.map_err(|failure| {
+                    match failure {
+                        Ok(detail) => Error::FhirUnreachable { url: target.clone(), detail },
+                        Err(error) => error,
+                    }
                 })?;
             if bound && resource_refused_proof(response.status, response.header("WWW-Authenticate")) {
                 return Err(Error::DpopProofRefused { url: target, description: None });

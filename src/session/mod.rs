@@ -16,6 +16,7 @@ mod tests;
 
 use leptos::prelude::*;
 use smart_core::authorize::LaunchKind;
+use smart_core::dpop::TokenType;
 use smart_core::form::FormPost;
 use smart_core::session::Session;
 use smart_core::Error;
@@ -167,11 +168,10 @@ impl<E: Effects> SessionHandle<E> {
         self.send_proven(Request::form(post), Some(what)).await
     }
 
-    /// The access token for `url` and whether it is DPoP-bound, if the
-    /// session still holds one: the session refuses any URL not on the FHIR
-    /// base's origin.
-    fn token_for(self, url: &smart_core::url::HttpUrl) -> Result<(String, bool), Error> {
-        self.with_untracked(|s| s.bearer_for(url).map(|t| (t.to_string(), s.is_dpop_bound())))
-            .ok_or(Error::NoSession)?
+    /// The access token for `url` and its type (Bearer, or DPoP when bound),
+    /// if the session still holds one: the session refuses any URL not on
+    /// the FHIR base's origin.
+    fn token_for(self, url: &smart_core::url::HttpUrl) -> Result<(String, TokenType), Error> {
+        self.with_untracked(|s| s.bearer_for(url).map(|t| (t.to_string(), s.token_type))).ok_or(Error::NoSession)?
     }
 }
