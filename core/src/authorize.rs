@@ -375,6 +375,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn debug_output_of_a_pending_record_shows_no_state_verifier_or_nonce() {
+        let (_, pending) = begin_ehr(&config(r#"{"type": "smart"}"#));
+        let stored: serde_json::Value = serde_json::from_str(&pending.to_storage()).unwrap();
+        let shown = format!("{pending:?}");
+        assert!(shown.contains("issuer_id"), "{shown}");
+        for field in ["state", "verifier", "nonce"] {
+            let value = stored[field].as_str().unwrap();
+            assert!(!shown.contains(value), "{field} shown in {shown}");
+        }
+    }
+
+    #[test]
     fn a_key_made_before_authorize_is_named_by_dpop_jkt_only_when_dpop_is_used() {
         let zero = "A".repeat(43);
         let binding = DpopBinding::new(crate::dpop::PublicJwk::new(zero.clone(), zero).unwrap());

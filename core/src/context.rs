@@ -113,7 +113,7 @@ mod tests {
     use serde_json::json;
 
     fn token(body: Value) -> TokenResponse {
-        TokenResponse::from_response(200, &body.to_string()).unwrap()
+        TokenResponse::from_response(crate::token::TokenAnswer::json(200, &body.to_string())).unwrap()
     }
 
     fn claims(value: Value) -> Claims {

@@ -167,8 +167,9 @@ pub enum Error {
     /// The token endpoint answered with an OAuth error.
     TokenRequestRefused { status: u16, error: OAuthError },
     /// The token endpoint answered with a body that is not JSON.
-    /// `excerpt`: its start, with anything token-like redacted.
-    TokenResponseNotJson { status: u16, length: usize, excerpt: String },
+    /// `content_type`: its media type as sent; `excerpt`: its start, with
+    /// anything token-like redacted.
+    TokenResponseNotJson { status: u16, content_type: String, length: usize, excerpt: String },
     /// The token response is JSON but not a usable token response.
     TokenResponseInvalid { problem: String },
 
@@ -459,9 +460,9 @@ impl Error {
                     fix,
                 )
             }
-            TokenResponseNotJson { status, length, excerpt } => d(
+            TokenResponseNotJson { status, content_type, length, excerpt } => d(
                 "The token endpoint's answer is unreadable",
-                format!("The token endpoint answered HTTP {status} with {length} bytes that are not JSON, beginning \"{excerpt}\" (anything like a token shown as [redacted])."),
+                format!("The token endpoint answered HTTP {status} with {length} bytes of {content_type} that are not JSON, beginning \"{excerpt}\" (anything like a token shown as [redacted])."),
                 "A proxy or an error page answered instead of the token endpoint.",
                 "Check the token_endpoint in the server's discovery document.",
             ),

@@ -50,14 +50,25 @@ impl std::fmt::Display for JwtError {
     }
 }
 
-/// A decoded (not verified) JWT.
-#[derive(Clone, Debug, PartialEq)]
+/// A decoded (not verified) JWT. Its `Debug` shows the header and the
+/// claims' names only: the values may be a person's name or birth date, and
+/// the signing input is most of the token.
+#[derive(Clone, PartialEq)]
 pub struct DecodedJwt {
     pub header: Claims,
     pub claims: Claims,
     /// `base64url(header) . base64url(payload)`, the bytes a signature covers.
     pub signing_input: String,
     pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for DecodedJwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedJwt")
+            .field("header", &self.header)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DecodedJwt {
@@ -167,6 +178,19 @@ pub(crate) mod tests {
         assert_eq!(jwt.claims["name"], "Zoë Ōtani");
         assert_eq!(jwt.signature, b"signature-bytes");
         assert_eq!(jwt.signing_input, token.rsplit_once('.').unwrap().0);
+    }
+
+    #[test]
+    fn debug_output_shows_claim_names_but_no_values_or_signature() {
+        let token = make_jwt(
+            &serde_json::json!({"alg": "RS256", "kid": "k1"}),
+            &serde_json::json!({"patient": "p-secret", "name": "Zoë Ōtani"}),
+        );
+        let shown = format!("{:?}", decode(&token).unwrap());
+        assert!(shown.contains("\"patient\"") && shown.contains("RS256"), "{shown}");
+        for hidden in ["p-secret", "Zoë", token.split('.').nth(1).unwrap(), "[115, 105"] {
+            assert!(!shown.contains(hidden), "{hidden} shown in {shown}");
+        }
     }
 
     #[test]

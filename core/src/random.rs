@@ -30,8 +30,16 @@ pub fn random_token() -> Result<String, Error> {
 macro_rules! random_value {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, PartialEq, Eq)]
+        #[derive(PartialEq, Eq)]
         pub struct $name(String);
+
+        // Redacted: a pending record printed while debugging would
+        // otherwise show the values that bind its callback.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
 
         impl $name {
             /// A fresh value from the CSPRNG.
@@ -106,6 +114,13 @@ mod tests {
         assert!(!state.matches(&state.as_str()[1..]));
         assert_ne!(State::new_random().unwrap(), state);
         assert_ne!(Nonce::new_random().unwrap().as_str(), Nonce::new_random().unwrap().as_str());
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_value() {
+        let state = State::new_random().unwrap();
+        let nonce = Nonce::new_random().unwrap();
+        assert_eq!(format!("{state:?} {nonce:?}"), "State([redacted]) Nonce([redacted])");
     }
 
     #[test]

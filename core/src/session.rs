@@ -18,7 +18,7 @@ use crate::id_token::{decode_id_token, validate_claims, Expectations};
 use crate::jwt::{self, seconds_claim, Claims, DecodedJwt};
 use crate::scopes::{Scope, ScopeSet};
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::TokenResponse;
+use crate::token::{TokenAnswer, TokenResponse};
 use crate::url::HttpUrl;
 use crate::{Error, UnixTime};
 
@@ -82,8 +82,8 @@ pub struct TokenGrant {
 impl CodeExchange {
     /// Accepts the token endpoint's response: parses it, and checks the
     /// id_token's `iss`, `aud`, `exp` and `nonce`.
-    pub fn finish(self, status: u16, body: &str, now: UnixTime) -> Result<TokenGrant, Error> {
-        let response = TokenResponse::from_response(status, body)
+    pub fn finish(self, answer: TokenAnswer, now: UnixTime) -> Result<TokenGrant, Error> {
+        let response = TokenResponse::from_response(answer)
             .map_err(|e| self.pending.dpop.read_refusal(&self.pending.server.token_endpoint, e))?;
         let mut notes: Vec<&'static str> = self.pending.dpop.accept(response.token_type)?.into_iter().collect();
         // An opaque access token is normal: SMART says clients must not rely
@@ -332,8 +332,8 @@ impl Session {
 
     /// Applies a refresh response: new access token, rotated refresh token
     /// (the old one kept when none comes back), new expiry and grant.
-    pub fn apply_refresh(&mut self, status: u16, body: &str, now: UnixTime) -> Result<(), Error> {
-        let response = TokenResponse::from_response(status, body).map_err(|e| Error::RefreshFailed {
+    pub fn apply_refresh(&mut self, answer: TokenAnswer, now: UnixTime) -> Result<(), Error> {
+        let response = TokenResponse::from_response(answer).map_err(|e| Error::RefreshFailed {
             detail: self.dpop.read_refusal(&self.server.token_endpoint, e).diagnosis().detail,
         })?;
         self.dpop.accept(response.token_type).map_err(|e| Error::RefreshFailed { detail: e.diagnosis().detail })?;
@@ -428,7 +428,7 @@ mod tests {
             "scope": "launch openid fhirUser patient/Condition.rs", "refresh_token": "rt-1",
             "id_token": id_token(nonce.as_deref().unwrap(), "app-1"), "patient": "pat-7"
         });
-        let grant = exchange.finish(200, &body.to_string(), NOW).unwrap();
+        let grant = exchange.finish(TokenAnswer::json(200, &body.to_string()), NOW).unwrap();
         assert_eq!(grant.id_token().unwrap().kid(), Some("k1"));
         let session = grant.into_session(SignatureVerdict::Verified).unwrap();
         assert_eq!(session.expires_at, NOW + 3600);
@@ -452,7 +452,7 @@ mod tests {
         let (_, pending) = begin_ehr(&config);
         let body = json!({"access_token": descope_access_token("p-42"), "token_type": "Bearer"});
         let session = exchange(pending)
-            .finish(200, &body.to_string(), NOW)
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
             .unwrap()
             .into_session(SignatureVerdict::Verified)
             .unwrap();
@@ -470,7 +470,7 @@ mod tests {
         let (_, pending) = begin_ehr(&config);
         let body = json!({"access_token": descope_access_token("p-42"), "token_type": "Bearer"});
         let mut session = exchange(pending)
-            .finish(200, &body.to_string(), NOW)
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
             .unwrap()
             .into_session(SignatureVerdict::Verified)
             .unwrap();
@@ -489,7 +489,7 @@ mod tests {
         let (_, pending) = begin_ehr(&config);
         let body = json!({"access_token": descope_access_token(""), "token_type": "Bearer"});
         let session = exchange(pending)
-            .finish(200, &body.to_string(), NOW)
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
             .unwrap()
             .into_session(SignatureVerdict::Verified)
             .unwrap();
@@ -499,8 +499,11 @@ mod tests {
         }
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "scope": "launch user/Patient.rs"});
-        let mut session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let mut session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
         assert_eq!(session.patient_context().unwrap(), PatientContext::PickerNeeded);
         session.choose_patient("p-9".into());
         let PatientContext::Given(p) = session.patient_context().unwrap() else { panic!() };
@@ -512,18 +515,18 @@ mod tests {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token("wrong-nonce", "app-1")});
         assert!(matches!(
-            exchange.finish(200, &body.to_string(), NOW),
+            exchange.finish(TokenAnswer::json(200, &body.to_string()), NOW),
             Err(Error::IdTokenInvalid { problem: IdTokenProblem::WrongNonce })
         ));
         let (exchange, nonce) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "someone-else")});
         assert!(matches!(
-            exchange.finish(200, &body.to_string(), NOW),
+            exchange.finish(TokenAnswer::json(200, &body.to_string()), NOW),
             Err(Error::IdTokenInvalid { problem: IdTokenProblem::WrongAudience { .. } })
         ));
         let (exchange, nonce) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
-        let grant = exchange.finish(200, &body.to_string(), NOW).unwrap();
+        let grant = exchange.finish(TokenAnswer::json(200, &body.to_string()), NOW).unwrap();
         assert!(matches!(
             grant.into_session(SignatureVerdict::Invalid),
             Err(Error::IdTokenInvalid { problem: IdTokenProblem::BadSignature })
@@ -531,7 +534,7 @@ mod tests {
         let (exchange, nonce) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
         let session = exchange
-            .finish(200, &body.to_string(), NOW)
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
             .unwrap()
             .into_session(SignatureVerdict::Unverifiable("no jwks_uri".into()))
             .unwrap();
@@ -557,7 +560,7 @@ mod tests {
         let (_, pending) = PendingAuthorization::begin(&config.issuers[0], server, redirect, mode, None, NOW).unwrap();
         let nonce = pending_nonce(&pending);
         let body = json!({"access_token": "t", "token_type": "Bearer", "id_token": id_token(nonce.as_deref().unwrap(), "app-1")});
-        let grant = exchange(pending).finish(200, &body.to_string(), NOW).unwrap();
+        let grant = exchange(pending).finish(TokenAnswer::json(200, &body.to_string()), NOW).unwrap();
         assert!(grant.id_token().is_none(), "nothing to verify: its iss cannot be checked");
         let session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
         assert!(session.context.fhir_user.is_none());
@@ -568,8 +571,11 @@ mod tests {
     fn bearer_goes_only_to_the_fhir_origin() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "secret-at", "token_type": "Bearer"});
-        let session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
         let same = HttpUrl::parse("https://ehr.example.org/fhir/Condition?patient=1").unwrap();
         assert_eq!(session.bearer_for(&same).unwrap(), "secret-at");
         for other in [
@@ -586,8 +592,11 @@ mod tests {
     fn expiry_defaults_and_refresh_timing() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer"});
-        let session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
         assert_eq!(session.expires_at, NOW + DEFAULT_LIFETIME_SECONDS);
         assert_eq!(session.grant_source, GrantSource::AssumedAsRequested);
         assert_eq!(session.seconds_until_refresh(NOW), DEFAULT_LIFETIME_SECONDS - REFRESH_MARGIN_SECONDS);
@@ -607,13 +616,19 @@ mod tests {
         let (exchange, _) = smart_exchange();
         let token = make_jwt(&json!({"alg": "RS256"}), &json!({"iat": NOW - 3600, "exp": NOW - 3600 + 300}));
         let body = json!({"access_token": token, "token_type": "Bearer", "refresh_token": "rt"});
-        let session = exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::NoIdToken);
+        let session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::NoIdToken);
         assert_eq!(session.unwrap().expires_at, NOW + 300);
         // A token that lives one second is not refreshed before five.
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "t", "token_type": "Bearer", "refresh_token": "rt", "expires_in": 1});
-        let session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::NoIdToken).unwrap();
+        let session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::NoIdToken)
+            .unwrap();
         assert_eq!(session.timer_step(NOW), TimerStep::Wait(MIN_REFRESH_INTERVAL_SECONDS));
         assert_eq!(session.timer_step(NOW + MIN_REFRESH_INTERVAL_SECONDS), TimerStep::Refresh);
     }
@@ -626,8 +641,11 @@ mod tests {
     fn refresh_rotates_and_keeps_the_old_token_when_none_comes_back() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 60, "scope": "launch patient/*.rs"});
-        let mut session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
+        let mut session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
         let request = session.refresh_request().unwrap();
         assert_eq!(request.url.to_string(), "https://as.example.org/token");
         assert_eq!(
@@ -641,8 +659,10 @@ mod tests {
         let fhir = HttpUrl::parse("https://ehr.example.org/fhir/Patient/1").unwrap();
         session
             .apply_refresh(
-                200,
-                r#"{"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 120}"#,
+                TokenAnswer::json(
+                    200,
+                    r#"{"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2", "expires_in": 120}"#,
+                ),
                 NOW + 50,
             )
             .unwrap();
@@ -658,8 +678,10 @@ mod tests {
         assert!(session.granted.may_search("Observation"), "grant kept when no scope comes back");
         session
             .apply_refresh(
-                200,
-                r#"{"access_token": "at-3", "token_type": "Bearer", "scope": "patient/Condition.rs"}"#,
+                TokenAnswer::json(
+                    200,
+                    r#"{"access_token": "at-3", "token_type": "Bearer", "scope": "patient/Condition.rs"}"#,
+                ),
                 NOW + 100,
             )
             .unwrap();
@@ -675,9 +697,12 @@ mod tests {
     fn a_refused_refresh_is_a_refresh_failure() {
         let (exchange, _) = smart_exchange();
         let body = json!({"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1"});
-        let mut session =
-            exchange.finish(200, &body.to_string(), NOW).unwrap().into_session(SignatureVerdict::Verified).unwrap();
-        match session.apply_refresh(400, r#"{"error": "invalid_grant"}"#, NOW) {
+        let mut session = exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::Verified)
+            .unwrap();
+        match session.apply_refresh(TokenAnswer::json(400, r#"{"error": "invalid_grant"}"#), NOW) {
             Err(Error::RefreshFailed { detail }) => assert!(detail.contains("invalid_grant"), "{detail}"),
             other => panic!("{other:?}"),
         }
@@ -697,29 +722,29 @@ mod tests {
             |kind: &str| json!({"access_token": "at", "token_type": kind, "refresh_token": "rt"}).to_string();
         // No proof sent: a DPoP token cannot be used, and is refused.
         assert!(matches!(
-            with_dpop(DpopUse::Off).finish(200, &response("DPoP"), NOW),
+            with_dpop(DpopUse::Off).finish(TokenAnswer::json(200, &response("DPoP")), NOW),
             Err(Error::DpopTokenUnrequested)
         ));
         // Required: a bearer token is a downgrade, and is refused.
         assert!(matches!(
-            with_dpop(DpopUse::Required).finish(200, &response("Bearer"), NOW),
+            with_dpop(DpopUse::Required).finish(TokenAnswer::json(200, &response("Bearer")), NOW),
             Err(Error::DpopNotGranted)
         ));
         // Preferred: a bearer token is taken, with a warning.
-        let grant = with_dpop(DpopUse::Preferred).finish(200, &response("Bearer"), NOW).unwrap();
+        let grant = with_dpop(DpopUse::Preferred).finish(TokenAnswer::json(200, &response("Bearer")), NOW).unwrap();
         let session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
         assert!(!session.is_dpop_bound());
         assert!(session.warnings.iter().any(|w| w.contains("ignored the DPoP proof")), "{:?}", session.warnings);
         // A bound session stays bound only while refreshes come back DPoP.
-        let grant = with_dpop(DpopUse::Required).finish(200, &response("DPoP"), NOW).unwrap();
+        let grant = with_dpop(DpopUse::Required).finish(TokenAnswer::json(200, &response("DPoP")), NOW).unwrap();
         let mut session = grant.into_session(SignatureVerdict::NoIdToken).unwrap();
         assert!(session.is_dpop_bound());
         assert_eq!(session.dpop, DpopUse::Required);
-        match session.apply_refresh(200, &response("Bearer"), NOW) {
+        match session.apply_refresh(TokenAnswer::json(200, &response("Bearer")), NOW) {
             Err(Error::RefreshFailed { detail }) => assert!(detail.contains("bearer token"), "{detail}"),
             other => panic!("{other:?}"),
         }
-        session.apply_refresh(200, &response("DPoP"), NOW).unwrap();
+        session.apply_refresh(TokenAnswer::json(200, &response("DPoP")), NOW).unwrap();
         assert!(session.is_dpop_bound());
     }
 }

@@ -41,6 +41,23 @@ pub struct TokenResponse {
     pub context: Map<String, Value>,
 }
 
+/// The token endpoint's answer as the app received it: status, media type
+/// and body.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenAnswer<'a> {
+    pub status: u16,
+    /// The `Content-Type` header, if the server sent one.
+    pub content_type: Option<&'a str>,
+    pub body: &'a str,
+}
+
+impl<'a> TokenAnswer<'a> {
+    /// An answer labelled `application/json`.
+    pub fn json(status: u16, body: &'a str) -> Self {
+        TokenAnswer { status, content_type: Some("application/json"), body }
+    }
+}
+
 /// The context fields SMART defines at the top level of a token response.
 pub const CONTEXT_FIELDS: [&str; 7] =
     ["patient", "encounter", "fhirContext", "need_patient_banner", "smart_style_url", "intent", "tenant"];
@@ -94,10 +111,20 @@ pub fn parse_oauth_error(value: &Value) -> Option<OAuthError> {
 
 impl TokenResponse {
     /// Parses the token endpoint's HTTP response.
-    pub fn from_response(status: u16, body: &str) -> Result<TokenResponse, Error> {
+    pub fn from_response(answer: TokenAnswer) -> Result<TokenResponse, Error> {
+        let TokenAnswer { status, content_type, body } = answer;
         let value = match crate::json::parse(body.as_bytes()) {
             Ok(value) => value,
-            Err(_) => return Err(Error::TokenResponseNotJson { status, length: body.len(), excerpt: excerpt(body) }),
+            Err(_) => {
+                // Only the media type, not its parameters, and never long.
+                let media_type = content_type.unwrap_or("no content type").split(';').next().unwrap_or_default();
+                return Err(Error::TokenResponseNotJson {
+                    status,
+                    content_type: media_type.trim().chars().take(60).collect(),
+                    length: body.len(),
+                    excerpt: excerpt(body),
+                });
+            }
         };
         if !(200..300).contains(&status) {
             return Err(match parse_oauth_error(&value) {
@@ -185,7 +212,7 @@ mod tests {
             "scope": "openid fhirUser patient/*.read launch",
             "id_token": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.sig"
         }"#;
-        let response = TokenResponse::from_response(200, body).unwrap();
+        let response = TokenResponse::from_response(TokenAnswer::json(200, body)).unwrap();
         assert_eq!(response.expires_in, Some(3600));
         assert_eq!(response.refresh_token.unwrap().secret(), "abc123");
         assert_eq!(response.scope.as_deref(), Some("openid fhirUser patient/*.read launch"));
@@ -204,7 +231,7 @@ mod tests {
                 {"identifier": "not an Identifier"}, {"bogus": 1}, "str"],
             "vendor_extension": {"a": 1}
         }"#;
-        let response = TokenResponse::from_response(200, body).unwrap();
+        let response = TokenResponse::from_response(TokenAnswer::json(200, body)).unwrap();
         assert_eq!(response.expires_in, Some(300));
         // Kept as sent: `LaunchContext::resolve` reads them, with their source.
         assert_eq!(response.context["patient"], "123");
@@ -229,39 +256,44 @@ mod tests {
             ("dpop", TokenType::Dpop),
         ] {
             let body = format!(r#"{{"access_token": "t", "token_type": "{kind}"}}"#);
-            assert_eq!(TokenResponse::from_response(200, &body).unwrap().token_type, expected, "{kind}");
+            assert_eq!(
+                TokenResponse::from_response(TokenAnswer::json(200, &body)).unwrap().token_type,
+                expected,
+                "{kind}"
+            );
         }
-        let mac = TokenResponse::from_response(200, r#"{"access_token": "t", "token_type": "mac"}"#);
+        let mac = TokenResponse::from_response(TokenAnswer::json(200, r#"{"access_token": "t", "token_type": "mac"}"#));
         assert!(matches!(mac, Err(Error::TokenResponseInvalid { problem }) if problem.contains("\"mac\"")));
-        let none = TokenResponse::from_response(200, r#"{"access_token": "t"}"#);
+        let none = TokenResponse::from_response(TokenAnswer::json(200, r#"{"access_token": "t"}"#));
         assert!(matches!(none, Err(Error::TokenResponseInvalid { problem }) if problem.contains("token_type")));
     }
 
     #[test]
     fn a_body_without_access_token_names_keys_but_not_values() {
-        let error =
-            TokenResponse::from_response(200, r#"{"token_type": "Bearer", "refresh_token": "SECRET-RT"}"#).unwrap_err();
+        let error = TokenResponse::from_response(TokenAnswer::json(
+            200,
+            r#"{"token_type": "Bearer", "refresh_token": "SECRET-RT"}"#,
+        ))
+        .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("no access_token"), "{text}");
         assert!(text.contains("refresh_token"));
         assert!(!text.contains("SECRET-RT"));
         assert!(matches!(
-            TokenResponse::from_response(200, r#"{"access_token": "", "token_type": "Bearer"}"#),
+            TokenResponse::from_response(TokenAnswer::json(200, r#"{"access_token": "", "token_type": "Bearer"}"#)),
             Err(Error::TokenResponseInvalid { .. })
         ));
         assert!(matches!(
-            TokenResponse::from_response(200, r#"{"access_token": 5, "token_type": "Bearer"}"#),
+            TokenResponse::from_response(TokenAnswer::json(200, r#"{"access_token": 5, "token_type": "Bearer"}"#)),
             Err(Error::TokenResponseInvalid { .. })
         ));
     }
 
     #[test]
     fn oauth_error_bodies_become_refusals() {
-        let error = TokenResponse::from_response(
-            400,
-            r#"{"error": "invalid_grant", "error_description": "code already used", "error_uri": "https://as/doc"}"#,
-        )
-        .unwrap_err();
+        let body =
+            r#"{"error": "invalid_grant", "error_description": "code already used", "error_uri": "https://as/doc"}"#;
+        let error = TokenResponse::from_response(TokenAnswer::json(400, body)).unwrap_err();
         match error {
             Error::TokenRequestRefused { status: 400, error } => {
                 assert_eq!(error.code, "invalid_grant");
@@ -272,12 +304,12 @@ mod tests {
         }
         // An error body with a 200 status is still an error.
         assert!(matches!(
-            TokenResponse::from_response(200, r#"{"error": "invalid_client"}"#),
+            TokenResponse::from_response(TokenAnswer::json(200, r#"{"error": "invalid_client"}"#)),
             Err(Error::TokenRequestRefused { status: 200, .. })
         ));
         // A non-2xx without an OAuth body is still reported with its status.
         assert!(matches!(
-            TokenResponse::from_response(502, r#"{"message": "bad gateway"}"#),
+            TokenResponse::from_response(TokenAnswer::json(502, r#"{"message": "bad gateway"}"#)),
             Err(Error::TokenRequestRefused { status: 502, .. })
         ));
     }
@@ -285,21 +317,25 @@ mod tests {
     #[test]
     fn non_json_bodies_are_reported_with_a_short_excerpt() {
         let html = format!("<html><body>{}</body></html>", "x y ".repeat(200));
-        match TokenResponse::from_response(502, &html).unwrap_err() {
-            Error::TokenResponseNotJson { status, length, excerpt } => {
-                assert_eq!((status, length), (502, html.len()));
+        let answer = TokenAnswer { status: 502, content_type: Some("text/html; charset=utf-8"), body: &html };
+        match TokenResponse::from_response(answer).unwrap_err() {
+            Error::TokenResponseNotJson { status, content_type, length, excerpt } => {
+                assert_eq!((status, content_type.as_str(), length), (502, "text/html", html.len()));
                 assert!(excerpt.starts_with("<html><body>x y x y"), "{excerpt}");
                 assert!(excerpt.chars().count() <= EXCERPT_CHARS + 1);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(TokenResponse::from_response(200, "[]"), Err(Error::TokenResponseInvalid { .. })));
+        assert!(matches!(
+            TokenResponse::from_response(TokenAnswer::json(200, "[]")),
+            Err(Error::TokenResponseInvalid { .. })
+        ));
     }
 
     #[test]
     fn a_form_encoded_answer_shows_no_token() {
         let form = "access_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln&token_type=bearer&refresh_token=8xLOxBtZp8&expires_in=3600";
-        match TokenResponse::from_response(200, form).unwrap_err() {
+        match TokenResponse::from_response(TokenAnswer::json(200, form)).unwrap_err() {
             Error::TokenResponseNotJson { excerpt, .. } => {
                 assert!(!excerpt.contains("eyJ") && !excerpt.contains("8xLOxBtZp8"), "{excerpt}");
                 assert!(excerpt.contains("[redacted]"), "{excerpt}");
@@ -308,7 +344,9 @@ mod tests {
         }
         // A token cut by the excerpt's end is redacted whole, not shown in part.
         let long = format!("{} code={}", "word ".repeat(22), "Zk3".repeat(30));
-        let Error::TokenResponseNotJson { excerpt, .. } = TokenResponse::from_response(500, &long).unwrap_err() else {
+        let Error::TokenResponseNotJson { excerpt, .. } =
+            TokenResponse::from_response(TokenAnswer::json(500, &long)).unwrap_err()
+        else {
             panic!()
         };
         assert!(!excerpt.contains("Zk3"), "{excerpt}");

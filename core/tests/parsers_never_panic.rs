@@ -15,7 +15,7 @@ use smart_core::launch::ehr_launch;
 use smart_core::popup::{handback_message, is_handback, parse_handback};
 use smart_core::route::{query_value, Route};
 use smart_core::scopes::ScopeSet;
-use smart_core::token::TokenResponse;
+use smart_core::token::{TokenAnswer, TokenResponse};
 use smart_core::url::HttpUrl;
 
 const CASES: u32 = 2000;
@@ -178,11 +178,16 @@ fn discovery_documents() {
 
 #[test]
 fn token_responses() {
-    run("TokenResponse::from_response", (near(JSON_BITS), any::<u16>()), |(body, status)| {
-        if let Err(error) = TokenResponse::from_response(status, &body) {
-            let _ = error.to_string();
-        }
-    });
+    run(
+        "TokenResponse::from_response",
+        (near(JSON_BITS), any::<u16>(), any::<Option<String>>()),
+        |(body, status, media)| {
+            let answer = TokenAnswer { status, content_type: media.as_deref(), body: &body };
+            if let Err(error) = TokenResponse::from_response(answer) {
+                let _ = error.to_string();
+            }
+        },
+    );
 }
 
 #[test]

@@ -11,13 +11,14 @@ use std::cell::Cell;
 use js_sys::Array;
 use smart_core::config::DEFAULT_REQUEST_TIMEOUT_SECONDS;
 use smart_core::form::FormPost;
+use smart_core::token::TokenAnswer;
 use smart_core::url::HttpUrl;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// The response headers the app reads; no other is copied out of the browser.
-const READ_HEADERS: [&str; 3] = ["Retry-After", "WWW-Authenticate", "DPoP-Nonce"];
+const READ_HEADERS: [&str; 4] = ["Retry-After", "WWW-Authenticate", "DPoP-Nonce", "Content-Type"];
 
 /// Whether a response may come from, and go into, the browser's HTTP cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +127,11 @@ impl Response {
     /// A header's value; `name` is compared without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The answer as the token endpoint's reader takes it.
+    pub fn token_answer(&self) -> TokenAnswer<'_> {
+        TokenAnswer { status: self.status, content_type: self.header("Content-Type"), body: &self.body }
     }
 
     pub fn is_success(&self) -> bool {

@@ -112,7 +112,7 @@ impl<E: Effects> SessionHandle<E> {
         let now = self.effects.now();
         let mut outcome = Err("the session ended while it was being refreshed".to_string());
         self.update(|session| {
-            outcome = session.apply_refresh(response.status, &response.body, now).map_err(|error| match error {
+            outcome = session.apply_refresh(response.token_answer(), now).map_err(|error| match error {
                 Error::RefreshFailed { detail } => detail,
                 other => other.diagnosis().detail,
             });

@@ -256,7 +256,11 @@ fn session(token_response: &str, now: UnixTime, dpop: bool) -> Session {
     let (_, pending) = PendingAuthorization::begin(issuer, server, redirect, mode, None, now).unwrap();
     let query = format!("code=c-1&state={}", pending.state().as_str());
     let Ok(Callback::Authorized(response)) = parse_callback(&query) else { panic!("a callback") };
-    let grant = pending.accept(response, now).unwrap().finish(200, token_response, now).unwrap();
+    let grant = pending
+        .accept(response, now)
+        .unwrap()
+        .finish(smart_core::token::TokenAnswer::json(200, token_response), now)
+        .unwrap();
     grant.into_session(SignatureVerdict::NoIdToken).unwrap()
 }
 

@@ -44,7 +44,7 @@ async fn exchange_code(exchange: CodeExchange, session: SessionHandle) -> Result
         Ok(detail) => Error::TokenEndpointUnreachable { url: post.url.to_string(), detail },
         Err(error) => error,
     })?;
-    let grant = exchange.finish(response.status, &response.body, now())?;
+    let grant = exchange.finish(response.token_answer(), now())?;
     let verdict = match grant.id_token() {
         Some(token) => webcrypto::verify_id_token(token, key_set).await,
         None => SignatureVerdict::NoIdToken,
