@@ -250,7 +250,7 @@ async fn injected_token_and_id_token_failures_are_refused() {
         ("id-token-wrong-nonce", "its nonce is not the one this app sent"),
         ("id-token-expired", "it expired at"),
         ("token-invalid-grant", "invalid_grant"),
-        ("token-not-json", "bytes that are not JSON, beginning \"<html><body><h1>502 Bad Gateway"),
+        ("token-not-json", "bytes of text/html that are not JSON, beginning \"<html><body><h1>502 Bad Gateway"),
         ("token-without-access-token", "has no access_token"),
         ("confidential-client", "registered as a confidential client"),
     ];
