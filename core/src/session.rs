@@ -34,6 +34,37 @@ pub const REFRESH_MARGIN_SECONDS: u64 = 60;
 /// rotating the refresh token).
 pub const MIN_REFRESH_INTERVAL_SECONDS: u64 = 5;
 
+/// After a refresh that failed for a reason that may pass (no answer, or
+/// 429 or 5xx), the next waits this long, doubled after each further
+/// failure up to [`MAX_REFRESH_BACKOFF_SECONDS`]; a refresh sent at once
+/// again would meet the same outage and add to the load.
+pub const REFRESH_BACKOFF_SECONDS: u64 = 5;
+
+/// The longest wait between two refreshes that failed.
+pub const MAX_REFRESH_BACKOFF_SECONDS: u64 = 120;
+
+/// How a refresh failed, as far as trying again goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// No answer came (network down, timeout): it may pass.
+    NoAnswer,
+    /// The token endpoint answered with this status: 429 and 5xx may pass.
+    Status(u16),
+    /// Anything else (no refresh token, a refused proof, a redirect): it
+    /// will not.
+    Final,
+}
+
+impl RefreshFailure {
+    fn may_pass(self) -> bool {
+        match self {
+            RefreshFailure::NoAnswer => true,
+            RefreshFailure::Status(status) => status == 429 || status >= 500,
+            RefreshFailure::Final => false,
+        }
+    }
+}
+
 /// Where the granted scopes were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrantSource {
@@ -164,6 +195,8 @@ impl TokenGrant {
             client_id: pending.client_id.clone(),
             server: pending.server.clone(),
             warnings,
+            failed_refreshes: 0,
+            refresh_not_before: 0,
         })
     }
 }
@@ -226,6 +259,10 @@ pub struct Session {
     pub client_id: String,
     pub server: AuthorizationServer,
     pub warnings: Vec<String>,
+    /// Refreshes that failed in a row, each for a reason that may pass.
+    failed_refreshes: u32,
+    /// No refresh before this time (backing off after a failed one).
+    refresh_not_before: UnixTime,
 }
 
 impl Session {
@@ -253,12 +290,35 @@ impl Session {
     /// Seconds until a refresh should start (0 when it is due now): a
     /// minute before expiry, or at four fifths of a shorter lifetime, so a
     /// short-lived token is not refreshed over and over; and never sooner
-    /// than [`MIN_REFRESH_INTERVAL_SECONDS`] after the token came.
+    /// than [`MIN_REFRESH_INTERVAL_SECONDS`] after the token came, nor
+    /// while backing off after a failed refresh.
     pub fn seconds_until_refresh(&self, now: UnixTime) -> u64 {
         let margin = REFRESH_MARGIN_SECONDS.min(self.lifetime / 5);
         let due = self.expires_at.saturating_sub(margin);
         let issued_at = self.expires_at.saturating_sub(self.lifetime);
-        due.max(issued_at.saturating_add(MIN_REFRESH_INTERVAL_SECONDS)).saturating_sub(now)
+        due.max(issued_at.saturating_add(MIN_REFRESH_INTERVAL_SECONDS)).max(self.refresh_not_before).saturating_sub(now)
+    }
+
+    /// Whether a refresh must wait, backing off after a failed one.
+    pub fn is_backing_off(&self, now: UnixTime) -> bool {
+        now < self.refresh_not_before
+    }
+
+    /// Notes a failed refresh and says whether the session lives on to try
+    /// again. It does only while the access token is valid, and only if the
+    /// failure may pass: no answer, 429, or 5xx. An OAuth refusal
+    /// (`invalid_grant`: the refresh token expired, was revoked or reused)
+    /// will not, so it ends the session. The next try is backed off
+    /// exponentially, and comes no later than the token's last second so
+    /// that the last chance is taken while the token still works.
+    pub fn refresh_failed(&mut self, failure: RefreshFailure, now: UnixTime) -> bool {
+        if !failure.may_pass() || now >= self.expires_at {
+            return false;
+        }
+        let wait = (REFRESH_BACKOFF_SECONDS << self.failed_refreshes.min(8)).min(MAX_REFRESH_BACKOFF_SECONDS);
+        self.failed_refreshes += 1;
+        self.refresh_not_before = now.saturating_add(wait).min(self.expires_at - 1).max(now + 1);
+        true
     }
 
     /// What the session's timer does next: refresh when it is due and a
@@ -359,18 +419,30 @@ impl Session {
         if let Some(rotated) = response.refresh_token {
             self.refresh_token = Some(rotated);
         }
+        self.failed_refreshes = 0;
+        self.refresh_not_before = 0;
         Ok(())
     }
 
-    /// The revocation request (RFC 7009 §2.1) for the refresh token, when the
-    /// server has a revocation endpoint and a refresh token was issued.
-    pub fn revocation_request(&self) -> Option<FormPost> {
-        let endpoint = self.server.revocation_endpoint.clone()?;
-        let refresh_token = self.refresh_token.as_ref()?;
-        Some(FormPost::new(
-            endpoint,
-            [("token", refresh_token.secret()), ("token_type_hint", "refresh_token"), ("client_id", &self.client_id)],
-        ))
+    /// The revocation requests (RFC 7009 §2.1) for signing out, when the
+    /// server has a revocation endpoint: the refresh token first (revoking
+    /// it may end the whole grant, §2.1), then the access token, which
+    /// would otherwise work until it expires. A server that cannot revoke
+    /// access tokens says `unsupported_token_type` (§2.2.1).
+    pub fn revocation_requests(&self) -> Vec<FormPost> {
+        let Some(endpoint) = &self.server.revocation_endpoint else { return Vec::new() };
+        let access = Some((self.access_token.secret(), "access_token"));
+        let refresh = self.refresh_token.as_ref().map(|token| (token.secret(), "refresh_token"));
+        [refresh, access]
+            .into_iter()
+            .flatten()
+            .map(|(token, hint)| {
+                FormPost::new(
+                    endpoint.clone(),
+                    [("token", token), ("token_type_hint", hint), ("client_id", &self.client_id)],
+                )
+            })
+            .collect()
     }
 }
 
@@ -607,7 +679,9 @@ mod tests {
         assert_eq!(session.timer_step(NOW + DEFAULT_LIFETIME_SECONDS), TimerStep::Expire);
         assert_eq!(session.timer_step(NOW + 10 * DEFAULT_LIFETIME_SECONDS), TimerStep::Expire);
         assert!(session.refresh_request().is_none(), "no refresh token");
-        assert!(session.revocation_request().is_none());
+        let revocations = session.revocation_requests();
+        assert_eq!(revocations.len(), 1, "the access token alone");
+        assert!(form(&revocations[0]).contains(&("token_type_hint".into(), "access_token".into())));
     }
 
     #[test]
@@ -687,10 +761,53 @@ mod tests {
             .unwrap();
         assert!(form(&session.refresh_request().unwrap()).contains(&("refresh_token".into(), "rt-2".into())));
         assert!(!session.granted.may_search("Observation"), "a narrower grant is applied");
-        let revoke = session.revocation_request().unwrap();
-        assert_eq!(revoke.url.to_string(), "https://as.example.org/revoke");
-        assert!(form(&revoke).contains(&("token_type_hint".into(), "refresh_token".into())));
-        assert!(form(&revoke).contains(&("token".into(), "rt-2".into())));
+        let revocations: Vec<_> = session.revocation_requests().iter().map(form).collect();
+        assert!(session.revocation_requests().iter().all(|r| r.url.to_string() == "https://as.example.org/revoke"));
+        let pairs = |token: &str, hint: &str| [("token".into(), token.into()), ("token_type_hint".into(), hint.into())];
+        assert_eq!(revocations.len(), 2);
+        assert!(pairs("rt-2", "refresh_token").iter().all(|p| revocations[0].contains(p)), "{revocations:?}");
+        assert!(pairs("at-3", "access_token").iter().all(|p| revocations[1].contains(p)), "{revocations:?}");
+    }
+
+    #[test]
+    fn failures_that_may_pass_back_off_while_the_token_lives_and_refusals_end_at_once() {
+        use RefreshFailure::*;
+        let body = json!({"access_token": "t", "token_type": "Bearer", "refresh_token": "rt", "expires_in": 600});
+        let grant = || exchange_with(&body);
+        let mut session = grant();
+        // 600 s token: due at 540; then 5, 10, 20, 40 s apart, capped at the token's last second.
+        let mut now = NOW + 540;
+        let mut tries = vec![];
+        while session.refresh_failed(if tries.len() % 2 == 0 { NoAnswer } else { Status(503) }, now) {
+            tries.push(now - NOW);
+            assert!(session.is_backing_off(now));
+            assert_eq!(session.timer_step(now), TimerStep::Wait(session.seconds_until_refresh(now)));
+            now += session.seconds_until_refresh(now);
+            assert!(!session.is_backing_off(now));
+        }
+        assert_eq!(tries, [540, 545, 555, 575, 599]);
+        assert_eq!(now, NOW + 600, "the last try comes at the expiry, and ends the session");
+        for refusal in [Status(400), Status(401), Status(404), Final] {
+            assert!(!grant().refresh_failed(refusal, NOW), "{refusal:?} will not pass");
+        }
+        assert!(grant().refresh_failed(Status(429), NOW));
+        // A refresh that works resets the backoff.
+        let mut session = grant();
+        assert!(session.refresh_failed(NoAnswer, NOW + 540));
+        assert!(session.refresh_failed(NoAnswer, NOW + 545));
+        session.apply_refresh(TokenAnswer::json(200, &body.to_string()), NOW + 555).unwrap();
+        assert!(!session.is_backing_off(NOW + 555));
+        assert!(session.refresh_failed(NoAnswer, NOW + 1095));
+        assert_eq!(session.seconds_until_refresh(NOW + 1095), REFRESH_BACKOFF_SECONDS);
+    }
+
+    fn exchange_with(body: &Value) -> Session {
+        let (exchange, _) = smart_exchange();
+        exchange
+            .finish(TokenAnswer::json(200, &body.to_string()), NOW)
+            .unwrap()
+            .into_session(SignatureVerdict::NoIdToken)
+            .unwrap()
     }
 
     #[test]

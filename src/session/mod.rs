@@ -51,6 +51,8 @@ struct Local<K> {
     /// session stops instead of acting on a later one.
     generation: u64,
     refreshes: refresh::Refreshes,
+    /// Set by sign-out: no refresh starts while the tokens are revoked.
+    signing_out: bool,
     /// The DPoP key of the sign-in under way or of the session.
     dpop: Option<DpopKey<K>>,
 }
@@ -82,13 +84,19 @@ impl<E: Effects> SessionHandle<E> {
             current: RwSignal::new(None),
             ended: RwSignal::new(None),
             style_note: RwSignal::new(None),
-            local: StoredValue::new_local(Local { generation: 0, refreshes: Default::default(), dpop: None }),
+            local: StoredValue::new_local(Local {
+                generation: 0,
+                refreshes: Default::default(),
+                signing_out: false,
+                dpop: None,
+            }),
         }
     }
 
     /// Puts a new session in place and starts its refresh timer.
     pub fn install(self, session: Session) {
         let generation = self.bump();
+        self.local.try_update_value(|local| local.signing_out = false);
         self.ended.set(None);
         self.current.set(Some(session));
         self.effects.spawn(self.keep_fresh(generation));
@@ -136,14 +144,23 @@ impl<E: Effects> SessionHandle<E> {
         self.ended.set(Some(Ended { reason, kind }));
     }
 
-    /// Revokes the refresh token (RFC 7009) when the server can, then ends
-    /// the session.
+    /// Revokes the refresh and access tokens (RFC 7009) when the server
+    /// can, then ends the session. From the start no refresh begins and
+    /// the timer stops; a refresh already in flight is waited for, so the
+    /// tokens it brings are the ones revoked, not left working. `revoked`
+    /// is the first revocation's answer: the refresh token's, when there
+    /// is one, since revoking it may end the whole grant.
     pub async fn sign_out(self) {
-        let request = self.with_untracked(Session::revocation_request).flatten();
-        let revoked = match request {
-            Some(post) => Some(self.post_form(&post).await.is_ok_and(|r| r.is_success())),
-            None => None,
-        };
+        self.local.try_update_value(|local| local.signing_out = true);
+        self.bump();
+        if let Some(round) = self.refresh_in_flight() {
+            _ = self.refresh_round(round).await;
+        }
+        let mut revoked = None;
+        for post in self.with_untracked(Session::revocation_requests).unwrap_or_default() {
+            let answered = self.post_form(&post).await.is_ok_and(|r| r.is_success());
+            revoked.get_or_insert(answered);
+        }
         self.end(EndReason::SignedOut { revoked });
     }
 

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use leptos::prelude::*;
-use smart_core::session::{Session, TimerStep};
+use smart_core::session::{RefreshFailure, Session, TimerStep};
 use smart_core::Error;
 
 use super::{EndReason, SessionHandle};
@@ -62,52 +62,79 @@ impl<E: Effects> Future for Finished<E> {
 
 impl<E: Effects> SessionHandle<E> {
     /// Refreshes the access token, or joins the refresh already in flight.
-    /// A failed refresh ends the session with its reason (the user is asked
-    /// to sign in again); every caller gets that same reason.
+    /// A refresh that fails for good ends the session with its reason (the
+    /// user is asked to sign in again); one that may pass (no answer, 429,
+    /// 5xx) leaves the session to the timer's next try, backed off. Every
+    /// caller of a round gets the same outcome. None starts while backing
+    /// off or signing out.
     pub async fn refresh(self) -> Result<(), Error> {
+        let now = self.effects.now();
+        let backing_off = self.with_untracked(|session| session.is_backing_off(now)).ok_or(Error::NoSession)?;
         let (round, start) = self
             .local
             .try_update_value(|local| {
                 let refreshes = &mut local.refreshes;
-                let start = refreshes.finished == refreshes.started;
-                if start {
+                let idle = refreshes.finished == refreshes.started;
+                if idle && (local.signing_out || backing_off) {
+                    return Err(match (&refreshes.failure, local.signing_out) {
+                        (Some(detail), false) => Error::RefreshFailed { detail: detail.clone() },
+                        _ => Error::NoSession,
+                    });
+                }
+                if idle {
                     refreshes.started += 1;
                 }
-                (refreshes.started, start)
+                Ok((refreshes.started, idle))
             })
-            .ok_or(Error::NoSession)?;
+            .ok_or(Error::NoSession)??;
         if start {
             self.effects.spawn(self.run_refresh(round));
         }
+        self.refresh_round(round).await
+    }
+
+    /// Waits for refresh number `round` to finish, and reads how it ended.
+    pub(super) async fn refresh_round(self, round: u64) -> Result<(), Error> {
         Finished { session: self, round }.await.map_err(|detail| Error::RefreshFailed { detail })
     }
 
-    /// Refresh number `round`: on failure the session ends; then whoever
-    /// waits is told.
+    /// The refresh in flight, if one is.
+    pub(super) fn refresh_in_flight(self) -> Option<u64> {
+        let rounds = self.local.try_with_value(|local| (local.refreshes.started, local.refreshes.finished))?;
+        (rounds.0 > rounds.1).then_some(rounds.0)
+    }
+
+    /// Refresh number `round`: a failure that will not pass, or comes when
+    /// the token has expired, ends the session; then whoever waits is told.
     async fn run_refresh(self, round: u64) {
         let outcome = self.refresh_now().await;
-        if let Err(detail) = &outcome {
-            self.end(EndReason::Failed(Error::RefreshFailed { detail: detail.clone() }));
+        if let Err((detail, failure)) = &outcome {
+            let now = self.effects.now();
+            let mut lives = false;
+            self.update(|session| lives = session.refresh_failed(*failure, now));
+            if !lives {
+                self.end(EndReason::Failed(Error::RefreshFailed { detail: detail.clone() }));
+            }
         }
         let waiting = self.local.try_update_value(|local| {
             let refreshes = &mut local.refreshes;
             refreshes.finished = round;
-            refreshes.failure = outcome.err();
+            refreshes.failure = outcome.err().map(|(detail, _)| detail);
             std::mem::take(&mut refreshes.waiting)
         });
         waiting.into_iter().flatten().for_each(Waker::wake);
     }
 
     /// One refresh request, applied to the session in place (the rotated
-    /// refresh token included).
-    async fn refresh_now(self) -> Result<(), String> {
-        let post = self
-            .with_untracked(Session::refresh_request)
-            .flatten()
-            .ok_or("the server issued no refresh token, so the session cannot be extended")?;
+    /// refresh token included). A failure comes with what kind it was.
+    async fn refresh_now(self) -> Result<(), (String, RefreshFailure)> {
+        let post = self.with_untracked(Session::refresh_request).flatten().ok_or((
+            "the server issued no refresh token, so the session cannot be extended".to_string(),
+            RefreshFailure::Final,
+        ))?;
         let response = self.post_form(&post).await.map_err(|failure| match failure {
-            Ok(detail) => detail,
-            Err(error) => error.diagnosis().detail,
+            Ok(detail) => (detail, RefreshFailure::NoAnswer),
+            Err(error) => (error.diagnosis().detail, RefreshFailure::Final),
         })?;
         let now = self.effects.now();
         let mut outcome = Err("the session ended while it was being refreshed".to_string());
@@ -117,12 +144,13 @@ impl<E: Effects> SessionHandle<E> {
                 other => other.diagnosis().detail,
             });
         });
-        outcome
+        outcome.map_err(|detail| (detail, RefreshFailure::Status(response.status)))
     }
 
     /// The refresh timer of the session started as `generation`: refreshes
-    /// when the token is near its end, ends the session when it expires
-    /// without a refresh token, and stops once that session is gone.
+    /// when the token is near its end (again, backed off, after a failure
+    /// that may pass), ends the session when it expires without a refresh
+    /// token, and stops once that session is gone or signing out.
     pub(super) async fn keep_fresh(self, generation: u64) {
         loop {
             if self.generation() != generation {
@@ -134,11 +162,9 @@ impl<E: Effects> SessionHandle<E> {
                 Some(TimerStep::Wait(seconds)) => {
                     self.effects.sleep((seconds.min(MAX_WAIT_SECONDS) * 1000) as u32).await;
                 }
-                Some(TimerStep::Refresh) => {
-                    if self.refresh().await.is_err() {
-                        return; // the refresh ended the session, with its reason
-                    }
-                }
+                // A failure either ended the session or set a backoff the
+                // next step waits for.
+                Some(TimerStep::Refresh) => _ = self.refresh().await,
                 Some(TimerStep::Expire) => return self.end(EndReason::Failed(Error::SessionExpired)),
             }
         }

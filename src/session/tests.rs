@@ -66,6 +66,8 @@ struct World {
     /// Sleeps waiting: when each ends, and whom to wake then.
     timers: RefCell<Vec<(u64, Waker)>>,
     seen: RefCell<Vec<Seen>>,
+    /// URLs that answer slowly, as [`SLOW`] does.
+    slow: RefCell<Vec<&'static str>>,
     server: RefCell<Server>,
     spawner: LocalSpawner,
 }
@@ -124,7 +126,8 @@ impl Effects for Fake {
         };
         self.0.seen.borrow_mut().push(seen.clone());
         async move {
-            Turns(if seen.url.contains(SLOW) { 20 } else { 1 }).await;
+            let slow = seen.url.contains(SLOW) || self.0.slow.borrow().contains(&seen.url.as_str());
+            Turns(if slow { 20 } else { 1 }).await;
             (self.0.server.borrow_mut())(&seen)
         }
     }
@@ -162,6 +165,7 @@ impl Test {
             sleeps: RefCell::new(Vec::new()),
             timers: RefCell::new(Vec::new()),
             seen: RefCell::new(Vec::new()),
+            slow: RefCell::new(Vec::new()),
             server: RefCell::new(Box::new(server)),
             spawner: pool.spawner(),
         }));
@@ -412,16 +416,19 @@ fn a_failed_refresh_ends_the_session_and_every_caller_gets_its_reason() {
 }
 
 #[test]
-fn an_unreachable_token_endpoint_ends_the_session_with_the_transport_error() {
+fn an_unreachable_token_endpoint_leaves_a_valid_session_to_a_later_try() {
     let mut test = Test::new(5, |seen| match seen.url.as_str() {
         TOKEN_ENDPOINT => Err("the browser could not complete the request".into()),
         _ => answer(401, ""),
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let outcome = test.run(async move { session.refresh().await });
-    assert_eq!(outcome, Err(Error::RefreshFailed { detail: "the browser could not complete the request".into() }));
-    assert!(test.session.with_untracked(|_| ()).is_none());
+    let failed = || Error::RefreshFailed { detail: "the browser could not complete the request".into() };
+    assert_eq!(test.run(async move { session.refresh().await }), Err(failed()));
+    assert!(test.session.with_untracked(|_| ()).is_some(), "the token is good for an hour yet");
+    // A 401 while backing off gets the same reason, and sends nothing.
+    assert_eq!(test.run(async move { session.get(&url("Patient/p1")).await }), Err(failed()));
+    assert_eq!(test.token_requests().len(), 1);
 }
 
 // ── the refresh timer ─────────────────────────────────────────────────
@@ -499,6 +506,42 @@ fn a_refresh_that_fails_on_the_timer_ends_the_session_and_the_timer() {
     assert_eq!(test.token_requests().len(), 1, "no retry loop after a refused refresh");
     test.session.with_ended(|ended| {
         assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::Failed(Error::RefreshFailed { .. }))))
+    });
+}
+
+#[test]
+fn a_token_endpoint_that_is_down_is_tried_again_backed_off_until_it_answers() {
+    let calls = Cell::new(0);
+    let test = Test::new(3580, move |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Err("the browser could not complete the request".into()),
+                2 | 3 => answer(503, "{}"),
+                _ => rotating_token_endpoint(seen, 3600),
+            }
+        }
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    test.run(async {});
+    let at: Vec<u64> = test.token_requests().iter().map(|r| r.at).collect();
+    assert_eq!(at, [3540, 3545, 3555, 3575], "5, 10 and 20 seconds apart");
+    assert_eq!(test.bearer().as_deref(), Some("at-2"), "the session lives on with the new token");
+}
+
+#[test]
+fn a_token_endpoint_down_until_the_token_expires_ends_the_session() {
+    let test = Test::new(600, |seen| match seen.url.as_str() {
+        TOKEN_ENDPOINT => answer(502, "{}"),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 60));
+    test.run(async {});
+    let at: Vec<u64> = test.token_requests().iter().map(|r| r.at).collect();
+    assert_eq!(at, [48, 53, 59, 60], "the last try at the expiry, then no more");
+    test.session.with_ended(|ended| {
+        assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::Failed(Error::RefreshFailed { .. }))), "{ended:?}")
     });
 }
 
@@ -611,7 +654,7 @@ fn the_bearer_token_goes_only_to_the_fhir_origin() {
 // ── ending ────────────────────────────────────────────────────────────
 
 #[test]
-fn sign_out_revokes_the_refresh_token_and_stops_the_timer() {
+fn sign_out_revokes_both_tokens_and_stops_the_timer() {
     let test = Test::new(60, |seen| match seen.url.as_str() {
         REVOCATION_ENDPOINT => answer(200, ""),
         TOKEN_ENDPOINT => rotating_token_endpoint(seen, 10),
@@ -620,16 +663,54 @@ fn sign_out_revokes_the_refresh_token_and_stops_the_timer() {
     let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 10));
     let session = test.session;
     test.run(async move { session.sign_out().await });
-    let revocations = test.seen(|s| s.url == REVOCATION_ENDPOINT);
-    assert_eq!(revocations.len(), 1);
-    assert_eq!(revocations[0].form("token").as_deref(), Some("rt-1"));
-    assert_eq!(revocations[0].form("token_type_hint").as_deref(), Some("refresh_token"));
+    assert_eq!(revoked(&test), [("rt-1".into(), "refresh_token".into()), ("at-1".into(), "access_token".into())]);
     assert!(test.token_requests().is_empty(), "no refresh after signing out, though the token was due");
     test.session.with_ended(|ended| {
         assert!(matches!(ended.map(|e| &e.reason), Some(EndReason::SignedOut { revoked: Some(true) })))
     });
     let after = test.run(async move { session.get(&url("Patient/p1")).await });
     assert_eq!(after, Err(Error::NoSession));
+}
+
+/// The tokens revoked, in order, with their hints.
+fn revoked(test: &Test) -> Vec<(String, String)> {
+    let revocations = test.seen(|s| s.url == REVOCATION_ENDPOINT);
+    revocations.iter().map(|r| (r.form("token").unwrap(), r.form("token_type_hint").unwrap())).collect()
+}
+
+#[test]
+fn sign_out_during_a_refresh_revokes_what_the_refresh_brought() {
+    let test = Test::new(60, |seen| match seen.url.as_str() {
+        REVOCATION_ENDPOINT => answer(200, ""),
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ => answer(200, PATIENT),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    // The refresh is on the wire when sign-out starts.
+    test.run(async move { futures::join!(session.refresh(), session.sign_out()) }).0.unwrap();
+    assert_eq!(revoked(&test), [("rt-2".into(), "refresh_token".into()), ("at-2".into(), "access_token".into())]);
+    assert_eq!(test.token_requests().len(), 1);
+}
+
+#[test]
+fn no_refresh_starts_while_signing_out() {
+    let test = Test::new(60, |seen| match seen.url.as_str() {
+        REVOCATION_ENDPOINT => answer(200, ""),
+        TOKEN_ENDPOINT => rotating_token_endpoint(seen, 3600),
+        _ => answer(401, ""),
+    });
+    let mut test = test.signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    // A 401 arrives while the revocation is on the wire.
+    test.world.slow.borrow_mut().push(REVOCATION_ENDPOINT);
+    let (_, read) = test.run(async move {
+        let patient = url("Patient/p1");
+        futures::join!(session.sign_out(), session.get(&patient))
+    });
+    assert!(read.is_err());
+    assert!(test.token_requests().is_empty(), "a refresh would rotate a token being revoked");
+    assert_eq!(revoked(&test)[0], ("rt-1".into(), "refresh_token".into()));
 }
 
 // ── DPoP (RFC 9449) ───────────────────────────────────────────────────
@@ -756,8 +837,8 @@ fn refresh_and_revocation_carry_proofs_and_answer_the_token_endpoints_nonce() {
     assert!(test.session.with_untracked(|s| s.is_dpop_bound()).unwrap());
     test.run(async move { session.sign_out().await });
     let revocations = test.seen(|s| s.url == REVOCATION_ENDPOINT);
-    assert_eq!(revocations.len(), 1);
-    assert_eq!(proof_claims(&revocations[0])["htu"], REVOCATION_ENDPOINT);
+    assert_eq!(revocations.len(), 2, "the refresh token, then the access token");
+    assert!(revocations.iter().all(|r| proof_claims(r)["htu"] == REVOCATION_ENDPOINT));
     assert!(!test.session.holds_dpop_key(), "the key goes with the session");
 }
 
