@@ -73,7 +73,21 @@ for snippet in $(find snippets -name '*.js' 2>/dev/null); do
   integrity "$snippet" "$was"
   content_name "$snippet" "$glue"
 done
+if $release; then
+  # wasm-streams' stream-adapter classes (Leptos's server_fn links them;
+  # this app builds no stream): their wasm exports are removed
+  # (index.html's wasm-opt flags), so these classes call functions that
+  # no longer exist. Unexported and without their finalizers, terser drops
+  # them as unused.
+  perl -0pi -e 's/^export (class IntoUnderlying\w+ )/$1/mg;
+    s/^if \(Symbol\.dispose\) IntoUnderlying\w+\.prototype.*\n//mg;
+    s/^const IntoUnderlying\w+Finalization = .*?;\n//msg' "$glue"
+fi
 minify "$glue"
+if $release && grep -q "IntoUnderlying" "$glue"; then
+  echo "trunk-post-build: the glue still refers to wasm-streams' classes after minifying" >&2
+  exit 1
+fi
 integrity "$glue" "$glue_was"
 content_name "$glue" ""
 if $release; then

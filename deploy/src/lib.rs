@@ -93,6 +93,35 @@ impl Site {
         )
     }
 
+    /// The policy for the page's `<meta>` tag: the header's, without
+    /// `frame-ancestors` (a meta policy cannot set it, and browsers warn).
+    pub fn meta_csp(&self) -> String {
+        let csp = self.csp();
+        match csp.rsplit_once("; frame-ancestors ") {
+            Some((policy, _)) => policy.to_string(),
+            None => csp,
+        }
+    }
+
+    /// The built `index.html` (or `404.html`) with its meta policy replaced
+    /// by [`Site::meta_csp`]. The shipped page's policy must allow any
+    /// https origin, since the build does not know the servers; a host that
+    /// cannot send headers would keep that. Rewriting is idempotent.
+    pub fn with_meta_csp(&self, page: &str) -> Result<String, String> {
+        const TAG: &str = r#"<meta http-equiv="Content-Security-Policy" content=""#;
+        let mut found = page.match_indices(TAG);
+        let (Some((start, _)), None) = (found.next(), found.next()) else {
+            return Err("it has not exactly one Content-Security-Policy <meta> tag; is it the app's built page?".into());
+        };
+        let value_start = start + TAG.len();
+        let value_end = page[value_start..]
+            .find('"')
+            .map(|end| value_start + end)
+            .ok_or("its Content-Security-Policy <meta> tag is not closed")?;
+        let escaped = self.meta_csp().replace('&', "&amp;").replace('"', "&quot;");
+        Ok(format!("{}{escaped}{}", &page[..value_start], &page[value_end..]))
+    }
+
     /// Paths served with [`CACHE_REVALIDATE`]: the page at every route,
     /// its fallback, and the configuration.
     pub fn revalidated_paths(&self) -> Vec<String> {
@@ -209,6 +238,29 @@ mod tests {
         for header in ["Strict-Transport-Security: max-age=31536000", "Permissions-Policy: camera=()"] {
             assert!(headers.contains(header), "{header}: {headers}");
         }
+    }
+
+    #[test]
+    fn the_pages_meta_policy_is_narrowed_to_the_configured_servers() {
+        let site = example();
+        let page = r#"<head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; connect-src 'self' https: http://localhost:*; object-src 'none'" /><title>x</title></head>"#;
+        let written = site.with_meta_csp(page).unwrap();
+        let expected = format!(r#"content="{}" /><title>"#, site.meta_csp());
+        assert!(written.contains(&expected), "{written}");
+        assert!(!written.contains("https: ") && !written.contains("localhost"), "{written}");
+        assert!(!site.meta_csp().contains("frame-ancestors"), "a meta policy cannot set it");
+        assert!(site.meta_csp().contains("connect-src 'self' https://fhir.example.org https://api.descope.com"));
+        assert_eq!(site.with_meta_csp(&written).unwrap(), written, "a second run changes nothing");
+        assert!(site.with_meta_csp("<head></head>").unwrap_err().contains("not exactly one"));
+        let twice = format!("{page}{page}");
+        assert!(site.with_meta_csp(&twice).unwrap_err().contains("not exactly one"));
+    }
+
+    #[test]
+    fn the_shipped_page_has_the_tag_that_is_rewritten() {
+        let shipped = include_str!("../../index.html");
+        let written = example().with_meta_csp(shipped).unwrap();
+        assert!(!written.contains("connect-src 'self' https: "), "the permissive policy is gone");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!
 //! Writes `_headers` and `_redirects` (Netlify, Cloudflare Pages) and
 //! `nginx.conf` (a location block) into `--out` (default: the directory of
-//! `--config`), and prints the Content-Security-Policy.
+//! `--config`), narrows the `<meta>` policy of the built `index.html` and
+//! `404.html` there to the configured servers, and prints the
+//! Content-Security-Policy.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,23 @@ fn run() -> Result<(), String> {
         let path = out.join(name);
         std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
+    }
+    // The built page's meta policy allows any https origin (the build
+    // knows no servers); on a host that cannot send headers it would be
+    // the only policy.
+    let index = out.join("index.html");
+    if !index.exists() {
+        return Err(format!(
+            "{} is not there, so its meta policy still allows any https origin: give --out the build folder",
+            index.display()
+        ));
+    }
+    for name in ["index.html", "404.html"] {
+        let path = out.join(name);
+        let Ok(page) = std::fs::read_to_string(&path) else { continue };
+        let written = site.with_meta_csp(&page).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, written).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("narrowed the meta policy of {}", path.display());
     }
     println!("{}", site.csp());
     Ok(())

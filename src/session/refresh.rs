@@ -70,23 +70,19 @@ impl<E: Effects> SessionHandle<E> {
     pub async fn refresh(self) -> Result<(), Error> {
         let now = self.effects.now();
         let backing_off = self.with_untracked(|session| session.is_backing_off(now)).ok_or(Error::NoSession)?;
+        // Not starting, the caller gets the last round's outcome (the
+        // failure being backed off from).
         let (round, start) = self
             .local
             .try_update_value(|local| {
                 let refreshes = &mut local.refreshes;
-                let idle = refreshes.finished == refreshes.started;
-                if idle && (local.signing_out || backing_off) {
-                    return Err(match (&refreshes.failure, local.signing_out) {
-                        (Some(detail), false) => Error::RefreshFailed { detail: detail.clone() },
-                        _ => Error::NoSession,
-                    });
-                }
-                if idle {
+                let start = refreshes.finished == refreshes.started && !local.signing_out && !backing_off;
+                if start {
                     refreshes.started += 1;
                 }
-                Ok((refreshes.started, idle))
+                (refreshes.started, start)
             })
-            .ok_or(Error::NoSession)??;
+            .ok_or(Error::NoSession)?;
         if start {
             self.effects.spawn(self.run_refresh(round));
         }
@@ -110,9 +106,10 @@ impl<E: Effects> SessionHandle<E> {
         let outcome = self.refresh_now().await;
         if let Err((detail, failure)) = &outcome {
             let now = self.effects.now();
-            let mut lives = false;
-            self.update(|session| lives = session.refresh_failed(*failure, now));
-            if !lives {
+            // Bookkeeping only: nothing on the page shows it.
+            let lives =
+                self.current.try_update_untracked(|s| s.as_mut().is_some_and(|s| s.refresh_failed(*failure, now)));
+            if !lives.unwrap_or(false) {
                 self.end(EndReason::Failed(Error::RefreshFailed { detail: detail.clone() }));
             }
         }

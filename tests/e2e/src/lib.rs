@@ -88,6 +88,13 @@ impl AppWithSandbox {
             // The EHR simulator (the sandbox's origin) embeds the app.
             let site = smart_deploy::Site::new(&config, base, std::slice::from_ref(&sandbox.sandbox.origin), &[])
                 .expect("hosting rules for the sandbox configuration");
+            // The page's meta policy narrowed as smart-deploy does it, so
+            // every flow runs under it as well as under the header.
+            for page in ["index.html", "404.html"] {
+                let path = files.join(page);
+                let text = std::fs::read_to_string(&path).expect("the built page");
+                std::fs::write(&path, site.with_meta_csp(&text).expect("a meta policy to narrow")).expect("write");
+            }
             drop(reserved);
             match nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string())) {
                 Ok(app) => return AppWithSandbox { app, sandbox, base: base.to_string() },

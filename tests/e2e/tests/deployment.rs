@@ -27,6 +27,13 @@ fn subpath_dist() -> PathBuf {
     dir
 }
 
+/// The value of a page's Content-Security-Policy `<meta>` tag.
+fn meta_policy(page: &str) -> String {
+    let tag = r#"<meta http-equiv="Content-Security-Policy" content=""#;
+    let start = page.find(tag).expect("a meta policy") + tag.len();
+    page[start..].split('"').next().unwrap_or_default().to_string()
+}
+
 fn get(port: u16, path: &str) -> e2e::Reply {
     e2e::http("GET", &format!("http://127.0.0.1:{port}{path}"), &[], "")
 }
@@ -43,7 +50,14 @@ async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
     for path in ["/smart/", "/smart/callback", "/smart/launch?iss=x&launch=y"] {
         let page = get(port, path);
         assert_eq!(page.status, 200, "{path}");
-        assert_eq!(page.body, index, "{path} is not the app's page");
+        assert_eq!(
+            page.body.replace(&meta_policy(&page.body), ""),
+            index.replace(&meta_policy(&index), ""),
+            "{path} is not the app's page"
+        );
+        let meta = meta_policy(&page.body);
+        assert!(meta.contains(&format!("connect-src 'self' {sandbox_origin};")), "meta policy not narrowed: {meta}");
+        assert!(!meta.contains("https:") && !meta.contains("frame-ancestors"), "{meta}");
         assert_eq!(page.headers["cache-control"], "no-cache", "{path}");
         let csp = &page.headers["content-security-policy"];
         assert!(csp.contains(&format!("frame-ancestors {sandbox_origin}")), "{csp}");
