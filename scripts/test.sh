@@ -42,8 +42,8 @@ run cargo test -p smart-app --target wasm32-unknown-unknown --release --lib
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox -p smart-test-support
 
-section "deployment rules and benchmark tools (smart-deploy, bench)"
-run cargo test -p smart-deploy -p bench
+section "deployment rules, benchmark and fuzzing tools (smart-deploy, bench, smart-fuzz)"
+run cargo test -p smart-deploy -p bench -p smart-fuzz
 
 section "release build of the app (Trunk, wasm-opt) and its size budget"
 trunk build --release
