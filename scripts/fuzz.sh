@@ -13,12 +13,13 @@ inputs=10000000
 case "${1:-}" in [0-9]*) inputs=$1; shift ;; esac
 cargo build --quiet --profile fuzz -p smart-fuzz
 out=fuzz/results.md
+commit=$(git rev-parse --short HEAD)
 status=0
 ./target/fuzz/smart-fuzz --inputs "$inputs" --out "$out.body" "$@" || status=$?
 {
   echo "# Fuzzing results"
   echo
-  echo "\`scripts/fuzz.sh $inputs${*:+ $*}\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)" \
+  echo "\`scripts/fuzz.sh $inputs${*:+ $*}\` on $(date -u +%Y-%m-%d) at commit $commit" \
     "($(rustc --version | cut -d' ' -f1-2), $(nproc) cores)."
   echo
   cat "$out.body"

@@ -284,3 +284,103 @@ fn scopes_and_launch_parameters() {
         },
     );
 }
+
+#[test]
+fn style_documents() {
+    const STYLE_BITS: &[&str] = &[
+        "{",
+        "}",
+        ",",
+        ":",
+        "\"",
+        "\"color_background\"",
+        "\"color_text\"",
+        "\"dim_font_size\"",
+        "\"dim_spacing_size\"",
+        "\"font_family_body\"",
+        "\"#fff\"",
+        "\"#12345678\"",
+        "\"rgb(1, 2, 3)\"",
+        "\"12px\"",
+        "\"1.5em\"",
+        "\"0\"",
+        "\"Georgia, 'Times'\"",
+        ";",
+        "}",
+        "\\\\",
+        "url(",
+        "/*",
+        "expression(",
+        "\"\\u0000\"",
+    ];
+    run("style::parse_style", near(STYLE_BITS), |body| {
+        let Ok(style) = smart_core::style::parse_style(&body) else { return };
+        // What gets through cannot leave its CSS property value.
+        for (property, value) in &style.properties {
+            assert!(property.starts_with("--"), "{property}");
+            let breaks_out = value.contains([';', '{', '}', '\\', '<', '\n']) || value.contains("/*");
+            assert!(!breaks_out && !value.contains("url(") && !value.contains("expression"), "{property}: {value}");
+        }
+    });
+}
+
+#[test]
+fn pending_records() {
+    use smart_core::authorize::{LaunchMode, PendingAuthorization};
+    let config = AppConfig::parse(include_str!("../../public/config.json")).unwrap();
+    let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+    let discovery = r#"{"issuer": "https://ehr.example.org", "authorization_endpoint": "https://ehr.example.org/authorize",
+        "token_endpoint": "https://ehr.example.org/token", "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": ["ES256"], "authorization_response_iss_parameter_supported": true}"#;
+    let url = base.join_path(".well-known/smart-configuration");
+    let server = || AuthorizationServer::from_response(DiscoveryKind::Smart, &url, &base, 200, discovery).unwrap();
+    let redirect = HttpUrl::parse("http://localhost:8080/callback").unwrap();
+    // A record read back is the record written, whatever the launch.
+    run(
+        "PendingAuthorization::to_storage / from_storage round trip",
+        (any::<String>(), 0u64..u64::MAX / 2),
+        |(launch, now)| {
+            let mode = if launch.is_empty() { LaunchMode::Standalone } else { LaunchMode::Ehr { launch } };
+            let (_, pending) =
+                PendingAuthorization::begin(&config.issuers[1], server(), redirect.clone(), mode, None, now).unwrap();
+            let stored = pending.to_storage();
+            assert_eq!(PendingAuthorization::from_storage(&stored).as_ref(), Ok(&pending), "{stored}");
+        },
+    );
+    // A record changed in storage is read or refused, never a panic.
+    let (_, pending) =
+        PendingAuthorization::begin(&config.issuers[0], server(), redirect.clone(), LaunchMode::Standalone, None, 0)
+            .unwrap();
+    let stored = pending.to_storage();
+    let fields: Vec<&'static str> = [
+        "\"version\"",
+        "\"state\"",
+        "\"verifier\"",
+        "\"server\"",
+        "\"created_at\"",
+        "null",
+        "1",
+        "\"\"",
+        "{",
+        "}",
+        "[",
+        ",",
+    ]
+    .to_vec();
+    run(
+        "PendingAuthorization::from_storage, changed records",
+        (0..stored.len(), prop::sample::select(fields), 0usize..8),
+        |(at, insert, cut)| {
+            let mut changed = stored.clone();
+            let at = (0..=at).rev().find(|i| changed.is_char_boundary(*i)).unwrap_or(0);
+            changed.insert_str(at, insert);
+            let end = (at + cut).min(changed.len());
+            if changed.is_char_boundary(end) {
+                changed.replace_range(at..end, "");
+            }
+            if let Err(error) = PendingAuthorization::from_storage(&changed) {
+                let _ = error.diagnosis();
+            }
+        },
+    );
+}
