@@ -79,6 +79,11 @@ pub async fn home(State(sandbox): Shared) -> Response {
          <label>Error injection {}</label>\
          <label>The authorization and FHIR servers' DPoP (RFC 9449) {}</label>\
          <label><input type=\"checkbox\" name=\"dpop_nonce\" value=\"true\"> DPoP proofs must carry the server's nonce</label></fieldset>\
+         <fieldset><legend>FHIR server shape</legend>\
+         <label><input type=\"checkbox\" name=\"ignore_sort\" value=\"true\"> Ignores <code>_sort</code> (answers oldest first)</label>\
+         <label>Caps pages at <input type=\"number\" name=\"page_size\" value=\"0\" min=\"0\"> entries (0: no cap)</label>\
+         <label><input type=\"checkbox\" name=\"omit_total\" value=\"true\"> Leaves out <code>Bundle.total</code></label>\
+         <label><input type=\"checkbox\" name=\"shuffle\" value=\"true\"> Shuffles the entries of each page</label></fieldset>\
          <button type=\"submit\" id=\"launch\">Launch</button></form>\
          <p>Or open the app on its own: <a href=\"{}\" id=\"standalone\">standalone launch</a>.</p>",
         select("patient", &patients, "p003"),
@@ -180,11 +185,16 @@ pub async fn launch_page(State(sandbox): Shared, Form(form): Form<HashMap<String
         auto_approve: get("auto_approve") == "true",
         inject: parse(&form, "inject").unwrap_or_default(),
     };
-    // DPoP is the servers' own property, not the launch's: the form sets it for all.
+    // DPoP and the FHIR server's shape are the servers' own properties,
+    // not the launch's: the form sets them for all.
     {
         let mut registry = sandbox.registry();
         registry.faults.dpop = parse(&form, "dpop").unwrap_or_default();
         registry.faults.dpop_nonce = get("dpop_nonce") == "true";
+        registry.faults.ignore_sort = get("ignore_sort") == "true";
+        registry.faults.page_size = get("page_size").parse().unwrap_or(0);
+        registry.faults.omit_total = get("omit_total") == "true";
+        registry.faults.shuffle = get("shuffle") == "true";
     }
     let patient_name = sandbox.store.read("Patient", &request.patient).map(display_name).unwrap_or_default();
     match create_launch(&sandbox, request) {

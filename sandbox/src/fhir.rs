@@ -304,14 +304,26 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
     if let Some(dates) = params.get("date") {
         matches.retain(|r| dates.split(',').all(|d| date_matches(d, date_of(r))));
     }
-    match params.get("_sort").map(String::as_str) {
-        Some("-date") => matches.sort_by(|a, b| date_of(b).cmp(&date_of(a))),
-        Some("date") => matches.sort_by(|a, b| date_of(a).cmp(&date_of(b))),
-        _ => {}
-    }
+    let faults = sandbox.registry().faults.clone();
+    let applied_sort = match params.get("_sort").map(String::as_str) {
+        _ if faults.ignore_sort => {
+            // The stated default order of this shape: oldest first.
+            matches.sort_by(|a, b| date_of(a).cmp(&date_of(b)));
+            None
+        }
+        Some("-date") => {
+            matches.sort_by(|a, b| date_of(b).cmp(&date_of(a)));
+            Some("-date")
+        }
+        Some("date") => {
+            matches.sort_by(|a, b| date_of(a).cmp(&date_of(b)));
+            Some("date")
+        }
+        _ => None,
+    };
 
     let total = matches.len();
-    let page: Vec<Value> = matches
+    let mut page: Vec<Value> = matches
         .iter()
         .skip(offset)
         .take(count)
@@ -320,9 +332,17 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
                    "resource": r, "search": {"mode": "match"}})
         })
         .collect();
+    if faults.shuffle {
+        shuffle(&mut page, offset as u64 ^ total as u64);
+    }
+    // The links name the search as applied (FHIR R4 search §3.1.1.1): the
+    // parameters this server knows, the sort only if it sorted, the count
+    // it used.
     let link = |origin: &str, offset: usize| {
         let mut pairs: Vec<(String, String)> =
-            params.iter().filter(|(k, _)| k.as_str() != "_offset").map(|(k, v)| (k.clone(), v.clone())).collect();
+            params.iter().filter(|(k, _)| APPLIED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        pairs.extend(applied_sort.map(|sort| ("_sort".to_string(), sort.to_string())));
+        pairs.push(("_count".into(), count.to_string()));
         pairs.sort();
         pairs.push(("_offset".into(), offset.to_string()));
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -330,17 +350,31 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
     };
     let mut links = vec![json!({"relation": "self", "url": link(&sandbox.origin, offset)})];
     if offset + count < total {
-        let next_origin = if sandbox.registry().faults.foreign_next_link {
-            sandbox.foreign_origin.clone()
-        } else {
-            sandbox.origin.clone()
-        };
+        let next_origin =
+            if faults.foreign_next_link { sandbox.foreign_origin.clone() } else { sandbox.origin.clone() };
         links.push(json!({"relation": "next", "url": link(&next_origin, offset + count)}));
     }
-    fhir_response(
-        StatusCode::OK,
-        &json!({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": page}),
-    )
+    let mut bundle =
+        json!({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": page});
+    if faults.omit_total {
+        bundle.as_object_mut().map(|b| b.remove("total"));
+    }
+    fhir_response(StatusCode::OK, &bundle)
+}
+
+/// The search parameters this server applies (and so names in its links).
+const APPLIED: [&str; 10] =
+    ["patient", "subject", "_id", "category", "code", "clinical-status", "status", "name", "identifier", "date"];
+
+/// A Fisher–Yates shuffle driven by `seed`: the same page, the same order.
+fn shuffle(items: &mut [Value], seed: u64) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
 }
 
 #[cfg(test)]

@@ -217,8 +217,19 @@ pub struct Faults {
     /// Search Bundles' `next` links point at the foreign host.
     pub foreign_next_link: bool,
     /// Caps every search page at this many entries (0: no cap), so small
-    /// result sets page too.
+    /// result sets page too: a server may cap `_count` (FHIR R4 search
+    /// §3.1.1.6: it may return fewer than asked), and its `self` link then
+    /// shows the count it applied.
     pub page_size: usize,
+    /// Ignores `_sort` and answers oldest first: a server may ignore a
+    /// sort it does not support (FHIR R4 search §3.1.1.4) and says so only
+    /// by leaving it out of the `self` link.
+    pub ignore_sort: bool,
+    /// Leaves `Bundle.total` out (it is optional, R4 Bundle.total 0..1).
+    pub omit_total: bool,
+    /// Shuffles the entries within each page (a search without `_sort`
+    /// has no defined order).
+    pub shuffle: bool,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
     /// Seconds added to the clock that expiry checks read (codes, launch

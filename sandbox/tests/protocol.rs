@@ -462,6 +462,52 @@ async fn search_pages_sorts_and_filters() {
     assert_eq!(openid.header("cache-control"), Some("public, max-age=300"));
 }
 
+/// The link of `relation` in a search Bundle.
+fn link_of(bundle: &Value, relation: &str) -> String {
+    let links = bundle["link"].as_array().unwrap();
+    links.iter().find(|l| l["relation"] == relation).map(|l| l["url"].as_str().unwrap().to_string()).unwrap_or_default()
+}
+
+fn effective_dates(bundle: &Value) -> Vec<String> {
+    let entries = bundle["entry"].as_array().unwrap();
+    entries.iter().map(|e| e["resource"]["effectiveDateTime"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_shapes_ignore_the_sort_cap_pages_omit_the_total_and_shuffle() {
+    let env = auto_env().await;
+    let at = env.sign_in(&[])["access_token"].as_str().unwrap().to_string();
+    let search = "/fhir/Observation?patient=p003&category=vital-signs&_sort=-date&_count=200&_elements=id";
+    // The default shape: the self link names what was applied.
+    let sorted = env.get(search, &at).json();
+    let self_link = link_of(&sorted, "self");
+    assert!(self_link.contains("_sort=-date") && self_link.contains("_count=200"), "{self_link}");
+    assert!(!self_link.contains("_elements"), "a parameter it does not apply is not named: {self_link}");
+    assert!(sorted["total"].as_u64().unwrap() > 0);
+    // Sort ignored, pages capped, no total: oldest first, and the self link says so.
+    env.faults(json!({"ignore_sort": true, "page_size": 7, "omit_total": true}));
+    let shaped = env.get(search, &at).json();
+    let dates = effective_dates(&shaped);
+    assert_eq!(dates.len(), 7);
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "oldest first: {dates:?}");
+    let self_link = link_of(&shaped, "self");
+    assert!(!self_link.contains("_sort") && self_link.contains("_count=7"), "{self_link}");
+    assert!(shaped.get("total").is_none());
+    assert!(!link_of(&shaped, "next").is_empty());
+    // Shuffled: the same entries, another order, the same order each time.
+    env.faults(json!({"page_size": 30, "shuffle": true}));
+    let shuffled = effective_dates(&env.get(search, &at).json());
+    env.faults(json!({"page_size": 30}));
+    let plain = effective_dates(&env.get(search, &at).json());
+    env.faults(json!({"page_size": 30, "shuffle": true}));
+    assert_eq!(effective_dates(&env.get(search, &at).json()), shuffled, "shuffled the same way again");
+    assert_ne!(shuffled, plain);
+    let (mut a, mut b) = (shuffled.clone(), plain.clone());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same entries");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descopes_layout_inbound_app_metadata_and_the_federated_provider_beside_it() {
     let env = auto_env().await;

@@ -4,11 +4,12 @@
 //! 429/503 are retried a bounded number of times honouring `Retry-After`,
 //! a 401 gets one refresh and one retry (none if another request already
 //! replaced the refused token), and paging follows `next` links up to a
-//! limit and never to another origin.
+//! limit, never to another origin and never back to a page already read.
 
 use smart_core::dpop::{resource_refused_proof, TokenType};
 use smart_core::fhir::models::{Page, ParseError};
 use smart_core::fhir::response::{classify, Verdict, MAX_ATTEMPTS};
+use smart_core::fhir::summary::{applied_newest_first, Reading};
 use smart_core::url::HttpUrl;
 use smart_core::Error;
 
@@ -23,6 +24,12 @@ pub struct Gathered<T> {
     pub items: Vec<T>,
     /// Why paging stopped early, when it did (a note for the user).
     pub stopped: Option<Error>,
+    /// Whether the server had more pages when reading stopped (at its
+    /// bound, or on one page of records it sorted newest first).
+    pub more: bool,
+    /// Whether the first page's `self` link says the server sorted the
+    /// records newest first.
+    pub newest_first: bool,
 }
 
 impl<E: Effects> SessionHandle<E> {
@@ -78,37 +85,52 @@ impl<E: Effects> SessionHandle<E> {
         }
     }
 
-    /// Runs a search from `first` and follows `next` links, at most
-    /// `max_pages` pages, parsing each page with `parse`. A `next` link that
-    /// is not a URL, or that leaves the FHIR server's origin, ends the
-    /// search with what was gathered and a note saying why.
+    /// Runs a search from `first` and follows `next` links as `reading`
+    /// allows, parsing each page with `parse`. A `next` link that is not a
+    /// URL, leaves the FHIR server's origin, or leads back to a page
+    /// already read ends the search with what was gathered and a note.
     pub async fn search<T>(
         self,
         first: HttpUrl,
-        max_pages: usize,
+        reading: Reading,
         parse: impl Fn(&str) -> Result<Page<T>, ParseError>,
     ) -> Result<Gathered<T>, Error> {
-        let mut items = Vec::new();
+        let mut gathered = Gathered { items: Vec::new(), stopped: None, more: false, newest_first: false };
+        let mut read = vec![first.to_string()];
         let mut url = first;
-        let mut pages = 0;
         loop {
             let body = self.get(&url).await?;
-            pages += 1;
             let page = parse(&body).map_err(|e| Error::FhirMalformed { detail: e.0 })?;
-            items.extend(page.items);
-            let Some(next) = page.next.filter(|_| pages < max_pages) else { break };
-            url = match HttpUrl::parse(&next) {
-                Ok(next) => next,
-                Err(e) => {
-                    let detail = format!("the next link is not a URL: {e}");
-                    return Ok(Gathered { items, stopped: Some(Error::FhirMalformed { detail }) });
-                }
+            gathered.items.extend(page.items);
+            if read.len() == 1 {
+                gathered.newest_first = applied_newest_first(page.self_link.as_deref());
+            }
+            let Some(next) = page.next else { break };
+            let bound = read.len() >= reading.max_pages || gathered.items.len() >= reading.max_records;
+            if bound || (reading.newest_first_suffices && gathered.newest_first) {
+                gathered.more = true;
+                break;
+            }
+            let stopped = match HttpUrl::parse(&next) {
+                Err(e) => Some(Error::FhirMalformed { detail: format!("the next link is not a URL: {e}") }),
+                // Never hand the token to another host, whatever the link says.
+                Ok(next) => match self.token_for(&next) {
+                    Err(error) => Some(error),
+                    Ok(_) if read.contains(&next.to_string()) => {
+                        Some(Error::FhirMalformed { detail: "the next link leads back to a page already read".into() })
+                    }
+                    Ok(_) => {
+                        read.push(next.to_string());
+                        url = next;
+                        None
+                    }
+                },
             };
-            // Never hand the token to another host, whatever the link says.
-            if let Err(error) = self.token_for(&url) {
-                return Ok(Gathered { items, stopped: Some(error) });
+            if stopped.is_some() {
+                gathered.stopped = stopped;
+                break;
             }
         }
-        Ok(Gathered { items, stopped: None })
+        Ok(gathered)
     }
 }

@@ -18,6 +18,7 @@ use smart_core::discovery::{AuthorizationServer, DiscoveryKind};
 use smart_core::dpop::{access_token_hash, DpopBinding, PublicJwk};
 use smart_core::fhir::models::{parse_bundle, Patient};
 use smart_core::fhir::response::{MAX_ATTEMPTS, MAX_RETRY_AFTER};
+use smart_core::fhir::summary::Reading;
 use smart_core::session::{Session, SignatureVerdict};
 use smart_core::url::HttpUrl;
 use smart_core::{Error, UnixTime};
@@ -605,12 +606,76 @@ fn paging_follows_next_links_up_to_the_page_limit() {
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test.run(async move { session.search(url("Patient?page=1"), 3, parse_bundle::<Patient>).await });
+    let gathered = test
+        .run(async move { session.search(url("Patient?page=1"), Reading::pages(3), parse_bundle::<Patient>).await });
     let gathered = gathered.unwrap();
     let ids: Vec<_> = gathered.items.iter().map(|p| p.id.clone().unwrap()).collect();
     assert_eq!(ids, ["p1", "p2", "p3"]);
     assert!(gathered.stopped.is_none());
+    assert!(gathered.more, "the server had more");
     assert_eq!(test.seen(|_| true).len(), 3, "the fourth page is not asked for");
+}
+
+/// A page of one patient with a `self` link, and `next` when given.
+fn page_with_self(n: u32, self_link: &str, next: Option<&str>) -> String {
+    let next = next.map(|url| format!(r#", {{"relation": "next", "url": "{url}"}}"#)).unwrap_or_default();
+    format!(
+        r#"{{"resourceType": "Bundle", "entry": [{{"resource": {{"resourceType": "Patient", "id": "p{n}"}}}}],
+            "link": [{{"relation": "self", "url": "{self_link}"}}{next}]}}"#
+    )
+}
+
+#[test]
+fn a_page_the_server_sorted_newest_first_is_enough_for_a_dated_section() {
+    let newest_first = Reading { max_pages: 5, max_records: 100, newest_first_suffices: true };
+    // The server applied the sort: one page, and the rest is noted as unread.
+    let mut test = Test::new(5, |seen| {
+        let next = format!("{FHIR}/Patient?page=2");
+        answer(200, &page_with_self(1, &format!("{}&_sort=-date", seen.url), Some(&next)))
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered =
+        test.run(async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    assert!(gathered.newest_first && gathered.more);
+    assert_eq!(test.seen(|_| true).len(), 1);
+    // The server ignored it (its self link has no _sort): pages are read to the bound.
+    let mut test = Test::new(5, |seen| {
+        let n: u32 = seen.url.rsplit('=').next().unwrap().parse().unwrap();
+        answer(200, &page_with_self(n, &seen.url, Some(&format!("{FHIR}/Patient?page={}", n + 1))))
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered =
+        test.run(async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    assert!(!gathered.newest_first && gathered.more);
+    assert_eq!(gathered.items.len(), 5);
+    assert_eq!(test.seen(|_| true).len(), 5);
+    // The record bound stops it too.
+    let few = Reading { max_records: 3, ..newest_first };
+    let session = test.session;
+    let gathered = test.run(async move { session.search(url("Patient?page=1"), few, parse_bundle::<Patient>).await });
+    assert_eq!(gathered.unwrap().items.len(), 3);
+    assert_eq!(test.seen(|_| true).len(), 8);
+}
+
+#[test]
+fn a_next_link_back_to_a_page_already_read_ends_the_search_with_a_note() {
+    let mut test = Test::new(5, |seen| {
+        let n: u32 = seen.url.rsplit('=').next().unwrap().parse().unwrap();
+        // Page 3 links back to page 1.
+        answer(200, &page(n, Some(&format!("{FHIR}/Patient?page={}", n % 3 + 1))))
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let gathered = test
+        .run(async move { session.search(url("Patient?page=1"), Reading::pages(10), parse_bundle::<Patient>).await });
+    let gathered = gathered.unwrap();
+    assert_eq!(gathered.items.len(), 3, "each page once");
+    assert_eq!(test.seen(|_| true).len(), 3);
+    assert!(matches!(&gathered.stopped, Some(Error::FhirMalformed { detail }) if detail.contains("leads back")));
 }
 
 #[test]
@@ -621,7 +686,8 @@ fn a_next_link_to_another_origin_is_never_followed() {
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test.run(async move { session.search(url("Patient?page=1"), 5, parse_bundle::<Patient>).await });
+    let gathered = test
+        .run(async move { session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>).await });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1, "what the FHIR server gave is kept");
     assert!(matches!(&gathered.stopped, Some(Error::TokenWouldLeak { url }) if url.contains("evil.example.org")));
@@ -633,7 +699,8 @@ fn a_next_link_that_is_not_a_url_ends_the_search_with_a_note() {
     let mut test =
         Test::new(5, |_| answer(200, &page(1, Some("not a url")))).signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test.run(async move { session.search(url("Patient"), 5, parse_bundle::<Patient>).await });
+    let gathered =
+        test.run(async move { session.search(url("Patient"), Reading::pages(5), parse_bundle::<Patient>).await });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1);
     assert!(matches!(gathered.stopped, Some(Error::FhirMalformed { .. })));

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use smart_core::fhir::display::number;
-use smart_core::fhir::summary::{sparkline_points, Row, Section, MAX_PAGES};
+use smart_core::fhir::summary::{sparkline_points, Row, Section};
 use smart_core::Error;
 
 use super::loadable::{inline_error, load, Loadable};
@@ -18,9 +18,10 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
         s.granted.require_search(section.resource_type()).map(|()| section.search_url(&s.fhir_base, &patient_id))
     });
     let state = load(Some(format!("smart:section:{}", section.slug())), async move {
-        let pages = if section.first_page_only() { 1 } else { MAX_PAGES };
-        let gathered = session.search(first.ok_or(Error::NoSession)??, pages, |body| section.rows(body)).await?;
-        Ok((section.finish(gathered.items), gathered.stopped))
+        let gathered =
+            session.search(first.ok_or(Error::NoSession)??, section.reading(), |body| section.rows(body)).await?;
+        let coverage = gathered.more.then(|| section.coverage(gathered.items.len(), gathered.newest_first));
+        Ok((section.finish(gathered.items), gathered.stopped, coverage))
     });
     let id = format!("section-{}", section.slug());
     let heading = format!("{id}-title");
@@ -31,11 +32,12 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
             {move || state.with(|state| match state {
                 Loadable::Loading => view! { <p class="section-status">"Loading…"</p> }.into_any(),
                 Loadable::Failed(error) => inline_error(error, None),
-                Loadable::Ready((rows, _)) if rows.is_empty() => view! { <p class="section-status">"None recorded."</p> }.into_any(),
-                Loadable::Ready((rows, note)) => view! {
+                Loadable::Ready((rows, _, _)) if rows.is_empty() => view! { <p class="section-status">"None recorded."</p> }.into_any(),
+                Loadable::Ready((rows, note, coverage)) => view! {
                     <ul class="rows">
                         {rows.iter().map(row_view).collect_view()}
                     </ul>
+                    {coverage.clone().map(|text| view! { <p class="section-note" data-testid="coverage">{text}</p> })}
                     {note.as_ref().map(|n| view! { <p class="section-note">{n.diagnosis().detail}</p> })}
                 }
                 .into_any(),

@@ -5,6 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use smart_core::fhir::display::{banner_identifier, patient_name};
 use smart_core::fhir::models::{parse_bundle, Patient};
+use smart_core::fhir::summary::Reading;
 use smart_core::Error;
 use wasm_bindgen::JsCast;
 
@@ -36,7 +37,9 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
             s.fhir_base.join_path("Patient").with_query_pairs([("name", name.as_str()), ("_count", "20")])
         });
         load_into(found, None, async move {
-            Ok(Some(session.search(first.ok_or(Error::NoSession)?, 1, parse_bundle::<Patient>).await?.items))
+            Ok(Some(
+                session.search(first.ok_or(Error::NoSession)?, Reading::pages(1), parse_bundle::<Patient>).await?.items,
+            ))
         });
     };
     view! {

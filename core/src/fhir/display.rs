@@ -195,18 +195,95 @@ pub fn observation_time(observation: &Observation) -> Option<&str> {
         .or(observation.issued.as_deref())
 }
 
+/// A FHIR `date`, `dateTime` or `instant` as seconds since 1970 UTC, for
+/// ordering: a partial date (`2024`, `2024-03`) is taken at its start, a
+/// time without a zone as UTC (FHIR requires the zone whenever there is a
+/// time). `None` when the text is none of these; such a record sorts as
+/// undated rather than guessed.
+pub fn instant(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    // Digits at `at..at + len`, as a number.
+    let digits = |at: usize, len: usize| -> Option<i64> {
+        let part = b.get(at..at + len)?;
+        part.iter().try_fold(0i64, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+    };
+    let year = digits(0, 4)?;
+    let field = |at: usize, range: std::ops::RangeInclusive<i64>, default: i64| -> Option<i64> {
+        match b.get(at - 1) {
+            None => Some(default),
+            Some(b'-') => digits(at, 2).filter(|v| range.contains(v)),
+            Some(_) => None,
+        }
+    };
+    let month = if b.len() > 4 { field(5, 1..=12, 1)? } else { 1 };
+    let day = if b.len() > 7 { field(8, 1..=31, 1)? } else { 1 };
+    let mut seconds = days_from_civil(year, month, day) * 86_400;
+    if b.len() > 10 {
+        if b.get(10) != Some(&b'T') {
+            return None;
+        }
+        let (hour, minute) = (digits(11, 2).filter(|h| *h <= 24)?, digits(14, 2).filter(|m| *m < 60)?);
+        let second = if b.get(16) == Some(&b':') { digits(17, 2).filter(|s| *s <= 60)? } else { 0 };
+        seconds += hour * 3600 + minute * 60 + second;
+        // The zone: `Z`, or `+hh:mm` / `-hh:mm` after any fraction.
+        let zone = b.iter().skip(16).position(|c| matches!(c, b'Z' | b'+' | b'-')).map(|i| i + 16);
+        if let Some(at) = zone.filter(|at| b[*at] != b'Z') {
+            let offset = digits(at + 1, 2)? * 3600 + digits(at + 4, 2)? * 60;
+            seconds -= if b[at] == b'+' { offset } else { -offset };
+        }
+    }
+    Some(seconds)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// The date part of a FHIR date or dateTime, for display.
 pub fn date_text(value: Option<&str>) -> String {
     match value {
         // `get` rather than indexing: byte 10 may fall inside a character.
         Some(v) if v.len() >= 10 => v.get(..10).unwrap_or(v).to_string(),
         Some(v) if !v.is_empty() => v.to_string(),
-        _ => "—".into(),
+        _ => "date not recorded".into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn instants_order_dates_and_date_times_across_zones() {
+        assert_eq!(instant("1970-01-01"), Some(0));
+        assert_eq!(instant("1970-01-02T00:00:00Z"), Some(86_400));
+        assert_eq!(instant("2000-03-01"), Some(951_868_800));
+        assert_eq!(instant("2024-02-29T12:30:15.123+02:00"), instant("2024-02-29T10:30:15Z"));
+        assert_eq!(instant("2024-02-29T08:00:00-05:00"), instant("2024-02-29T13:00:00Z"));
+        assert_eq!(instant("2024"), instant("2024-01-01"));
+        assert_eq!(instant("2024-07"), instant("2024-07-01T00:00:00Z"));
+        assert!(instant("2024-05-02T23:30:00-02:00") > instant("2024-05-03T00:30:00Z"), "zones count");
+        assert!(instant("1899-12-31") < instant("1900-01-01"));
+        for bad in [
+            "",
+            "24",
+            "2024-13",
+            "2024-00-10",
+            "2024-05-32",
+            "2024-05-02 10:00",
+            "2024-05-02T1",
+            "soon",
+            "2024-05-0é",
+            "2024x05",
+        ] {
+            assert_eq!(instant(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn decimals_are_written_without_float_formatting() {
@@ -315,7 +392,7 @@ mod tests {
         let empty: Observation = parse_resource(r#"{"resourceType": "Observation"}"#).unwrap();
         assert_eq!(observation_value(&empty), "—");
         assert_eq!(concept_text(None), "Unnamed");
-        assert_eq!(date_text(None), "—");
+        assert_eq!(date_text(None), "date not recorded");
         assert_eq!(date_text(Some("2024-01-0éx")), "2024-01-0éx", "no panic inside a character");
     }
 }

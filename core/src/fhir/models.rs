@@ -328,6 +328,8 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The `next` link, as given (the caller decides whether to follow it).
     pub next: Option<String>,
+    /// The `self` link: the search as the server applied it.
+    pub self_link: Option<String>,
     pub total: Option<u64>,
     /// Entries that could not be read as `T` (kept count, not fatal).
     pub skipped: usize,
@@ -392,15 +394,17 @@ pub fn parse_bundle_as<T>(
             _ => skipped += 1,
         }
     }
-    let next = value["link"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["relation"].as_str() == Some("next"))
-        .and_then(|l| l["url"].as_str())
-        .map(str::to_string);
+    let link = |relation: &str| {
+        value["link"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["relation"].as_str() == Some(relation))
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_string)
+    };
     let total = value["total"].as_u64();
-    Ok(Page { items, next, total, skipped })
+    Ok(Page { items, next: link("next"), self_link: link("self"), total, skipped })
 }
 
 /// The diagnostics of an OperationOutcome, joined, if the body is one.

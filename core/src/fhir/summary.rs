@@ -1,7 +1,9 @@
 //! The clinical summary's sections: what each one searches, which scope it
 //! needs, and how a page of results becomes rows of text.
 
-use super::display::{concept_text, date_text, decimal, observation_number, observation_time, observation_value};
+use super::display::{
+    concept_text, date_text, decimal, instant, observation_number, observation_time, observation_value,
+};
 use super::models::{
     parse_bundle_as, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError,
     Resource,
@@ -15,6 +17,10 @@ pub struct Row {
     pub title: String,
     pub detail: String,
     pub date: String,
+    /// When, for ordering (seconds since 1970 UTC): from the record's own
+    /// date, never from where the server put it. `None`: undated, shown
+    /// last.
+    pub at: Option<i64>,
     /// The numeric value, for trends (systolic for blood pressure).
     pub value: Option<f64>,
     /// Earlier values of the same test, oldest first, ending with this one
@@ -23,9 +29,38 @@ pub struct Row {
 }
 
 impl Row {
-    fn text(title: String, detail: String, date: String) -> Row {
-        Row { title, detail, date, value: None, trend: Vec::new() }
+    /// A row dated by the record's own date (or time) text, if any.
+    fn dated(title: String, detail: String, when: Option<&str>) -> Row {
+        Row { title, detail, date: date_text(when), at: when.and_then(instant), value: None, trend: Vec::new() }
     }
+}
+
+/// How far a section reads its search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// Pages followed at most.
+    pub max_pages: usize,
+    /// No page is asked for once this many records are in.
+    pub max_records: usize,
+    /// Whether the first page is enough when the server applied the
+    /// section's `_sort=-date`: it then holds the newest records. A server
+    /// may ignore a sort it does not support, and says which parameters
+    /// it applied in the Bundle's `self` link (FHIR R4 search §3.1.1.1);
+    /// without that word, pages are read up to the bound and ordered here.
+    pub newest_first_suffices: bool,
+}
+
+impl Reading {
+    /// At most `max_pages` pages, whatever their order.
+    pub const fn pages(max_pages: usize) -> Reading {
+        Reading { max_pages, max_records: usize::MAX, newest_first_suffices: false }
+    }
+}
+
+/// Whether a search's `self` link says the server applied `_sort=-date`.
+pub fn applied_newest_first(self_link: Option<&str>) -> bool {
+    let query = self_link.and_then(|link| link.split_once('?')).map_or("", |(_, query)| query);
+    crate::route::query_value(query, "_sort").is_some_and(|sort| sort.split(',').next() == Some("-date"))
 }
 
 /// The sections of the summary, in display order.
@@ -42,6 +77,13 @@ pub enum Section {
 /// Pages followed at most per section: enough for a summary, bounded for
 /// a patient with thousands of records.
 pub const MAX_PAGES: usize = 5;
+
+/// What a dated section reads at most when the server did not sort its
+/// answer newest first: every record has to be seen to know the newest,
+/// so the bound is in records, with enough pages for servers that cap
+/// their pages small (50 is common).
+pub const MAX_DATED_RECORDS: usize = 1000;
+pub const MAX_DATED_PAGES: usize = 20;
 
 impl Section {
     pub const ALL: [Section; 6] = [
@@ -100,24 +142,41 @@ impl Section {
         base.with_query_pairs(std::iter::once(("patient", patient)).chain(params.iter().copied()))
     }
 
-    /// Whether the section stops after its first page (the newest results
-    /// are all a summary shows).
-    pub fn first_page_only(self) -> bool {
-        matches!(self, Section::VitalSigns | Section::Labs | Section::Encounters)
+    /// How far the section reads: the dated sections need only the first
+    /// page when the server sorted it newest first.
+    pub fn reading(self) -> Reading {
+        match self {
+            Section::VitalSigns | Section::Labs | Section::Encounters => {
+                Reading { max_pages: MAX_DATED_PAGES, max_records: MAX_DATED_RECORDS, newest_first_suffices: true }
+            }
+            _ => Reading::pages(MAX_PAGES),
+        }
+    }
+
+    /// What a section read, when a bound stopped it before the server's
+    /// last page: `read` records, sorted newest first by the server or not.
+    pub fn coverage(self, read: usize, newest_first: bool) -> String {
+        match (self.reading().newest_first_suffices, newest_first) {
+            (true, true) => format!("From the {read} most recent records; older records were not read."),
+            (true, false) => format!(
+                "From {read} records read; the server did not sort them by date, so newer ones may be among those not read."
+            ),
+            (false, _) => format!("The first {read} records; the server has more that were not read."),
+        }
     }
 
     /// Rows from one page of search results.
     pub fn rows(self, body: &str) -> Result<Page<Row>, ParseError> {
         match self {
             Section::Conditions => page(body, |c: &Condition| {
-                Row::text(
+                Row::dated(
                     concept_text(c.code.as_ref()),
                     c.clinical_status.as_ref().map(|s| concept_text(Some(s))).unwrap_or_default(),
-                    date_text(c.onset_date_time.as_deref().or(c.recorded_date.as_deref())),
+                    c.onset_date_time.as_deref().or(c.recorded_date.as_deref()),
                 )
             }),
             Section::Medications => page(body, |m: &MedicationRequest| {
-                Row::text(
+                Row::dated(
                     m.medication_codeable_concept
                         .as_ref()
                         .map(|c| concept_text(Some(c)))
@@ -128,7 +187,7 @@ impl Section {
                         .flatten()
                         .collect::<Vec<_>>()
                         .join(" · "),
-                    date_text(m.authored_on.as_deref()),
+                    m.authored_on.as_deref(),
                 )
             }),
             Section::Allergies => page(body, |a: &AllergyIntolerance| {
@@ -137,25 +196,30 @@ impl Section {
                 if let Some(c) = &a.criticality {
                     parts.push(format!("criticality {c}"));
                 }
-                Row::text(concept_text(a.code.as_ref()), parts.join(" · "), String::new())
+                Row { date: String::new(), ..Row::dated(concept_text(a.code.as_ref()), parts.join(" · "), None) }
             }),
             Section::VitalSigns | Section::Labs => page(body, |o: &Observation| Row {
                 value: observation_number(o),
-                ..Row::text(concept_text(o.code.as_ref()), observation_value(o), date_text(observation_time(o)))
+                ..Row::dated(concept_text(o.code.as_ref()), observation_value(o), observation_time(o))
             }),
             Section::Encounters => page(body, |e: &Encounter| {
-                Row::text(
+                Row::dated(
                     e.kind.first().map(|k| concept_text(Some(k))).unwrap_or_else(|| "Encounter".into()),
                     e.status.clone().unwrap_or_default(),
-                    date_text(e.period.as_ref().and_then(|p| p.start.as_deref())),
+                    e.period.as_ref().and_then(|p| p.start.as_deref()),
                 )
             }),
         }
     }
 
-    /// Final shaping: vitals and labs show the newest value per test (rows
-    /// arrive newest first); vitals also carry their trend, oldest first.
-    pub fn finish(self, rows: Vec<Row>) -> Vec<Row> {
+    /// Final shaping: the dated sections newest first by each record's own
+    /// date, whatever order the server gave (undated records last); vitals
+    /// and labs the newest value per test, vitals with their trend, oldest
+    /// first.
+    pub fn finish(self, mut rows: Vec<Row>) -> Vec<Row> {
+        if self.reading().newest_first_suffices {
+            rows = newest_first(rows);
+        }
         match self {
             Section::VitalSigns | Section::Labs => {
                 let mut newest: Vec<Row> = Vec::new();
@@ -180,6 +244,19 @@ impl Section {
             _ => rows,
         }
     }
+}
+
+/// `rows` ordered newest first, undated last; rows of the same time keep
+/// their order. By binary insertion rather than `sort_by`: a few hundred
+/// rows take microseconds either way, and the standard library's sort
+/// adds kilobytes to the wasm (bench/README.md).
+fn newest_first(rows: Vec<Row>) -> Vec<Row> {
+    let mut ordered: Vec<Row> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let at = ordered.partition_point(|kept| kept.at >= row.at);
+        ordered.insert(at, row);
+    }
+    ordered
 }
 
 /// Rows from a page of `T`s: the Bundle is parsed by one non-generic
@@ -225,6 +302,82 @@ mod tests {
         assert!(labs.iter().all(|r| r.trend.is_empty()), "labs show no trend");
     }
 
+    /// A Bundle of heart rates (value, time) in the order given.
+    fn heart_rates(readings: &[(u32, &str)]) -> String {
+        let entries: Vec<String> = readings
+            .iter()
+            .map(|(value, at)| {
+                let effective = if at.is_empty() { String::new() } else { format!(r#", "effectiveDateTime": "{at}""#) };
+                format!(
+                    r#"{{"resource": {{"resourceType": "Observation", "code": {{"text": "Heart rate"}}, "valueQuantity": {{"value": {value}, "unit": "/min"}}{effective}}}}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"resourceType": "Bundle", "entry": [{}]}}"#, entries.join(","))
+    }
+
+    #[test]
+    fn the_newest_value_comes_from_the_records_dates_in_any_order() {
+        // 61 is the newest: 23:30 at -02:00 is 01:30 UTC the next day.
+        let readings =
+            [(70, "2025-05-01"), (61, "2026-05-02T23:30:00-02:00"), (65, "2026-05-03T00:30:00Z"), (90, "2024")];
+        let mut orders = vec![readings.to_vec()];
+        orders.push(readings.iter().rev().copied().collect());
+        orders.push(vec![readings[2], readings[0], readings[3], readings[1]]);
+        for order in orders {
+            for section in [Section::VitalSigns, Section::Labs] {
+                let rows = section.finish(section.rows(&heart_rates(&order)).unwrap().items);
+                assert_eq!(rows.len(), 1);
+                assert_eq!((rows[0].detail.as_str(), rows[0].date.as_str()), ("61 /min", "2026-05-02"), "{order:?}");
+            }
+            let vitals = Section::VitalSigns.finish(Section::VitalSigns.rows(&heart_rates(&order)).unwrap().items);
+            assert_eq!(vitals[0].trend, [90.0, 70.0, 65.0, 61.0], "oldest first: {order:?}");
+        }
+    }
+
+    #[test]
+    fn undated_records_come_last_and_say_so() {
+        let rows = Section::Labs.rows(&heart_rates(&[(50, ""), (60, "2020-01-01")])).unwrap().items;
+        let rows = Section::VitalSigns.finish(rows);
+        assert_eq!(rows[0].detail, "60 /min", "a dated value is newer than an undated one");
+        let undated = Section::Encounters.rows(
+            r#"{"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Encounter", "status": "finished"}},
+            {"resource": {"resourceType": "Encounter", "status": "finished", "period": {"start": "2026-01-01"}}}]}"#,
+        );
+        let rows = Section::Encounters.finish(undated.unwrap().items);
+        assert_eq!(rows.iter().map(|r| r.date.as_str()).collect::<Vec<_>>(), ["2026-01-01", "date not recorded"]);
+    }
+
+    #[test]
+    fn the_self_link_says_whether_the_server_sorted() {
+        let sorted = |link: &str| applied_newest_first(Some(link));
+        assert!(sorted("https://x/fhir/Observation?patient=p&_sort=-date&_count=50"));
+        assert!(sorted("https://x/fhir/Observation?_sort=-date,_id"));
+        assert!(!sorted("https://x/fhir/Observation?patient=p&_count=50"), "the sort was ignored");
+        assert!(!sorted("https://x/fhir/Observation?_sort=date"), "oldest first");
+        assert!(!sorted("https://x/fhir/Observation"));
+        assert!(!applied_newest_first(None), "no self link: nothing is known");
+        let page = Section::Labs.rows(r#"{"resourceType": "Bundle", "link": [{"relation": "self", "url": "https://x/O?_sort=-date"}, {"relation": "next", "url": "https://x/O?page=2"}]}"#);
+        let page = page.unwrap();
+        assert_eq!(
+            (page.self_link.as_deref(), page.next.as_deref()),
+            (Some("https://x/O?_sort=-date"), Some("https://x/O?page=2"))
+        );
+    }
+
+    #[test]
+    fn coverage_says_what_was_read() {
+        assert_eq!(Section::Labs.coverage(100, true), "From the 100 most recent records; older records were not read.");
+        assert!(Section::VitalSigns.coverage(250, false).contains("did not sort them by date, so newer ones may be"));
+        assert_eq!(
+            Section::Conditions.coverage(500, false),
+            "The first 500 records; the server has more that were not read."
+        );
+        assert!(!Section::Conditions.reading().newest_first_suffices);
+        assert!(Section::Encounters.reading().newest_first_suffices);
+    }
+
     #[test]
     fn medication_and_allergy_rows_read_naturally() {
         let meds = Section::Medications
@@ -233,7 +386,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             meds.items[0],
-            Row::text("Metformin 500 MG".into(), "active · twice daily".into(), "2025-01-02".into())
+            Row::dated("Metformin 500 MG".into(), "active · twice daily".into(), Some("2025-01-02"))
         );
         let allergies = Section::Allergies
             .rows(r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "AllergyIntolerance", "criticality": "high",
