@@ -1,5 +1,9 @@
 //! Entry point: mounts the app. Everything else lives in the library.
 
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 fn main() {
     smart_app::browser::stopped::install_panic_hook();
     leptos::mount::mount_to_body(smart_app::App);

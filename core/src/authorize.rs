@@ -236,36 +236,47 @@ impl PendingAuthorization {
 /// The stored record's fields; `from_storage` has checked its version.
 impl FromJson for PendingAuthorization {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        let text = |field: &str| required(o.text(field)?, field);
-        let url = |field: &str| required(o.url(field)?, field);
-        let number = |field: &str| required(o.whole_number(field)?, field);
+        // Everything that can fail is checked before any owned value is
+        // made: each early return would otherwise drop what came before
+        // it, and that drop code, once per `?`, was most of this reader's
+        // size in the wasm.
+        const TEXTS: [&str; 7] = ["state", "verifier", "issuer_id", "client_id", "requested_scope", "kind", "dpop"];
+        for field in TEXTS {
+            required(o.text(field)?, field)?;
+        }
+        o.text("nonce")?;
+        let created_at = required(o.whole_number("created_at")?, "created_at")?;
+        let text = |field: &str| o.text(field).ok().flatten().unwrap_or_default();
+        let kind = match text("kind").as_str() {
+            "ehr" => LaunchKind::Ehr,
+            "standalone" => LaunchKind::Standalone,
+            other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
+        };
+        let dpop = match text("dpop").as_str() {
+            "off" => DpopUse::Off,
+            "preferred" => DpopUse::Preferred,
+            "required" => DpopUse::Required,
+            other => return Err(JsonError::new("dpop", format!("\"{other}\" is not off, preferred or required"))),
+        };
+        let stored = o.get("server").and_then(Object::of).ok_or_else(|| JsonError::new("server", "is missing"))?;
+        let fhir_base = required(o.url("fhir_base")?, "fhir_base")?;
+        let redirect_uri = required(o.url("redirect_uri")?, "redirect_uri")?;
+        let server = AuthorizationServer::from_stored(stored, &fhir_base)
+            .map_err(|e| JsonError::new(&format!("server.{}", e.path), e.problem))?;
+        // From here on nothing fails.
         Ok(PendingAuthorization {
-            state: State::new(text("state")?),
-            verifier: PkceVerifier::new(text("verifier")?),
-            nonce: o.text("nonce")?.map(Nonce::new),
-            issuer_id: text("issuer_id")?,
-            fhir_base: url("fhir_base")?,
-            client_id: text("client_id")?,
-            redirect_uri: url("redirect_uri")?,
-            requested_scope: text("requested_scope")?,
-            kind: match text("kind")?.as_str() {
-                "ehr" => LaunchKind::Ehr,
-                "standalone" => LaunchKind::Standalone,
-                other => return Err(JsonError::new("kind", format!("\"{other}\" is not ehr or standalone"))),
-            },
-            server: {
-                let stored =
-                    o.get("server").and_then(Object::of).ok_or_else(|| JsonError::new("server", "is missing"))?;
-                AuthorizationServer::from_stored(stored, &url("fhir_base")?)
-                    .map_err(|e| JsonError::new(&format!("server.{}", e.path), e.problem))?
-            },
-            dpop: match text("dpop")?.as_str() {
-                "off" => DpopUse::Off,
-                "preferred" => DpopUse::Preferred,
-                "required" => DpopUse::Required,
-                other => return Err(JsonError::new("dpop", format!("\"{other}\" is not off, preferred or required"))),
-            },
-            created_at: number("created_at")?,
+            state: State::new(text("state")),
+            verifier: PkceVerifier::new(text("verifier")),
+            nonce: o.text("nonce").ok().flatten().map(Nonce::new),
+            issuer_id: text("issuer_id"),
+            fhir_base,
+            client_id: text("client_id"),
+            redirect_uri,
+            requested_scope: text("requested_scope"),
+            kind,
+            server,
+            dpop,
+            created_at,
         })
     }
 }

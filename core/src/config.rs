@@ -22,7 +22,7 @@
 
 use crate::discovery::{AuthorizationServer, DiscoveryKind};
 use crate::dpop::DpopPolicy;
-use crate::json::{read, FromJson, JsonError, Object};
+use crate::json::{read, Fields, FromJson, JsonError, Object};
 use crate::scopes::{Scope, ScopeSet};
 use crate::url::HttpUrl;
 use crate::Error;
@@ -207,10 +207,11 @@ impl FromJson for RawConfig {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
         o.only(&["issuers", "redirect_path", "request_timeout_seconds"])?;
         let issuers = o.list("issuers", read)?;
-        Ok(RawConfig {
+        let f = Fields::new(o);
+        f.finish(RawConfig {
             issuers,
-            redirect_path: o.text("redirect_path")?,
-            request_timeout_seconds: o.whole_number("request_timeout_seconds")?,
+            redirect_path: f.text("redirect_path"),
+            request_timeout_seconds: f.whole_number("request_timeout_seconds"),
         })
     }
 }
@@ -228,16 +229,17 @@ impl FromJson for RawIssuer {
             "authorization_mode",
             "dpop",
         ])?;
-        Ok(RawIssuer {
-            id: o.text("id")?,
-            name: o.text("name")?,
-            fhir_base_url: o.text("fhir_base_url")?,
-            authorization_server: o.one("authorization_server")?,
-            client_id: o.text("client_id")?,
-            ehr_launch_scopes: o.text("ehr_launch_scopes")?,
-            standalone_scopes: o.text("standalone_scopes")?,
-            authorization_mode: o.text("authorization_mode")?,
-            dpop: o.text("dpop")?,
+        let f = Fields::new(o);
+        f.finish(RawIssuer {
+            id: f.text("id"),
+            name: f.text("name"),
+            fhir_base_url: f.text("fhir_base_url"),
+            authorization_server: f.one("authorization_server"),
+            client_id: f.text("client_id"),
+            ehr_launch_scopes: f.text("ehr_launch_scopes"),
+            standalone_scopes: f.text("standalone_scopes"),
+            authorization_mode: f.text("authorization_mode"),
+            dpop: f.text("dpop"),
         })
     }
 }
@@ -245,11 +247,12 @@ impl FromJson for RawIssuer {
 impl FromJson for RawAuthorizationServer {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
         o.only(&["type", "project_id", "base_url", "configuration_url"])?;
-        Ok(RawAuthorizationServer {
-            kind: o.text("type")?,
-            project_id: o.text("project_id")?,
-            base_url: o.text("base_url")?,
-            configuration_url: o.text("configuration_url")?,
+        let f = Fields::new(o);
+        f.finish(RawAuthorizationServer {
+            kind: f.text("type"),
+            project_id: f.text("project_id"),
+            base_url: f.text("base_url"),
+            configuration_url: f.text("configuration_url"),
         })
     }
 }

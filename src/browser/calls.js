@@ -13,9 +13,9 @@
 // with status 0 instead of following it; with a DPoP `key`, the proof's
 // `signingInput` is signed and sent as the DPoP header. Resolves to
 // [status, body, then the value (or null) of each header named in `read`,
-// "\n"-separated]; rejects with the browser's error (an AbortError after
-// the timeout), or "dpop-sign" when the proof could not be signed. An
-// answer longer than `maxChars` resolves to [-1] unread (or unkept).
+// "\n"-separated]; rejects with text: "timeout", "dpop-sign" when the
+// proof could not be signed, or the browser's message. An answer longer
+// than `maxChars` resolves to [-1] unread (or unkept).
 export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
   const request = {
     method, headers: new Headers(), body, credentials: "omit",
@@ -39,6 +39,8 @@ export async function send(url, method, headers, body, noStore, refuseRedirects,
     const text = await response.text();
     if (text.length > maxChars) return [-1];
     return [response.status, text, ...read.split("\n").map((name) => response.headers.get(name))];
+  } catch (error) {
+    throw error?.name === "AbortError" ? "timeout" : String(error?.message ?? error);
   } finally {
     clearTimeout(timer);
   }
@@ -111,6 +113,31 @@ export function popupMessage(popup, prefix, max, pollMs) {
 // after the updates already queued have reached the DOM.
 export function markWhenDrawn(name) {
   requestAnimationFrame(() => performance.mark(name));
+}
+
+// A User Timing mark now.
+export function mark(name) {
+  performance.mark(name);
+}
+
+// Today's date on this computer's calendar, as the number YYYYMMDD.
+export function today() {
+  const now = new Date();
+  return now.getFullYear() * 10000 + (now.getMonth() + 1) * 100 + now.getDate();
+}
+
+// The value of field `name` of the form an event was sent from.
+export function formField(event, name) {
+  return String(new FormData(event.target).get(name) ?? "");
+}
+
+// The panic notice: logs `detail`, and puts `notice` in place of the
+// page's content (announced as an alert).
+export function stopped(detail, notice) {
+  console.error(detail);
+  const target = document.getElementById("main") ?? document.body;
+  target?.setAttribute("role", "alert");
+  if (target) target.textContent = notice;
 }
 
 // The page's address: `part` is "base" (the document's base URL) or a

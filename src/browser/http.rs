@@ -14,7 +14,7 @@ use smart_core::form::FormPost;
 use smart_core::token::TokenAnswer;
 use smart_core::url::HttpUrl;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// The response headers the app reads; no other is copied out of the browser.
@@ -139,15 +139,6 @@ impl Response {
     }
 }
 
-/// What the browser says about a failed request (offline, DNS, CORS
-/// refusal): it does not say which, on purpose, so neither can we.
-fn describe(error: &JsValue) -> String {
-    match error.dyn_ref::<js_sys::Error>() {
-        Some(error) => String::from(error.message()),
-        None => error.as_string().unwrap_or_else(|| "unknown error".to_string()),
-    }
-}
-
 thread_local! {
     /// `request_timeout_seconds` from config.json, once it is loaded.
     static TIMEOUT_SECONDS: Cell<u32> = const { Cell::new(DEFAULT_REQUEST_TIMEOUT_SECONDS) };
@@ -158,21 +149,21 @@ pub fn set_timeout_seconds(seconds: u32) {
     TIMEOUT_SECONDS.set(seconds);
 }
 
+/// Why a request got no answer, from what `send` rejected with. What the
+/// browser says about a failed request (offline, DNS, CORS refusal) does
+/// not say which, on purpose, so neither can we.
 fn network_failure(error: JsValue) -> String {
-    if error.as_string().as_deref() == Some("dpop-sign") {
-        return "the browser could not sign the DPoP proof (WebCrypto refused the page's key)".into();
-    }
-    let aborted = error.dyn_ref::<web_sys::DomException>().is_some_and(|e| e.name() == "AbortError");
-    if aborted {
-        return format!(
+    match error.as_string().as_deref() {
+        Some("dpop-sign") => "the browser could not sign the DPoP proof (WebCrypto refused the page's key)".into(),
+        Some("timeout") => format!(
             "the server did not answer within {} seconds; it may be overloaded, or the network may be down",
             TIMEOUT_SECONDS.get()
-        );
+        ),
+        message => format!(
+            "the browser could not complete the request ({}); the server may be down, may not allow this app's origin (CORS), or may be missing from the site's Content-Security-Policy (connect-src; see the browser console)",
+            message.unwrap_or("unknown error")
+        ),
     }
-    format!(
-        "the browser could not complete the request ({}); the server may be down, may not allow this app's origin (CORS), or may be missing from the site's Content-Security-Policy (connect-src; see the browser console)",
-        describe(&error)
-    )
 }
 
 #[wasm_bindgen(module = "/src/browser/calls.js")]

@@ -2,15 +2,10 @@
 //! the browser's performance tools and read by the benchmark
 //! (`scripts/bench.sh`). They carry no data, only a name.
 
-/// Records `name` on the page's performance timeline.
-pub fn mark(name: &str) {
-    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
-        let _ = performance.mark(name);
-    }
-}
-
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/calls.js")]
 extern "C" {
+    /// Records `name` on the page's performance timeline.
+    pub fn mark(name: &str);
     #[wasm_bindgen(js_name = markWhenDrawn)]
     fn mark_when_drawn_js(name: &str);
 }

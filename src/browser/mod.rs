@@ -81,6 +81,21 @@ impl Effects for Browser {
     type Key = web_sys::CryptoKey;
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = today)]
+    fn today_js() -> u32;
+    /// The value of field `name` of the form `event` was sent from.
+    #[wasm_bindgen(js_name = formField)]
+    pub fn form_field(event: &web_sys::Event, name: &str) -> String;
+}
+
+/// Today's date on this computer's calendar: (year, month 1–12, day).
+pub fn today() -> (i32, u32, u32) {
+    let date = today_js();
+    ((date / 10_000) as i32, date / 100 % 100, date % 100)
+}
+
 /// The current time in whole seconds since the epoch.
 pub fn now() -> UnixTime {
     (js_sys::Date::now() / 1000.0) as UnixTime

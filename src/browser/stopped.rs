@@ -3,27 +3,25 @@
 //! freeze showing data that no longer updates. The hook says so on the page,
 //! in words a clinician can act on, and gives the console the location.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 const STOPPED: &str = "The app stopped because of an internal error. Reload the page, or open the app again \
                        from your EHR. The browser console has the details for your IT team.";
 
+#[wasm_bindgen(module = "/src/browser/calls.js")]
+extern "C" {
+    /// Logs `detail` and puts `notice` in place of the page's content.
+    fn stopped(detail: &str, notice: &str);
+}
+
 /// Installs the panic hook; call first thing in `main`.
 pub fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
-        show_stopped();
-    }));
+    std::panic::set_hook(Box::new(|info| stopped(&info.to_string(), STOPPED)));
 }
 
 /// Replaces the page's content with the notice.
 pub fn show_stopped() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    let target = document.get_element_by_id("main").or_else(|| document.body().map(Into::into));
-    if let Some(target) = target {
-        target.set_attribute("role", "alert").ok();
-        target.set_text_content(Some(STOPPED));
-    }
+    stopped("", STOPPED);
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -8,13 +8,9 @@ use smart_core::fhir::models::{parse_resource, read_url, Patient};
 use smart_core::Error;
 
 use super::loadable::{inline_error, load, Loadable};
+use crate::browser::today;
 use crate::context::context;
 use crate::session::SessionHandle;
-
-fn today() -> (i32, u32, u32) {
-    let now = js_sys::Date::new_0();
-    (now.get_full_year() as i32, now.get_month() + 1, now.get_date())
-}
 
 #[component]
 pub fn PatientBanner(patient_id: String) -> impl IntoView {

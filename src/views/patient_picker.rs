@@ -7,7 +7,6 @@ use smart_core::fhir::display::{banner_identifier, patient_name};
 use smart_core::fhir::models::{parse_bundle, Patient};
 use smart_core::fhir::summary::Reading;
 use smart_core::Error;
-use wasm_bindgen::JsCast;
 
 use super::loadable::{inline_error, load_into, Loadable};
 use crate::context::context;
@@ -17,9 +16,7 @@ use crate::session::SessionHandle;
 /// kept in a signal with a two-way binding: the binding machinery is large
 /// in the wasm (bench/README.md).
 fn typed_name(event: &SubmitEvent) -> String {
-    let form = event.target().map(|t| t.unchecked_into::<web_sys::HtmlFormElement>());
-    let typed = form.and_then(|f| web_sys::FormData::new_with_form(&f).ok()).and_then(|d| d.get("name").as_string());
-    typed.unwrap_or_default().trim().to_string()
+    crate::browser::form_field(event, "name").trim().to_string()
 }
 
 #[component]

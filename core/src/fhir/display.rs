@@ -31,7 +31,7 @@ fn format_name(name: &HumanName) -> Option<String> {
 pub fn parse_date(text: &str) -> Option<Date> {
     let date = text.get(..10.min(text.len()))?;
     let mut parts = date.split('-');
-    let year: i32 = parts.next()?.parse().ok()?;
+    let year: i32 = parts.next().filter(|y| y.len() == 4)?.parse().ok()?;
     let month: u32 = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(1))?;
     let day: u32 = parts.next().map(|d| d.parse().ok()).unwrap_or(Some(1))?;
     ((1..=12).contains(&month) && (1..=31).contains(&day) && (1..=9999).contains(&year)).then_some((year, month, day))
@@ -201,34 +201,25 @@ pub fn observation_time(observation: &Observation) -> Option<&str> {
 /// time). `None` when the text is none of these; such a record sorts as
 /// undated rather than guessed.
 pub fn instant(text: &str) -> Option<i64> {
+    let (year, month, day) = parse_date(text)?;
+    let mut seconds = days_from_civil(i64::from(year), i64::from(month), i64::from(day)) * 86_400;
     let b = text.as_bytes();
-    // Digits at `at..at + len`, as a number.
-    let digits = |at: usize, len: usize| -> Option<i64> {
-        let part = b.get(at..at + len)?;
-        part.iter().try_fold(0i64, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
-    };
-    let year = digits(0, 4)?;
-    let field = |at: usize, range: std::ops::RangeInclusive<i64>, default: i64| -> Option<i64> {
-        match b.get(at - 1) {
-            None => Some(default),
-            Some(b'-') => digits(at, 2).filter(|v| range.contains(v)),
-            Some(_) => None,
-        }
-    };
-    let month = if b.len() > 4 { field(5, 1..=12, 1)? } else { 1 };
-    let day = if b.len() > 7 { field(8, 1..=31, 1)? } else { 1 };
-    let mut seconds = days_from_civil(year, month, day) * 86_400;
     if b.len() > 10 {
-        if b.get(10) != Some(&b'T') {
+        // Two digits at `at`.
+        let two = |at: usize| match b.get(at..at + 2)? {
+            [t, u] if t.is_ascii_digit() && u.is_ascii_digit() => Some(i64::from((t - b'0') * 10 + (u - b'0'))),
+            _ => None,
+        };
+        if b[10] != b'T' {
             return None;
         }
-        let (hour, minute) = (digits(11, 2).filter(|h| *h <= 24)?, digits(14, 2).filter(|m| *m < 60)?);
-        let second = if b.get(16) == Some(&b':') { digits(17, 2).filter(|s| *s <= 60)? } else { 0 };
+        let (hour, minute) = (two(11).filter(|h| *h <= 24)?, two(14).filter(|m| *m < 60)?);
+        let second = if b.get(16) == Some(&b':') { two(17).filter(|s| *s <= 60)? } else { 0 };
         seconds += hour * 3600 + minute * 60 + second;
         // The zone: `Z`, or `+hh:mm` / `-hh:mm` after any fraction.
         let zone = b.iter().skip(16).position(|c| matches!(c, b'Z' | b'+' | b'-')).map(|i| i + 16);
         if let Some(at) = zone.filter(|at| b[*at] != b'Z') {
-            let offset = digits(at + 1, 2)? * 3600 + digits(at + 4, 2)? * 60;
+            let offset = two(at + 1)? * 3600 + two(at + 4)? * 60;
             seconds -= if b[at] == b'+' { offset } else { -offset };
         }
     }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::json::{read, FromJson, JsonError, Object};
+use crate::json::{read, Fields, FromJson, JsonError, Object};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Coding {
@@ -135,71 +135,79 @@ pub struct Encounter {
 
 impl FromJson for Coding {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Coding { system: o.text("system")?, code: o.text("code")?, display: o.text("display")? })
+        let f = Fields::new(o);
+        f.finish(Coding { system: f.text("system"), code: f.text("code"), display: f.text("display") })
     }
 }
 
 impl FromJson for CodeableConcept {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(CodeableConcept { coding: o.many("coding")?, text: o.text("text")? })
+        let f = Fields::new(o);
+        f.finish(CodeableConcept { coding: f.many("coding"), text: f.text("text") })
     }
 }
 
 impl FromJson for Quantity {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Quantity { value: o.number("value")?, unit: o.text("unit")?, code: o.text("code")? })
+        let f = Fields::new(o);
+        f.finish(Quantity { value: f.number("value"), unit: f.text("unit"), code: f.text("code") })
     }
 }
 
 impl FromJson for Period {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Period { start: o.text("start")?, end: o.text("end")? })
+        let f = Fields::new(o);
+        f.finish(Period { start: f.text("start"), end: f.text("end") })
     }
 }
 
 impl FromJson for HumanName {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(HumanName {
-            name_use: o.text("use")?,
-            text: o.text("text")?,
-            family: o.text("family")?,
-            given: o.texts("given")?.unwrap_or_default(),
-            prefix: o.texts("prefix")?.unwrap_or_default(),
+        let f = Fields::new(o);
+        f.finish(HumanName {
+            name_use: f.text("use"),
+            text: f.text("text"),
+            family: f.text("family"),
+            given: f.texts("given"),
+            prefix: f.texts("prefix"),
         })
     }
 }
 
 impl FromJson for Identifier {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Identifier {
-            identifier_use: o.text("use")?,
-            kind: o.one("type")?,
-            system: o.text("system")?,
-            value: o.text("value")?,
+        let f = Fields::new(o);
+        f.finish(Identifier {
+            identifier_use: f.text("use"),
+            kind: f.one("type"),
+            system: f.text("system"),
+            value: f.text("value"),
         })
     }
 }
 
 impl FromJson for Patient {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Patient {
-            id: o.text("id")?,
-            identifier: o.many("identifier")?,
-            name: o.many("name")?,
-            gender: o.text("gender")?,
-            birth_date: o.text("birthDate")?,
+        let f = Fields::new(o);
+        f.finish(Patient {
+            id: f.text("id"),
+            identifier: f.many("identifier"),
+            name: f.many("name"),
+            gender: f.text("gender"),
+            birth_date: f.text("birthDate"),
         })
     }
 }
 
 impl FromJson for Condition {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Condition {
-            id: o.text("id")?,
-            clinical_status: o.one("clinicalStatus")?,
-            code: o.one("code")?,
-            onset_date_time: o.text("onsetDateTime")?,
-            recorded_date: o.text("recordedDate")?,
+        let f = Fields::new(o);
+        f.finish(Condition {
+            id: f.text("id"),
+            clinical_status: f.one("clinicalStatus"),
+            code: f.one("code"),
+            onset_date_time: f.text("onsetDateTime"),
+            recorded_date: f.text("recordedDate"),
         })
     }
 }
@@ -212,19 +220,21 @@ impl FromJson for Dosage {
 
 impl FromJson for Reference {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Reference { reference: o.text("reference")?, display: o.text("display")? })
+        let f = Fields::new(o);
+        f.finish(Reference { reference: f.text("reference"), display: f.text("display") })
     }
 }
 
 impl FromJson for MedicationRequest {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(MedicationRequest {
-            id: o.text("id")?,
-            status: o.text("status")?,
-            medication_codeable_concept: o.one("medicationCodeableConcept")?,
-            medication_reference: o.one("medicationReference")?,
-            authored_on: o.text("authoredOn")?,
-            dosage_instruction: o.many("dosageInstruction")?,
+        let f = Fields::new(o);
+        f.finish(MedicationRequest {
+            id: f.text("id"),
+            status: f.text("status"),
+            medication_codeable_concept: f.one("medicationCodeableConcept"),
+            medication_reference: f.one("medicationReference"),
+            authored_on: f.text("authoredOn"),
+            dosage_instruction: f.many("dosageInstruction"),
         })
     }
 }
@@ -237,48 +247,52 @@ impl FromJson for Reaction {
 
 impl FromJson for AllergyIntolerance {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(AllergyIntolerance {
-            id: o.text("id")?,
-            clinical_status: o.one("clinicalStatus")?,
-            criticality: o.text("criticality")?,
-            code: o.one("code")?,
-            reaction: o.many("reaction")?,
+        let f = Fields::new(o);
+        f.finish(AllergyIntolerance {
+            id: f.text("id"),
+            clinical_status: f.one("clinicalStatus"),
+            criticality: f.text("criticality"),
+            code: f.one("code"),
+            reaction: f.many("reaction"),
         })
     }
 }
 
 impl FromJson for ObservationComponent {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(ObservationComponent { code: o.one("code")?, value_quantity: o.one("valueQuantity")? })
+        let f = Fields::new(o);
+        f.finish(ObservationComponent { code: f.one("code"), value_quantity: f.one("valueQuantity") })
     }
 }
 
 impl FromJson for Observation {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Observation {
-            id: o.text("id")?,
-            status: o.text("status")?,
-            category: o.many("category")?,
-            code: o.one("code")?,
-            effective_date_time: o.text("effectiveDateTime")?,
-            effective_period: o.one("effectivePeriod")?,
-            issued: o.text("issued")?,
-            value_quantity: o.one("valueQuantity")?,
-            value_string: o.text("valueString")?,
-            value_codeable_concept: o.one("valueCodeableConcept")?,
-            component: o.many("component")?,
+        let f = Fields::new(o);
+        f.finish(Observation {
+            id: f.text("id"),
+            status: f.text("status"),
+            category: f.many("category"),
+            code: f.one("code"),
+            effective_date_time: f.text("effectiveDateTime"),
+            effective_period: f.one("effectivePeriod"),
+            issued: f.text("issued"),
+            value_quantity: f.one("valueQuantity"),
+            value_string: f.text("valueString"),
+            value_codeable_concept: f.one("valueCodeableConcept"),
+            component: f.many("component"),
         })
     }
 }
 
 impl FromJson for Encounter {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
-        Ok(Encounter {
-            id: o.text("id")?,
-            status: o.text("status")?,
-            class: o.one("class")?,
-            kind: o.many("type")?,
-            period: o.one("period")?,
+        let f = Fields::new(o);
+        f.finish(Encounter {
+            id: f.text("id"),
+            status: f.text("status"),
+            class: f.one("class"),
+            kind: f.many("type"),
+            period: f.one("period"),
         })
     }
 }

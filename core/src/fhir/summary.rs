@@ -156,13 +156,15 @@ impl Section {
     /// What a section read, when a bound stopped it before the server's
     /// last page: `read` records, sorted newest first by the server or not.
     pub fn coverage(self, read: usize, newest_first: bool) -> String {
-        match (self.reading().newest_first_suffices, newest_first) {
-            (true, true) => format!("From the {read} most recent records; older records were not read."),
-            (true, false) => format!(
-                "From {read} records read; the server did not sort them by date, so newer ones may be among those not read."
+        let (lead, rest) = match (self.reading().newest_first_suffices, newest_first) {
+            (true, true) => ("From the", "most recent records; older records were not read."),
+            (true, false) => (
+                "From",
+                "records read; the server did not sort them by date, so newer ones may be among those not read.",
             ),
-            (false, _) => format!("The first {read} records; the server has more that were not read."),
-        }
+            (false, _) => ("The first", "records; the server has more that were not read."),
+        };
+        format!("{lead} {read} {rest}")
     }
 
     /// Rows from one page of search results.
