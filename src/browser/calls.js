@@ -136,8 +136,8 @@ export function formField(event, name) {
 export function stopped(detail, notice) {
   console.error(detail);
   const target = document.getElementById("main") ?? document.body;
-  target?.setAttribute("role", "alert");
-  if (target) target.textContent = notice;
+  target.setAttribute("role", "alert");
+  target.textContent = notice;
 }
 
 // The page's address: `part` is "base" (the document's base URL) or a

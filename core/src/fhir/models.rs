@@ -63,6 +63,7 @@ pub struct Patient {
 pub struct Condition {
     pub id: Option<String>,
     pub clinical_status: Option<CodeableConcept>,
+    pub verification_status: Option<CodeableConcept>,
     pub code: Option<CodeableConcept>,
     pub onset_date_time: Option<String>,
     pub recorded_date: Option<String>,
@@ -205,6 +206,7 @@ impl FromJson for Condition {
         f.finish(Condition {
             id: f.text("id"),
             clinical_status: f.one("clinicalStatus"),
+            verification_status: f.one("verificationStatus"),
             code: f.one("code"),
             onset_date_time: f.text("onsetDateTime"),
             recorded_date: f.text("recordedDate"),

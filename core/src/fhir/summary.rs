@@ -2,7 +2,7 @@
 //! needs, and how a page of results becomes rows of text.
 
 use super::display::{
-    concept_text, date_text, decimal, instant, observation_number, observation_time, observation_value,
+    concept_text, date_text, decimal, has_code, instant, observation_number, observation_time, observation_value,
 };
 use super::models::{
     parse_bundle_as, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError,
@@ -10,6 +10,7 @@ use super::models::{
 };
 use crate::json::{JsonError, Object};
 use crate::url::HttpUrl;
+use std::cmp::Reverse;
 
 /// One line of a section.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,12 +27,36 @@ pub struct Row {
     /// Earlier values of the same test, oldest first, ending with this one
     /// (vital signs only).
     pub trend: Vec<f64>,
+    /// Where the row goes: [`Standing::Current`] first, then the rest set
+    /// apart; entered in error, not at all.
+    pub standing: Standing,
+}
+
+/// Whether a condition or medication is current (FHIR's status values).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Standing {
+    /// Active, or a recurrence or relapse; or no status given.
+    #[default]
+    Current,
+    /// Resolved, inactive or in remission; on hold, stopped, completed,
+    /// cancelled, a draft.
+    Past,
+    /// Entered in error: not part of the record.
+    Error,
 }
 
 impl Row {
     /// A row dated by the record's own date (or time) text, if any.
     fn dated(title: String, detail: String, when: Option<&str>) -> Row {
-        Row { title, detail, date: date_text(when), at: when.and_then(instant), value: None, trend: Vec::new() }
+        Row {
+            title,
+            detail,
+            date: date_text(when),
+            at: when.and_then(instant),
+            value: None,
+            trend: Vec::new(),
+            standing: Standing::Current,
+        }
     }
 }
 
@@ -158,11 +183,10 @@ impl Section {
     pub fn coverage(self, read: usize, newest_first: bool) -> String {
         let (lead, rest) = match (self.reading().newest_first_suffices, newest_first) {
             (true, true) => ("From the", "most recent records; older records were not read."),
-            (true, false) => (
-                "From",
-                "records read; the server did not sort them by date, so newer ones may be among those not read.",
-            ),
-            (false, _) => ("The first", "records; the server has more that were not read."),
+            (true, false) => {
+                ("From", "records; the server did not sort them by date, so newer ones may be among the rest.")
+            }
+            (false, _) => ("The first", "records; the server has more."),
         };
         format!("{lead} {read} {rest}")
     }
@@ -171,14 +195,31 @@ impl Section {
     pub fn rows(self, body: &str) -> Result<Page<Row>, ParseError> {
         match self {
             Section::Conditions => page(body, |c: &Condition| {
-                Row::dated(
-                    concept_text(c.code.as_ref()),
-                    c.clinical_status.as_ref().map(|s| concept_text(Some(s))).unwrap_or_default(),
-                    c.onset_date_time.as_deref().or(c.recorded_date.as_deref()),
-                )
+                let current = ["active", "recurrence", "relapse"];
+                let standing = if has_code(c.verification_status.as_ref(), "entered-in-error") {
+                    Standing::Error
+                } else if c.clinical_status.is_none() || current.iter().any(|s| has_code(c.clinical_status.as_ref(), s))
+                {
+                    Standing::Current
+                } else {
+                    Standing::Past
+                };
+                Row {
+                    standing,
+                    ..Row::dated(
+                        concept_text(c.code.as_ref()),
+                        c.clinical_status.as_ref().map(|s| concept_text(Some(s))).unwrap_or_default(),
+                        c.onset_date_time.as_deref().or(c.recorded_date.as_deref()),
+                    )
+                }
             }),
-            Section::Medications => page(body, |m: &MedicationRequest| {
-                Row::dated(
+            Section::Medications => page(body, |m: &MedicationRequest| Row {
+                standing: match m.status.as_deref() {
+                    None | Some("active") => Standing::Current,
+                    Some("entered-in-error") => Standing::Error,
+                    Some(_) => Standing::Past,
+                },
+                ..Row::dated(
                     m.medication_codeable_concept
                         .as_ref()
                         .map(|c| concept_text(Some(c)))
@@ -219,8 +260,11 @@ impl Section {
     /// and labs the newest value per test, vitals with their trend, oldest
     /// first.
     pub fn finish(self, mut rows: Vec<Row>) -> Vec<Row> {
-        if self.reading().newest_first_suffices {
-            rows = newest_first(rows);
+        if self != Section::Allergies {
+            // Current first (the dated sections' rows all are), then the
+            // rest set apart; newest first in each; errors left out.
+            rows.retain(|row| row.standing != Standing::Error);
+            rows = in_order(rows, |row| (row.standing, Reverse(row.at)));
         }
         match self {
             Section::VitalSigns | Section::Labs => {
@@ -248,14 +292,14 @@ impl Section {
     }
 }
 
-/// `rows` ordered newest first, undated last; rows of the same time keep
-/// their order. By binary insertion rather than `sort_by`: a few hundred
-/// rows take microseconds either way, and the standard library's sort
-/// adds kilobytes to the wasm (bench/README.md).
-fn newest_first(rows: Vec<Row>) -> Vec<Row> {
+/// `rows` in the order of `key`; rows with equal keys keep their order.
+/// By binary insertion rather than `sort_by`: a few hundred rows take
+/// microseconds either way, and the standard library's sort adds
+/// kilobytes to the wasm (bench/README.md).
+fn in_order(rows: Vec<Row>, key: fn(&Row) -> (Standing, Reverse<Option<i64>>)) -> Vec<Row> {
     let mut ordered: Vec<Row> = Vec::with_capacity(rows.len());
     for row in rows {
-        let at = ordered.partition_point(|kept| kept.at >= row.at);
+        let at = ordered.partition_point(|kept| key(kept) <= key(&row));
         ordered.insert(at, row);
     }
     ordered
@@ -369,13 +413,67 @@ mod tests {
     }
 
     #[test]
+    fn current_conditions_and_medications_come_first_and_errors_are_left_out() {
+        let condition = |name: &str, clinical: &str, verification: &str, onset: &str| {
+            let clinical = if clinical.is_empty() {
+                String::new()
+            } else {
+                format!(r#", "clinicalStatus": {{"coding": [{{"code": "{clinical}"}}]}}"#)
+            };
+            format!(
+                r#"{{"resource": {{"resourceType": "Condition", "code": {{"text": "{name}"}}, "onsetDateTime": "{onset}",
+                    "verificationStatus": {{"coding": [{{"code": "{verification}"}}]}}{clinical}}}}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"resourceType": "Bundle", "entry": [{}]}}"#,
+            [
+                condition("Asthma", "resolved", "confirmed", "2025-01-01"),
+                condition("Diabetes", "active", "confirmed", "2010-01-01"),
+                condition("Typo", "active", "entered-in-error", "2026-01-01"),
+                condition("Migraine", "relapse", "confirmed", "2020-01-01"),
+                condition("Unknown", "", "unconfirmed", "2001-01-01"),
+                condition("Fracture", "inactive", "confirmed", "2026-02-01"),
+            ]
+            .join(",")
+        );
+        let rows = Section::Conditions.finish(Section::Conditions.rows(&body).unwrap().items);
+        let order: Vec<(&str, Standing)> = rows.iter().map(|r| (r.title.as_str(), r.standing)).collect();
+        assert_eq!(
+            order,
+            [
+                ("Migraine", Standing::Current),
+                ("Diabetes", Standing::Current),
+                ("Unknown", Standing::Current),
+                ("Fracture", Standing::Past),
+                ("Asthma", Standing::Past),
+            ]
+        );
+        let medication = |name: &str, status: &str| {
+            format!(
+                r#"{{"resource": {{"resourceType": "MedicationRequest", "status": "{status}", "medicationCodeableConcept": {{"text": "{name}"}}}}}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"resourceType": "Bundle", "entry": [{}]}}"#,
+            [
+                medication("A", "stopped"),
+                medication("B", "active"),
+                medication("C", "entered-in-error"),
+                medication("D", "on-hold")
+            ]
+            .join(",")
+        );
+        let rows = Section::Medications.finish(Section::Medications.rows(&body).unwrap().items);
+        let order: Vec<&str> = rows.iter().map(|r| r.title.as_str()).collect();
+        assert_eq!(order, ["B", "A", "D"], "active first; the rest in the server's order; the error left out");
+    }
+
+    #[test]
     fn coverage_says_what_was_read() {
         assert_eq!(Section::Labs.coverage(100, true), "From the 100 most recent records; older records were not read.");
         assert!(Section::VitalSigns.coverage(250, false).contains("did not sort them by date, so newer ones may be"));
-        assert_eq!(
-            Section::Conditions.coverage(500, false),
-            "The first 500 records; the server has more that were not read."
-        );
+        assert_eq!(Section::Conditions.coverage(500, false), "The first 500 records; the server has more.");
         assert!(!Section::Conditions.reading().newest_first_suffices);
         assert!(Section::Encounters.reading().newest_first_suffices);
     }
