@@ -61,15 +61,8 @@ pub const JSON_WORDS: &[&str] = &[
     "\"http://127.attacker.example\"",
 ];
 
+/// FHIR's words (JSON's own come from [`JSON_WORDS`]: the FHIR targets are JSON).
 const FHIR_WORDS: &[&str] = &[
-    "{",
-    "}",
-    "[",
-    "]",
-    ",",
-    ":",
-    "\"",
-    "null",
     "1e308",
     "-0",
     "\"resourceType\"",
