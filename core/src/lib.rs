@@ -19,6 +19,7 @@
 
 pub mod authorize;
 pub mod callback;
+pub mod check;
 pub mod config;
 pub mod context;
 pub mod discovery;

@@ -12,6 +12,8 @@
 //! The files under `deploy/examples/` are this crate's output for the
 //! example site; a test keeps them in step.
 
+pub mod check;
+
 use smart_core::config::{AppConfig, AuthorizationServerSource};
 use smart_core::url::HttpUrl;
 

@@ -6,6 +6,14 @@
 //!     [--nginx-root /srv/smart-app] [--out dist]
 //! ```
 //!
+//! ```text
+//! cargo run -p smart-deploy -- check --config dist/config.json --app-url https://app.example.org/smart/ [--json]
+//! ```
+//!
+//! `check` runs the deployment check against every configured issuer and
+//! prints a line per finding (or JSON); it exits 0 when nothing failed, 1
+//! when something did, 2 for bad arguments.
+//!
 //! Writes `_headers` and `_redirects` (Netlify, Cloudflare Pages) and
 //! `nginx.conf` (a location block) into `--out` (default: the directory of
 //! `--config`), narrows the `<meta>` policy of the built `index.html` and
@@ -70,7 +78,58 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+const CHECK_USAGE: &str = "usage: smart-deploy check --config FILE --app-url URL [--json]";
+
+/// `smart-deploy check`: exit 0 when nothing failed, 1 when something did,
+/// 2 for arguments it cannot use.
+fn check(mut args: impl Iterator<Item = String>) -> ExitCode {
+    let bad = |message: String| {
+        eprintln!("smart-deploy check: {message}\n{CHECK_USAGE}");
+        ExitCode::from(2)
+    };
+    let (mut config, mut app_url, mut json) = (None, None, false);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--config" => config = args.next(),
+            "--app-url" => app_url = args.next(),
+            "--json" => json = true,
+            _ => return bad(format!("unknown argument {flag}")),
+        }
+    }
+    let (Some(config), Some(app_url)) = (config, app_url) else {
+        return bad("--config and --app-url are required".into());
+    };
+    let text = match std::fs::read_to_string(&config) {
+        Ok(text) => text,
+        Err(e) => return bad(format!("cannot read {config}: {e}")),
+    };
+    let config = match smart_core::config::AppConfig::parse(&text) {
+        Ok(config) => config,
+        Err(e) => return bad(format!("{config}: {}", e.diagnosis().detail)),
+    };
+    let app_url = match smart_core::url::HttpUrl::parse(&app_url) {
+        Ok(url) => url,
+        Err(e) => return bad(format!("--app-url \"{app_url}\" is not a URL: {e}")),
+    };
+    let reports = smart_deploy::check::run(&config, &app_url);
+    if json {
+        println!("{}", smart_deploy::check::json(&reports));
+    } else {
+        print!("{}", smart_deploy::check::text(&reports));
+    }
+    if smart_deploy::check::failed(&reports) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("check") {
+        args.next();
+        return check(args);
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -1,0 +1,141 @@
+//! `smart-deploy check`: the deployment check from a terminal or a
+//! pipeline. It fetches what the app would fetch, as the app's origin
+//! would (an `Origin` header, and a CORS preflight where the browser sends
+//! one), and hands the answers to the core's checks (`smart_core::check`).
+
+use std::time::Duration;
+
+use smart_core::check::{self, Answer, Finding};
+use smart_core::config::AppConfig;
+use smart_core::url::HttpUrl;
+
+/// The longest answer read: the app's own cap for documents.
+const MAX_BODY: u64 = 1 << 20;
+
+/// The findings for one issuer.
+pub struct IssuerReport {
+    pub id: String,
+    pub findings: Vec<Finding>,
+}
+
+/// Fetches as the app would, without following redirects (the app refuses
+/// them on token, key-set and FHIR requests).
+struct Fetcher {
+    agent: ureq::Agent,
+    origin: String,
+}
+
+impl Fetcher {
+    fn new(origin: String) -> Fetcher {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(15)))
+            .build()
+            .into();
+        Fetcher { agent, origin }
+    }
+
+    fn read(&self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Answer, String> {
+        let mut response = response.map_err(|e| e.to_string())?;
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| e.to_string())?;
+        Ok(Answer { status, headers, body })
+    }
+
+    fn get(&self, url: &HttpUrl, accept: &str) -> Result<Answer, String> {
+        self.read(self.agent.get(url.to_string()).header("Origin", &self.origin).header("Accept", accept).call())
+    }
+
+    /// The CORS preflight a browser sends before a request with `headers`.
+    fn preflight(&self, url: &HttpUrl, method: &str, headers: &str) -> Result<Answer, String> {
+        let request = self
+            .agent
+            .options(url.to_string())
+            .header("Origin", &self.origin)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", headers);
+        self.read(request.call())
+    }
+}
+
+/// Runs every check for every issuer of `config`, as the app at `app_url`.
+pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
+    let fetcher = Fetcher::new(app_url.origin());
+    config
+        .issuers
+        .iter()
+        .map(|issuer| {
+            let mut findings = vec![check::redirect_uri(app_url, &config.redirect_path)];
+            let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
+            let answer = fetcher.get(&url, "application/json");
+            let (found, server) = check::discovery(issuer, answer.as_ref().map_err(String::as_str));
+            findings.extend(found);
+            if let Some(server) = &server {
+                findings.extend(check::capabilities(issuer, server));
+                findings.extend(check::scopes(issuer, server));
+                let token = fetcher.preflight(&server.token_endpoint, "POST", "dpop");
+                findings.push(check::cors(
+                    "CORS, token endpoint",
+                    &server.token_endpoint,
+                    &fetcher.origin,
+                    token.as_ref().map_err(String::as_str),
+                ));
+                if let Some(jwks) = &server.jwks_uri {
+                    let keys = fetcher.get(jwks, "application/json");
+                    findings.push(check::key_set(jwks, keys.as_ref().map_err(String::as_str)));
+                }
+            }
+            let metadata_url = issuer.fhir_base_url.join_path("metadata");
+            let metadata = fetcher.get(&metadata_url, "application/fhir+json");
+            findings.extend(check::capability_statement(metadata.as_ref().map_err(String::as_str)));
+            let patient = issuer.fhir_base_url.join_path("Patient");
+            let fhir = fetcher.preflight(&patient, "GET", "authorization");
+            findings.push(check::cors(
+                "CORS, FHIR server",
+                &patient,
+                &fetcher.origin,
+                fhir.as_ref().map_err(String::as_str),
+            ));
+            IssuerReport { id: issuer.id.clone(), findings }
+        })
+        .collect()
+}
+
+/// The report as text: a heading per issuer, a line per finding.
+pub fn text(reports: &[IssuerReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        out.push_str(&format!("issuer {}\n", report.id));
+        for finding in &report.findings {
+            out.push_str(&format!("  {}\n", finding.line()));
+        }
+    }
+    out
+}
+
+/// The report as JSON, for machines.
+pub fn json(reports: &[IssuerReport]) -> String {
+    let issuers: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|report| {
+            let findings: Vec<serde_json::Value> = report
+                .findings
+                .iter()
+                .map(|f| serde_json::json!({"level": f.level.label().to_lowercase(), "check": f.check, "detail": f.detail, "fix": f.fix}))
+                .collect();
+            serde_json::json!({"issuer": report.id, "findings": findings})
+        })
+        .collect();
+    serde_json::json!({"issuers": issuers}).to_string()
+}
+
+/// Whether anything failed.
+pub fn failed(reports: &[IssuerReport]) -> bool {
+    reports.iter().any(|r| check::failed(&r.findings))
+}

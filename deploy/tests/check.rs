@@ -1,0 +1,81 @@
+//! `smart-deploy check` against the sandbox: its good shape passes, and a
+//! deployment on an origin the servers do not allow fails on CORS, with
+//! the exit status a pipeline reads.
+
+use std::process::Command;
+
+async fn sandbox(app_url: &str) -> (smart_sandbox::Running, String) {
+    let options =
+        smart_sandbox::Options { port: 0, foreign_port: 0, app_urls: vec![app_url.into()], app_dir: None, app_port: 0 };
+    let running = smart_sandbox::start(options).await.expect("start the sandbox");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../public/config.json")).unwrap();
+    let config = shipped.replace("localhost:8090", &format!("localhost:{}", running.port));
+    (running, config)
+}
+
+fn write_config(config: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("check-config-{}-{}.json", std::process::id(), config.len()));
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn check(config: &std::path::Path, app_url: &str, json: bool) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smart-deploy"));
+    command.args(["check", "--config"]).arg(config).args(["--app-url", app_url]);
+    if json {
+        command.arg("--json");
+    }
+    let output = command.output().expect("run smart-deploy check");
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_passes_and_a_foreign_app_origin_fails_on_cors() {
+    let app_url = "http://localhost:18080/";
+    let (_running, config) = sandbox(app_url).await;
+    let path = write_config(&config);
+    let (path_ref, app) = (path.clone(), app_url.to_string());
+    let (status, report) = tokio::task::spawn_blocking(move || check(&path_ref, &app, false)).await.unwrap();
+    assert_eq!(status, Some(0), "{report}");
+    for line in [
+        "issuer sandbox-descope",
+        "issuer sandbox-smart",
+        "pass    discovery document:",
+        "pass    CORS, token endpoint:",
+        "pass    key set:",
+        "pass    FHIR CapabilityStatement: FHIR 4.0.1",
+        "pass    redirect URI: http://localhost:18080/callback",
+    ] {
+        assert!(report.contains(line), "{line} missing from:\n{report}");
+    }
+    assert!(!report.contains("FAIL"), "{report}");
+    // The same servers, for an app on an origin they do not allow.
+    let (path_ref, other) = (path.clone(), "https://elsewhere.example.org/".to_string());
+    let (status, report) = tokio::task::spawn_blocking(move || check(&path_ref, &other, true)).await.unwrap();
+    assert_eq!(status, Some(1), "{report}");
+    let parsed: serde_json::Value = serde_json::from_str(&report).expect("--json gives JSON");
+    let cors: Vec<&serde_json::Value> = parsed["issuers"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"].as_str().unwrap().starts_with("CORS"))
+        .collect();
+    assert!(!cors.is_empty() && cors.iter().all(|f| f["level"] == "fail"), "{cors:?}");
+    assert!(cors[0]["fix"].as_str().unwrap().contains("https://elsewhere.example.org"));
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn bad_arguments_exit_with_2() {
+    let missing = Command::new(env!("CARGO_BIN_EXE_smart-deploy")).args(["check", "--config"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let path = write_config("{\"issuers\": []}");
+    let (status, _) = check(&path, "https://app.example.org/", false);
+    assert_eq!(status, Some(2), "a config that fails validation");
+    let unreadable = Command::new(env!("CARGO_BIN_EXE_smart-deploy"))
+        .args(["check", "--config", "/nonexistent/config.json", "--app-url", "https://a.example/"])
+        .output()
+        .unwrap();
+    assert_eq!(unreadable.status.code(), Some(2));
+    std::fs::remove_file(path).ok();
+}
