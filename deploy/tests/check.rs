@@ -65,6 +65,61 @@ async fn the_sandbox_passes_and_a_foreign_app_origin_fails_on_cors() {
     std::fs::remove_file(path).ok();
 }
 
+/// The report's lines for `check` (its name's start), under the sandbox's
+/// current faults.
+async fn lines_of(path: &std::path::Path, app_url: &str, check_name: &str) -> (Option<i32>, Vec<String>) {
+    let (path, app) = (path.to_path_buf(), app_url.to_string());
+    let (status, report) = tokio::task::spawn_blocking(move || check(&path, &app, false)).await.unwrap();
+    let name = format!(" {check_name}");
+    (status, report.lines().filter(|l| l.contains(&name)).map(|l| l.trim().to_string()).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_property_of_the_sandbox_is_named() {
+    let app_url = "http://localhost:18081/";
+    let (running, config) = sandbox(app_url).await;
+    let path = write_config(&config);
+    let set = |change: &dyn Fn(&mut smart_sandbox::state::Faults)| {
+        let mut registry = running.sandbox.registry();
+        registry.faults = Default::default();
+        change(&mut registry.faults);
+    };
+    // Each shape: the switch, the check it breaks, what the line must say, and whether the run fails.
+    type Shape<'a> = (&'a str, &'a dyn Fn(&mut smart_sandbox::state::Faults), &'a str, &'a str, bool);
+    let shapes: [Shape; 5] = [
+        ("no S256", &|f| f.no_s256 = true, "discovery document:", "S256", true),
+        (
+            "CORS closed",
+            &|f| f.cors_closed = true,
+            "CORS, token endpoint:",
+            "sends no Access-Control-Allow-Origin for http://localhost:18081",
+            true,
+        ),
+        ("no revocation", &|f| f.no_revocation = true, "revocation:", "names no revocation_endpoint", false),
+        (
+            "a capability missing",
+            &|f| f.missing_capability = Some("launch-standalone".into()),
+            "capabilities:",
+            "launch-standalone is not listed",
+            false,
+        ),
+        (
+            "a search parameter missing",
+            &|f| f.missing_search_param = Some("category".into()),
+            "summary searches:",
+            "Observation lists no search parameter category",
+            false,
+        ),
+    ];
+    for (shape, change, check_name, expected, fails) in shapes {
+        set(change);
+        let (status, lines) = lines_of(&path, app_url, check_name).await;
+        assert!(lines.iter().any(|l| l.contains(expected) && !l.starts_with("pass")), "{shape}: {lines:?}");
+        assert_eq!(status, Some(if fails { 1 } else { 0 }), "{shape}: {lines:?}");
+    }
+    std::fs::remove_file(path).ok();
+}
+
 #[test]
 fn bad_arguments_exit_with_2() {
     let missing = Command::new(env!("CARGO_BIN_EXE_smart-deploy")).args(["check", "--config"]).output().unwrap();

@@ -42,14 +42,17 @@ pub const STANDALONE_DEFAULT_PATIENT: &str = "p003";
 /// The endpoints both discovery documents name.
 fn endpoints(sandbox: &Sandbox) -> Map<String, Value> {
     let o = &sandbox.origin;
+    let faults = sandbox.registry().faults.clone();
     let mut map = Map::new();
     map.insert("issuer".into(), json!(sandbox.issuer()));
     map.insert("authorization_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/authorize")));
     map.insert("token_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/token")));
-    map.insert("revocation_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/revoke")));
+    if !faults.no_revocation {
+        map.insert("revocation_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/revoke")));
+    }
     map.insert("userinfo_endpoint".into(), json!(format!("{o}/oauth2/v1/apps/userinfo")));
     map.insert("jwks_uri".into(), json!(sandbox.jwks_uri()));
-    map.insert("code_challenge_methods_supported".into(), json!(["S256"]));
+    map.insert("code_challenge_methods_supported".into(), json!(if faults.no_s256 { ["plain"] } else { ["S256"] }));
     map.insert("grant_types_supported".into(), json!(["authorization_code", "refresh_token"]));
     map.insert("response_types_supported".into(), json!(["code"]));
     map.insert("token_endpoint_auth_methods_supported".into(), json!(["none"]));
@@ -152,6 +155,11 @@ pub fn smart_configuration(sandbox: &Sandbox) -> Response {
             "authorize-post"
         ]),
     );
+    if let Some(missing) = sandbox.registry().faults.missing_capability.clone() {
+        if let Some(Value::Array(capabilities)) = doc.get_mut("capabilities") {
+            capabilities.retain(|c| c.as_str() != Some(missing.as_str()));
+        }
+    }
     cacheable(json_response(StatusCode::OK, &Value::Object(doc)))
 }
 

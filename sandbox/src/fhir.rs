@@ -45,13 +45,15 @@ pub async fn smart_config(State(sandbox): State<Arc<Sandbox>>) -> Response {
 
 pub fn metadata(sandbox: &Sandbox) -> Response {
     let o = &sandbox.origin;
+    let missing = sandbox.registry().faults.missing_search_param.clone();
+    let params: Vec<Value> = [("patient", "reference"), ("date", "date"), ("category", "token"), ("code", "token")]
+        .into_iter()
+        .filter(|(name, _)| missing.as_deref() != Some(*name))
+        .map(|(name, kind)| json!({"name": name, "type": kind}))
+        .collect();
     let resources: Vec<Value> = RESOURCE_TYPES
         .iter()
-        .map(|t| {
-            json!({"type": t, "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "patient", "type": "reference"}, {"name": "date", "type": "date"},
-                                        {"name": "category", "type": "token"}, {"name": "code", "type": "token"}]})
-        })
+        .map(|t| json!({"type": t, "interaction": [{"code": "read"}, {"code": "search-type"}], "searchParam": params}))
         .collect();
     fhir_response(
         StatusCode::OK,

@@ -215,11 +215,12 @@ async fn record_foreign(State(sandbox): State<Arc<Sandbox>>, request: Request, n
 /// CORS for the app's origins on every endpoint the browser calls
 /// directly: token, revoke, userinfo, discovery, JWKS, FHIR.
 async fn cors(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
+    let closed = sandbox.registry().faults.cors_closed;
     let origin = request
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .filter(|o| sandbox.app_origins.iter().any(|a| a == o))
+        .filter(|o| !closed && sandbox.app_origins.iter().any(|a| a == o))
         .map(str::to_string);
     let preflight = request.method() == Method::OPTIONS;
     let mut response = if preflight {

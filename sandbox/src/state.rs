@@ -256,6 +256,18 @@ pub struct Faults {
     /// FHIR answers are 17 MiB Bundles, larger than any page a client
     /// should parse (FHIR sets no limit; servers and clients choose).
     pub huge_fhir: bool,
+    /// The metadata offers PKCE's `plain` only: RFC 7636 allows a server
+    /// that, SMART App Launch 2 requires S256.
+    pub no_s256: bool,
+    /// CORS allows no origin, as a server that does not list the app's.
+    pub cors_closed: bool,
+    /// The metadata names no `revocation_endpoint` (RFC 7009 is optional).
+    pub no_revocation: bool,
+    /// The SMART configuration leaves this capability out.
+    pub missing_capability: Option<String>,
+    /// The CapabilityStatement leaves this search parameter out of every
+    /// resource (a server lists what it supports, FHIR R4 §3.1.1.1).
+    pub missing_search_param: Option<String>,
 }
 
 /// One request the sandbox (or its foreign host) received.
