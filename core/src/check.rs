@@ -134,11 +134,11 @@ pub fn discovery(issuer: &IssuerConfig, answer: Result<&Answer, &str>) -> (Vec<F
         None => "not advertised: bearer tokens".to_string(),
     };
     findings.push(Finding::pass("DPoP", dpop));
-    if issuer.authorization_server.is_descope() && server.jwks_uri.is_none() {
+    if server.jwks_uri.is_none() {
         findings.push(Finding::warning(
             "key set",
-            "the metadata names no jwks_uri, so id_tokens cannot be checked",
-            "check the Inbound App's metadata",
+            "the metadata names no jwks_uri, so id_tokens cannot be checked and their claims (fhirUser) are not used",
+            "publish the key set's address as jwks_uri in the discovery document",
         ));
     }
     (findings, Some(server))
@@ -380,6 +380,8 @@ mod tests {
         assert_eq!(findings[0].level, Level::Pass, "{findings:?}");
         let revocation = findings.iter().find(|f| f.check == "revocation").unwrap();
         assert_eq!(revocation.level, Level::Warning, "no revocation_endpoint");
+        let keys = findings.iter().find(|f| f.check == "key set").expect("a finding on the missing jwks_uri");
+        assert_eq!(keys.level, Level::Warning, "not only Descope's metadata must name its keys");
         let caps = capabilities(issuer, &server);
         let missing: Vec<&str> = caps.iter().map(|f| f.detail.as_str()).collect();
         assert_eq!(caps.len(), 2, "{missing:?}");

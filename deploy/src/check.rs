@@ -64,6 +64,11 @@ impl Fetcher {
     }
 }
 
+/// An answer as the core's checks take it.
+fn seen(answer: &Result<Answer, String>) -> Result<&Answer, &str> {
+    answer.as_ref().map_err(String::as_str)
+}
+
 /// Runs every check for every issuer of `config`, as the app at `app_url`.
 pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
     let fetcher = Fetcher::new(app_url.origin());
@@ -74,7 +79,7 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
             let mut findings = vec![check::redirect_uri(app_url, &config.redirect_path)];
             let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
             let answer = fetcher.get(&url, "application/json");
-            let (found, server) = check::discovery(issuer, answer.as_ref().map_err(String::as_str));
+            let (found, server) = check::discovery(issuer, seen(&answer));
             findings.extend(found);
             if let Some(server) = &server {
                 findings.extend(check::capabilities(issuer, server));
@@ -84,24 +89,19 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
                     "CORS, token endpoint",
                     &server.token_endpoint,
                     &fetcher.origin,
-                    token.as_ref().map_err(String::as_str),
+                    seen(&token),
                 ));
                 if let Some(jwks) = &server.jwks_uri {
                     let keys = fetcher.get(jwks, "application/json");
-                    findings.push(check::key_set(jwks, keys.as_ref().map_err(String::as_str)));
+                    findings.push(check::key_set(jwks, seen(&keys)));
                 }
             }
             let metadata_url = issuer.fhir_base_url.join_path("metadata");
             let metadata = fetcher.get(&metadata_url, "application/fhir+json");
-            findings.extend(check::capability_statement(metadata.as_ref().map_err(String::as_str)));
+            findings.extend(check::capability_statement(seen(&metadata)));
             let patient = issuer.fhir_base_url.join_path("Patient");
             let fhir = fetcher.preflight(&patient, "GET", "authorization");
-            findings.push(check::cors(
-                "CORS, FHIR server",
-                &patient,
-                &fetcher.origin,
-                fhir.as_ref().map_err(String::as_str),
-            ));
+            findings.push(check::cors("CORS, FHIR server", &patient, &fetcher.origin, seen(&fhir)));
             IssuerReport { id: issuer.id.clone(), findings }
         })
         .collect()
