@@ -350,7 +350,11 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         format!("{origin}{}/{kind}?{}", base.path(), query(&refs))
     };
-    let mut links = vec![json!({"relation": "self", "url": link(&sandbox.origin, offset)})];
+    let mut links = if faults.omit_self_link {
+        Vec::new()
+    } else {
+        vec![json!({"relation": "self", "url": link(&sandbox.origin, offset)})]
+    };
     if offset + count < total {
         let next_origin =
             if faults.foreign_next_link { sandbox.foreign_origin.clone() } else { sandbox.origin.clone() };

@@ -230,6 +230,10 @@ pub struct Faults {
     /// Shuffles the entries within each page (a search without `_sort`
     /// has no defined order).
     pub shuffle: bool,
+    /// Sends no `self` link: R4 search §3.1.1.1 has servers name the
+    /// applied search there, but a Bundle's links are 0..*, and some
+    /// servers leave it out (a client then cannot tell what was applied).
+    pub omit_self_link: bool,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
     /// Seconds added to the clock that expiry checks read (codes, launch

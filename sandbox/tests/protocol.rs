@@ -493,6 +493,10 @@ async fn server_shapes_ignore_the_sort_cap_pages_omit_the_total_and_shuffle() {
     let self_link = link_of(&shaped, "self");
     assert!(!self_link.contains("_sort") && self_link.contains("_count=7"), "{self_link}");
     assert!(shaped.get("total").is_none());
+    env.faults(json!({"omit_self_link": true, "page_size": 7}));
+    let unlinked = env.get(search, &at).json();
+    assert_eq!(link_of(&unlinked, "self"), "", "no self link");
+    assert!(!link_of(&unlinked, "next").is_empty(), "the next link stays");
     assert!(!link_of(&shaped, "next").is_empty());
     // Shuffled: the same entries, another order, the same order each time.
     env.faults(json!({"page_size": 30, "shuffle": true}));

@@ -1,6 +1,7 @@
 //! The summary against the FHIR server shapes the spec allows (the
 //! sandbox's switches): `_sort` ignored (answering oldest first), pages
-//! capped small, no `total`, entries shuffled, and all of them together.
+//! capped small, no `total`, entries shuffled, no `self` link, and all
+//! of them together.
 //! Under each, every vital sign and lab result shown is the newest on
 //! record for its test; where a bound stopped the reading, the section
 //! says so.
@@ -107,12 +108,13 @@ async fn the_newest_values_are_shown_under_every_server_shape() {
         .expect("a patient with 60 to 120 observations");
     let vitals = newest_per_test(&env, &patient, "vital-signs");
     let labs = newest_per_test(&env, &patient, "laboratory");
-    let shapes: [(&str, Value); 6] = [
+    let shapes: [(&str, Value); 7] = [
         ("the default shape", json!({})),
         ("sort ignored (oldest first)", json!({"ignore_sort": true})),
         ("pages capped at 7", json!({"page_size": 7})),
         ("no total", json!({"omit_total": true})),
         ("entries shuffled", json!({"shuffle": true})),
+        ("no self link, pages capped at 7", json!({"omit_self_link": true, "page_size": 7})),
         ("all of them", json!({"ignore_sort": true, "page_size": 7, "omit_total": true, "shuffle": true})),
     ];
     let env_ref = &env;
