@@ -2,7 +2,8 @@
 # The performance benchmark (not part of the test run): bundle sizes, and
 # launch-to-banner timings in headless Chromium against the sandbox, with
 # 0 ms and 50 ms of injected latency. Writes bench/results.md.
-#   scripts/bench.sh [--runs N]     (default 5 measured runs per case)
+#   scripts/bench.sh [--runs N]     (default 5 measured runs per case, each
+#                                   beside the fhirclient peer, which it builds)
 #   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
 set -euo pipefail
@@ -31,5 +32,20 @@ fi
 
 step "release build of the app"
 trunk build --release
+if [ "${1:-}" = "--sizes" ]; then
+  cargo run -q -p bench --release -- "$@"
+  exit 0
+fi
+# The fhirclient peer, built as its README says (npm ci from its lockfile,
+# client id and scope fixed at build time), outside the source tree.
+peer_src="$ROOT/../shared/peer-fhirclient"
+[ -d "$peer_src" ] || { echo "the fhirclient peer is not at $peer_src" >&2; exit 1; }
+peer_work="$ROOT/target/peer-fhirclient"
+step "building the fhirclient peer ($peer_src)"
+rm -rf "$peer_work" && mkdir -p "$peer_work"
+cp -r "$peer_src/." "$peer_work"
+(cd "$peer_work" && npm ci --no-audit --no-fund --loglevel=error \
+  && VITE_CLIENT_ID=smart-app-local VITE_SCOPE='launch openid fhirUser patient/*.rs offline_access' \
+     PEER_DIST="$peer_work/dist" npx vite build --logLevel warn)
 step "benchmark"
-cargo run -q -p bench --release -- "$@"
+cargo run -q -p bench --release -- --peer "$peer_work/dist" "$@"

@@ -7,10 +7,12 @@
 # deep links such as /callback. In release builds it minifies
 # wasm-bindgen's JS glue and snippets (Trunk's own minifier fails on them)
 # with terser (installed by scripts/setup.sh), updates their integrity
-# hashes, and drops index.html's comments (they are for its readers, not
-# for every visit). In every build the glue and snippets get names with
+# hashes, gives the wasm's imports from the glue short names in both, and
+# drops index.html's comments (they are for its readers, not for every
+# visit). In every build the glue and snippets get names with
 # their content's hash.
 set -eu
+scripts=$(cd "$(dirname "$0")" && pwd)
 cd "$TRUNK_STAGING_DIR"
 
 sri() {
@@ -87,6 +89,15 @@ minify "$glue"
 if $release && grep -q "IntoUnderlying" "$glue"; then
   echo "trunk-post-build: the glue still refers to wasm-streams' classes after minifying" >&2
   exit 1
+fi
+if $release; then
+  # Short names for the wasm's imports from the glue, in both files
+  # (scripts/minify-wasm-imports.mjs says why). The wasm keeps Trunk's
+  # name: a new build's different input gives it a different one.
+  wasm=$(ls smart-app-*_bg.wasm)
+  wasm_was=$(sri "$wasm")
+  node "$scripts/minify-wasm-imports.mjs" "$wasm" "$glue" >/dev/null
+  integrity "$wasm" "$wasm_was"
 fi
 integrity "$glue" "$glue_was"
 content_name "$glue" ""

@@ -45,13 +45,27 @@ const fetches = performance.getEntriesByType('resource').filter(e => e.initiator
 return { complete: true, banner, summary: Math.max(...sections), fetches, long_tasks: window.__longTasks ?? null };
 "#;
 
-/// Installed in every new document: collects long tasks (over 50 ms).
-const OBSERVE_LONG_TASKS: &str = r#"
+/// Installed in every new document: collects long tasks (over 50 ms),
+/// and notes when the fhirclient peer marks its page ready (its README's
+/// contract: `body[data-ready]` once the banner and every list are in the
+/// DOM), as the app's marks note when its parts are.
+const OBSERVE_PAGE: &str = r#"
 window.__longTasks = [];
 try {
   new PerformanceObserver(list => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
     .observe({ type: 'longtask' });
 } catch (e) {}
+new MutationObserver(() => {
+  if (window.__readyAt === undefined && document.body && document.body.dataset.ready) {
+    window.__ready = document.body.dataset.ready;
+    window.__readyAt = performance.timeOrigin + performance.now();
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
+"#;
+
+/// The peer's state: `ready` is "1" when complete, "error" when it failed.
+const READ_PEER: &str = r#"
+return { ready: window.__ready ?? null, at: window.__readyAt ?? null, text: document.body ? document.body.innerText.slice(0, 300) : '' };
 "#;
 
 struct Fetch {
@@ -89,8 +103,16 @@ fn sequential_round_trips(fetches: &[&Fetch]) -> usize {
     depth.into_iter().max().unwrap_or(0)
 }
 
+/// The launch every timing run makes: the EHR's launch of `patient`
+/// against the sandbox's standard SMART server (discovery at the FHIR
+/// base, context in the token response), which both the app and the
+/// fhirclient peer can use.
+fn launch_settings(patient: &str) -> Value {
+    json!({"patient": patient, "auto_approve": true, "base": "smart"})
+}
+
 async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Result<Run, String> {
-    let url = env.launch(json!({"patient": patient, "auto_approve": true}));
+    let url = env.launch(launch_settings(patient));
     let started = epoch_ms();
     client.goto(&url).await.map_err(|e| e.to_string())?;
     let waiting = Instant::now();
@@ -139,6 +161,35 @@ async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Re
     })
 }
 
+/// One launch of the fhirclient peer at `peer_origin`, with the same
+/// launch the app gets (the EHR opens the peer's `launch.html` with the
+/// same `iss` and `launch`): milliseconds from the launch to its complete
+/// view.
+async fn launch_peer_once(
+    env: &AppWithSandbox,
+    peer_origin: &str,
+    client: &Client,
+    patient: &str,
+) -> Result<f64, String> {
+    let app_url = env.launch(launch_settings(patient));
+    let query = app_url.split_once('?').map(|(_, q)| q).ok_or_else(|| format!("no launch query in {app_url}"))?;
+    let url = format!("{peer_origin}/launch.html?{query}");
+    let started = epoch_ms();
+    client.goto(&url).await.map_err(|e| e.to_string())?;
+    let waiting = Instant::now();
+    loop {
+        let page = script(client, READ_PEER).await?;
+        match page["ready"].as_str() {
+            Some("1") => return Ok(page["at"].as_f64().unwrap_or_default() - started),
+            Some(other) => return Err(format!("the peer ended with ready={other}: {}", page["text"])),
+            None if waiting.elapsed() > Duration::from_secs(60) => {
+                return Err(format!("the peer was not ready after 60 s: {}", page["text"]))
+            }
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// Writes bench/crates.md from twiggy's CSV of a names-kept release build.
 fn by_crate(csv_path: &str) {
     let csv = std::fs::read_to_string(csv_path).expect("read the twiggy CSV");
@@ -163,7 +214,7 @@ fn by_crate(csv_path: &str) {
 /// A browser with a fresh profile that records long tasks in every page.
 async fn observed_browser() -> Browser {
     let browser = Browser::start().await;
-    cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": OBSERVE_LONG_TASKS}))
+    cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": OBSERVE_PAGE}))
         .await
         .expect("install the long-task observer");
     browser
@@ -216,27 +267,41 @@ fn ms((median, min, max): (f64, f64, f64)) -> String {
     format!("{median:.0} ms ({min:.0}–{max:.0})")
 }
 
+/// The server shapes the timings are taken under: sandbox fault switches.
+const SHAPES: [(&str, &str); 2] =
+    [("default", "{}"), ("sort ignored, pages of 20", r#"{"ignore_sort": true, "page_size": 20}"#)];
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 enum Mode {
-    Full { runs: usize },
+    Full { runs: usize, peer: String },
     Sizes,
     ByCrate { csv: String },
 }
 
-const USAGE: &str = "usage: bench [--runs N] | --sizes | --by-crate TWIGGY_CSV (scripts/bench.sh runs it)";
+const USAGE: &str =
+    "usage: bench --peer PEER_DIST [--runs N] | --sizes | --by-crate TWIGGY_CSV (scripts/bench.sh runs it)";
 
 fn parse_args(args: &[String]) -> Result<Mode, String> {
     match args {
-        [] => Ok(Mode::Full { runs: 5 }),
-        [flag, n] if flag == "--runs" => match n.parse::<usize>() {
-            Ok(runs) if runs > 0 => Ok(Mode::Full { runs }),
-            _ => Err(format!("--runs needs a number of runs above 0, not \"{n}\"")),
-        },
-        [flag] if flag == "--sizes" => Ok(Mode::Sizes),
-        [flag, csv] if flag == "--by-crate" => Ok(Mode::ByCrate { csv: csv.clone() }),
-        other => Err(format!("unexpected arguments: {}", other.join(" "))),
+        [flag] if flag == "--sizes" => return Ok(Mode::Sizes),
+        [flag, csv] if flag == "--by-crate" => return Ok(Mode::ByCrate { csv: csv.clone() }),
+        _ => {}
     }
+    let (mut runs, mut peer) = (5, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--runs", Some(n)) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => runs = n,
+                _ => return Err(format!("--runs needs a number of runs above 0, not \"{n}\"")),
+            },
+            ("--peer", Some(dir)) => peer = Some(dir.clone()),
+            _ => return Err(format!("unexpected arguments: {}", args.join(" "))),
+        }
+    }
+    let peer = peer.ok_or("the timing run needs --peer: the fhirclient peer's build, which scripts/bench.sh makes")?;
+    Ok(Mode::Full { runs, peer })
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -252,7 +317,7 @@ async fn main() {
             return;
         }
         Mode::Sizes => None,
-        Mode::Full { runs } => Some(runs),
+        Mode::Full { runs, peer } => Some((runs, peer)),
     };
     let out = e2e::workspace_root().join("bench/results.md");
 
@@ -264,7 +329,7 @@ async fn main() {
         println!("{:>10} {:>10} {:>10}  {}", kb(asset.raw), kb(asset.gzip), kb(asset.brotli), asset.name);
     }
     println!("first visit: {} raw, {} gzip, {} brotli", kb(raw), kb(gzip), kb(brotli));
-    let Some(runs) = runs else {
+    let Some((runs, peer_dist)) = runs else {
         // Sizes only: a quick look while trimming, and the budget check
         // scripts/test.sh makes after the release build. Nothing written.
         match sizes::against_budget(brotli) {
@@ -281,48 +346,72 @@ async fn main() {
         return;
     };
 
-    let env = AppWithSandbox::start().await;
-    // One browser for every run: a clinician opens the app many times a
-    // day, so its files are in the HTTP cache after the first launch.
+    let (env, peer) = AppWithSandbox::start_with_peer(std::path::Path::new(&peer_dist)).await;
+    let peer_origin = peer.origin();
+    // One browser for every warm run: a clinician opens the app many
+    // times a day, so its files are in the HTTP cache after the first
+    // launch. The peer's warm runs share it (another origin, its own cache
+    // entries).
     let browser = observed_browser().await;
     let client = browser.client.clone();
 
     let mut timing_rows = Vec::new();
-    for (latency, cold) in [(0u64, false), (50, false), (0, true), (50, true)] {
-        env.control("/sandbox/faults", &json!({"latency_ms": latency}));
-        let mut measured = Vec::new();
-        if cold {
-            // A first visit: a new browser profile, nothing cached.
-            for _ in 0..runs {
-                let fresh = observed_browser().await;
-                measured.push(launch_once(&env, &fresh.client, PATIENT).await.expect("measured launch"));
-                fresh.close().await;
+    for (shape, faults) in SHAPES {
+        for (latency, cold) in [(0u64, false), (50, false), (0, true), (50, true)] {
+            let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
+            switches["latency_ms"] = json!(latency);
+            env.control("/sandbox/faults", &switches);
+            let (mut app, mut fhirclient) = (Vec::new(), Vec::new());
+            if !cold {
+                launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
+                launch_peer_once(&env, &peer_origin, &client, PATIENT).await.expect("warm-up launch of the peer");
             }
-        } else {
-            launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
-            for _ in 0..runs {
-                measured.push(launch_once(&env, &client, PATIENT).await.expect("measured launch"));
+            // Interleaved, A B then B A, so drift in the machine's speed
+            // falls on both alike.
+            for i in 0..runs {
+                for peer_turn in if i % 2 == 0 { [false, true] } else { [true, false] } {
+                    let fresh = if cold { Some(observed_browser().await) } else { None };
+                    let c = fresh.as_ref().map_or(&client, |b| &b.client);
+                    if peer_turn {
+                        fhirclient.push(launch_peer_once(&env, &peer_origin, c, PATIENT).await.expect("peer launch"));
+                    } else {
+                        app.push(launch_once(&env, c, PATIENT).await.expect("measured launch"));
+                    }
+                    if let Some(fresh) = fresh {
+                        fresh.close().await;
+                    }
+                }
             }
+            let cache = if cold { "cold" } else { "warm" };
+            let banner = spread(app.iter().map(|r| r.to_banner));
+            let summary = spread(app.iter().map(|r| r.to_summary));
+            let peer_view = spread(fhirclient.iter().copied());
+            let trips = |f: fn(&Run) -> usize| {
+                let (lo, hi) = (app.iter().map(f).min().unwrap_or(0), app.iter().map(f).max().unwrap_or(0));
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}–{hi}")
+                }
+            };
+            let ratio = |a: (f64, f64, f64)| if peer_view.0 > 0.0 { a.0 / peer_view.0 } else { f64::NAN };
+            println!(
+                "{shape}, {latency} ms, {cache}: banner {}, summary {}, peer {}",
+                ms(banner),
+                ms(summary),
+                ms(peer_view)
+            );
+            timing_rows.push(format!(
+                "| {shape} | {latency} ms | {cache} | {runs} | {} | {} | {} | **{:.2}** | **{:.2}** | {} | {} |",
+                ms(banner),
+                ms(summary),
+                ms(peer_view),
+                ratio(summary),
+                ratio(banner),
+                trips(|r| r.trips_to_banner),
+                trips(|r| r.trips_to_summary)
+            ));
         }
-        let cache = if cold { "cold" } else { "warm" };
-        let banner = spread(measured.iter().map(|r| r.to_banner));
-        let summary = spread(measured.iter().map(|r| r.to_summary));
-        let trips = |f: fn(&Run) -> usize| {
-            let (lo, hi) = (measured.iter().map(f).min().unwrap_or(0), measured.iter().map(f).max().unwrap_or(0));
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}–{hi}")
-            }
-        };
-        println!("{latency} ms latency, {cache} cache: banner {}, summary {}", ms(banner), ms(summary));
-        timing_rows.push(format!(
-            "| {latency} ms | {cache} | {runs} | {} | {} | {} | {} |",
-            ms(banner),
-            ms(summary),
-            trips(|r| r.trips_to_banner),
-            trips(|r| r.trips_to_summary)
-        ));
     }
 
     env.control("/sandbox/faults", &json!({"latency_ms": 0}));
@@ -361,14 +450,21 @@ async fn main() {
         Err(over) => format!("Budget 150 KB brotli: **over by {}**.\n\n", kb(over)),
     });
     report.push_str(&format!(
-        "## Launch to banner (patient {PATIENT})\n\n\
-         Warm cache: one browser for every run, after one unmeasured launch (a clinician's day). Cold cache: a new \
-         browser profile for each run (the first launch after a deployment).\n\n\
-         Median (min–max). Round trips: the longest chain of requests after the callback page loaded in which \
-         each started only after the previous one had ended. With 0 ms of latency, requests that merely finish \
-         before the next one starts also chain up; the 50 ms row shows the chain that waiting causes.\n\n\
-         | latency per sandbox response | HTTP cache | runs | launch → banner | launch → complete summary | round trips to banner | round trips to summary |\n\
-         |---|---|---:|---:|---:|---:|---:|\n"
+        "## Launch to banner and to the complete summary, beside the fhirclient peer (patient {PATIENT})\n\n\
+         The app and `../shared/peer-fhirclient` (React 18 + fhirclient 2.6.3, built by `scripts/bench.sh`) are \
+         each served by nginx on an origin of their own with the same cache rules, launched by the same EHR launch \
+         against the sandbox's standard SMART server, in turn (A B, then B A). The peer's time is to its \
+         `data-ready` mark: banner and every list in the DOM.\n\n\
+         Server shapes: *default* honours `_sort` and `_count`; *sort ignored, pages of 20* answers oldest first \
+         whatever `_sort` says and caps every page at 20 entries (the sandbox's `ignore_sort` and `page_size` \
+         switches). Warm cache: one browser for every run, after one unmeasured launch of each (a clinician's \
+         day). Cold cache: a new browser profile for each run (the first launch after a deployment).\n\n\
+         Median (min–max). Ratios are of medians: the app's complete summary / the peer's complete view (target \
+         ≤ 0.8), and the app's banner / the peer's complete view (target ≤ 0.6). Round trips (the app's): the \
+         longest chain of requests in which each started only after the previous one had ended; with 0 ms of \
+         latency, requests that merely finish before the next one starts also chain up.\n\n\
+         | server shape | latency per sandbox response | HTTP cache | runs | app: launch → banner | app: launch → complete summary | peer: launch → complete view | summary / peer | banner / peer | round trips to banner | round trips to summary |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     ));
     for row in &timing_rows {
         report.push_str(row);
@@ -395,8 +491,10 @@ mod tests {
 
     #[test]
     fn reads_the_modes_and_refuses_anything_else() {
-        assert_eq!(parse(&[]), Ok(Mode::Full { runs: 5 }));
-        assert_eq!(parse(&["--runs", "10"]), Ok(Mode::Full { runs: 10 }));
+        assert_eq!(parse(&["--peer", "p"]), Ok(Mode::Full { runs: 5, peer: "p".into() }));
+        assert_eq!(parse(&["--runs", "10", "--peer", "p"]), Ok(Mode::Full { runs: 10, peer: "p".into() }));
+        assert!(parse(&[]).unwrap_err().contains("--peer"));
+        assert!(parse(&["--runs", "3"]).unwrap_err().contains("--peer"));
         assert_eq!(parse(&["--sizes"]), Ok(Mode::Sizes));
         assert_eq!(parse(&["--by-crate", "top.csv"]), Ok(Mode::ByCrate { csv: "top.csv".into() }));
         assert!(parse(&["--runs", "0"]).unwrap_err().contains("above 0"));

@@ -5,8 +5,14 @@
 use std::process::Command;
 
 async fn sandbox(app_url: &str) -> (smart_sandbox::Running, String) {
-    let options =
-        smart_sandbox::Options { port: 0, foreign_port: 0, app_urls: vec![app_url.into()], app_dir: None, app_port: 0 };
+    let options = smart_sandbox::Options {
+        port: 0,
+        foreign_port: 0,
+        app_urls: vec![app_url.into()],
+        other_redirect_uris: Vec::new(),
+        app_dir: None,
+        app_port: 0,
+    };
     let running = smart_sandbox::start(options).await.expect("start the sandbox");
     let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../public/config.json")).unwrap();
     let config = shipped.replace("localhost:8090", &format!("localhost:{}", running.port));

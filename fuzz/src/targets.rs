@@ -378,7 +378,7 @@ fn run_fhir(body: &str) {
         }
     }
     for section in Section::ALL {
-        if let Ok(page) = section.rows(body) {
+        if let Ok(page) = section.rows(body, None) {
             let _ = section.finish(page.items);
         }
     }

@@ -37,6 +37,9 @@ impl Rng {
     }
 }
 
+/// The patient with records entered in error and a medication on hold.
+pub const ERRORS_PATIENT: &str = "p003";
+
 /// The MRN identifier system used by the sandbox EHR.
 pub const MRN_SYSTEM: &str = "urn:oid:2.16.840.1.113883.19.5.99999.1";
 
@@ -128,6 +131,46 @@ const LABS: &[(&str, &str, &str, f64, f64)] = &[
     ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 1.0, 0.3),
     ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 195.0, 40.0),
 ];
+
+/// Reference ranges of the labs (adult, as LOINC's common ranges give
+/// them): (low, high); cholesterol has only a high bound, as labs report
+/// it ("desirable below 200 mg/dL").
+fn lab_range(code: &str) -> (Option<f64>, Option<f64>) {
+    match code {
+        "2345-7" => (Some(70.0), Some(99.0)),
+        "4548-4" => (Some(4.0), Some(5.6)),
+        "2160-0" => (Some(0.6), Some(1.3)),
+        _ => (None, Some(200.0)),
+    }
+}
+
+/// `Observation.referenceRange` and, for glucose, the lab's own
+/// `interpretation` (H, L or N from ObservationInterpretation): the app
+/// flags the other labs from the range itself.
+fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
+    let (low, high) = lab_range(code);
+    let mut range = json!({});
+    if let Some(low) = low {
+        range["low"] = quantity(low, unit);
+    }
+    if let Some(high) = high {
+        range["high"] = quantity(high, unit);
+    }
+    lab["referenceRange"] = json!([range]);
+    if code == "2345-7" {
+        let (flag, display) = if high.is_some_and(|h| value > h) {
+            ("H", "High")
+        } else if low.is_some_and(|l| value < l) {
+            ("L", "Low")
+        } else {
+            ("N", "Normal")
+        };
+        lab["interpretation"] = json!([coding(INTERPRETATION, flag, display)]);
+    }
+}
+
+/// HL7's ObservationInterpretation code system (FHIR R4).
+pub const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 
 /// One resource store for both FHIR bases.
 pub struct Store {
@@ -246,6 +289,35 @@ impl Store {
                 );
             }
 
+            if pid == ERRORS_PATIENT {
+                // Records entered in error (FHIR: not part of the record,
+                // kept for audit), which the summary must not show, and a
+                // medication on hold, shown after the active ones.
+                push(
+                    "Condition",
+                    json!({"resourceType": "Condition", "id": format!("{pid}-cond-error"),
+                           "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+                           "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error", "Entered in Error"),
+                           "code": coding("http://snomed.info/sct", "22298006", "Myocardial infarction (entered in error)"),
+                           "subject": subject, "onsetDateTime": date(TODAY - 10)}),
+                );
+                push(
+                    "MedicationRequest",
+                    json!({"resourceType": "MedicationRequest", "id": format!("{pid}-med-error"),
+                           "status": "entered-in-error", "intent": "order",
+                           "medicationCodeableConcept": coding("http://www.nlm.nih.gov/research/umls/rxnorm", "855332", "Warfarin Sodium 5 MG Oral Tablet (entered in error)"),
+                           "subject": subject, "authoredOn": date(TODAY - 5)}),
+                );
+                push(
+                    "MedicationRequest",
+                    json!({"resourceType": "MedicationRequest", "id": format!("{pid}-med-hold"),
+                           "status": "on-hold", "intent": "order",
+                           "medicationCodeableConcept": coding("http://www.nlm.nih.gov/research/umls/rxnorm", "198211", "Simvastatin 40 MG Oral Tablet"),
+                           "subject": subject, "authoredOn": date(TODAY - 2),
+                           "dosageInstruction": [{"text": "held until liver tests are back"}]}),
+                );
+            }
+
             for m in 0..rng.below(5) {
                 let (code, display, dosage) = *rng.pick(MEDICATIONS);
                 push(
@@ -328,7 +400,9 @@ impl Store {
                     let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
                                          "code": coding("http://loinc.org", code, display), "subject": subject,
                                          "effectiveDateTime": date_time(day, 450)});
-                    lab["valueQuantity"] = quantity(rng.around(*mean, *spread), unit);
+                    let value = rng.around(*mean, *spread);
+                    lab["valueQuantity"] = quantity(value, unit);
+                    lab_assessment(&mut lab, code, value, unit);
                     push("Observation", observation(lab));
                 }
             }
@@ -399,5 +473,28 @@ mod tests {
         assert_eq!(a.read("Patient", "p001").unwrap()["identifier"][0]["system"], MRN_SYSTEM);
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(TODAY), "2026-05-27");
+    }
+
+    #[test]
+    fn labs_carry_ranges_some_out_of_them_and_one_patient_has_records_in_error() {
+        let store = Store::generate();
+        let labs: Vec<&Value> =
+            store.all("Observation").iter().filter(|o| o["category"][0]["coding"][0]["code"] == "laboratory").collect();
+        assert!(labs.iter().all(|l| l["referenceRange"][0].is_object()));
+        let outside = |l: &&&Value| {
+            let v = l["valueQuantity"]["value"].as_f64().unwrap();
+            let range = &l["referenceRange"][0];
+            range["low"]["value"].as_f64().is_some_and(|low| v < low)
+                || range["high"]["value"].as_f64().is_some_and(|high| v > high)
+        };
+        assert!(labs.iter().filter(outside).count() > 10, "labs out of range for the flags to show");
+        let coded = |code: &str| labs.iter().any(|l| l["interpretation"][0]["coding"][0]["code"] == code);
+        assert!(coded("H") && coded("N"), "glucose carries the lab's own interpretation");
+        let of_errors_patient = |kind: &str, id: &str| {
+            store.read(kind, &format!("{ERRORS_PATIENT}-{id}")).map(|r| patient_of(r).unwrap_or_default())
+        };
+        assert_eq!(of_errors_patient("Condition", "cond-error").as_deref(), Some(ERRORS_PATIENT));
+        assert_eq!(of_errors_patient("MedicationRequest", "med-error").as_deref(), Some(ERRORS_PATIENT));
+        assert_eq!(of_errors_patient("MedicationRequest", "med-hold").as_deref(), Some(ERRORS_PATIENT));
     }
 }

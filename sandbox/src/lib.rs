@@ -50,6 +50,10 @@ pub struct Options {
     /// trailing slash); its origin is allowed by CORS and its `callback`
     /// is a registered redirect URI.
     pub app_urls: Vec<String>,
+    /// Redirect URIs of other builds registered for the same client (the
+    /// benchmark's fhirclient peer, whose redirect is `…/index.html`);
+    /// their origins are allowed by CORS too.
+    pub other_redirect_uris: Vec<String>,
     /// Serve a built app directory on `app_port` (the demo does).
     pub app_dir: Option<std::path::PathBuf>,
     pub app_port: u16,
@@ -61,6 +65,7 @@ impl Default for Options {
             port: 8090,
             foreign_port: 8091,
             app_urls: vec!["http://localhost:8080/".into(), "http://127.0.0.1:8080/".into()],
+            other_redirect_uris: Vec::new(),
             app_dir: None,
             app_port: 8080,
         }
@@ -91,9 +96,13 @@ pub async fn start(options: Options) -> std::io::Result<Running> {
     let sandbox = Arc::new(Sandbox {
         origin: format!("http://localhost:{port}"),
         foreign_origin: format!("http://localhost:{foreign_port}"),
-        app_origins: app_urls.iter().map(|u| origin_of(u)).collect(),
+        app_origins: app_urls.iter().chain(&options.other_redirect_uris).map(|u| origin_of(u)).collect(),
         app_url: app_urls.first().cloned().unwrap_or_default(),
-        redirect_uris: app_urls.iter().map(|u| format!("{u}callback")).collect(),
+        redirect_uris: app_urls
+            .iter()
+            .map(|u| format!("{u}callback"))
+            .chain(options.other_redirect_uris.iter().cloned())
+            .collect(),
         keys: keys::Keys::generate(),
         store: data::Store::generate(),
         registry: Mutex::new(Registry { as_nonce: random_id(), rs_nonce: random_id(), ..Registry::default() }),

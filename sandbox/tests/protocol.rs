@@ -26,9 +26,16 @@ const REDIRECT: &str = "http://localhost:18080/callback";
 const CLIENT: &str = "smart-app-local";
 
 async fn sandbox() -> Running {
-    start(Options { port: 0, foreign_port: 0, app_urls: vec![APP.into()], app_dir: None, app_port: 0 })
-        .await
-        .expect("start the sandbox")
+    start(Options {
+        port: 0,
+        foreign_port: 0,
+        app_urls: vec![APP.into()],
+        other_redirect_uris: Vec::new(),
+        app_dir: None,
+        app_port: 0,
+    })
+    .await
+    .expect("start the sandbox")
 }
 
 struct Env {

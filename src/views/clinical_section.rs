@@ -3,8 +3,7 @@
 //! starts its request as soon as it is shown, so all run concurrently.
 
 use leptos::prelude::*;
-use smart_core::fhir::display::number;
-use smart_core::fhir::summary::{sparkline_points, Row, Section};
+use smart_core::fhir::summary::{trend_text, Row, Section, Standing};
 use smart_core::Error;
 
 use super::loadable::{inline_error, load, Loadable};
@@ -15,11 +14,14 @@ use crate::session::SessionHandle;
 pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
     let session = context::<SessionHandle>();
     let first = session.with_untracked(|s| {
-        s.granted.require_search(section.resource_type()).map(|()| section.search_url(&s.fhir_base, &patient_id))
+        let first = s.granted.require_search(section.resource_type());
+        (first.map(|()| section.search_url(&s.fhir_base, &patient_id)), s.context.encounter.clone())
     });
     let state = load(Some(format!("smart:section:{}", section.slug())), async move {
+        let (first, encounter) = first.ok_or(Error::NoSession)?;
+        let encounter = encounter.map(|e| e.value);
         let gathered =
-            session.search(first.ok_or(Error::NoSession)??, section.reading(), |body| section.rows(body)).await?;
+            session.search(first?, section.reading(), |body| section.rows(body, encounter.as_deref())).await?;
         let coverage = gathered.more.then(|| section.coverage(gathered.items.len(), gathered.newest_first));
         Ok((section.finish(gathered.items), gathered.stopped, coverage))
     });
@@ -47,25 +49,17 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
 }
 
 fn row_view(row: &Row) -> impl IntoView {
-    let trend = (row.trend.len() >= 2).then(|| view! { <Trend title=row.title.clone() values=row.trend.clone()/> });
+    // A vital sign's earlier values, as a line of text with words for
+    // screen readers.
+    let trend = trend_text(&row.title, &row.trend)
+        .map(|(blocks, label)| view! { <span class="trend" role="img" aria-label=label>{blocks}</span> });
     view! {
-        <li class="row">
+        <li class=if row.standing == Standing::Past { "row past" } else { "row" }>
             <span class="row-title">{row.title.clone()}</span>
             <span class="row-detail">{row.detail.clone()}</span>
+            <strong class="row-mark">{row.mark.unwrap_or_default()}</strong>
             <span class="row-date">{row.date.clone()}</span>
             {trend}
         </li>
-    }
-}
-
-/// A small trend line for a vital sign, with a text alternative.
-#[component]
-fn Trend(title: String, values: Vec<f64>) -> impl IntoView {
-    let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let label = format!("{title}: {} readings, from {} to {}", values.len(), number(low), number(high));
-    view! {
-        <svg class="trend" viewBox="0 0 120 24" width="120" height="24" role="img" aria-label=label>
-            <polyline points=sparkline_points(&values, 120.0, 24.0) fill="none" stroke="currentColor" stroke-width="1.5"/>
-        </svg>
     }
 }

@@ -123,6 +123,16 @@ pub struct Observation {
     pub value_string: Option<String>,
     pub value_codeable_concept: Option<CodeableConcept>,
     pub component: Vec<ObservationComponent>,
+    pub interpretation: Vec<CodeableConcept>,
+    pub reference_range: Vec<ReferenceRange>,
+}
+
+/// `Observation.referenceRange`: the normal range, as bounds or text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReferenceRange {
+    pub low: Option<Quantity>,
+    pub high: Option<Quantity>,
+    pub text: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -282,7 +292,16 @@ impl FromJson for Observation {
             value_string: f.text("valueString"),
             value_codeable_concept: f.one("valueCodeableConcept"),
             component: f.many("component"),
+            interpretation: f.many("interpretation"),
+            reference_range: f.many("referenceRange"),
         })
+    }
+}
+
+impl FromJson for ReferenceRange {
+    fn read(o: Object<'_>) -> Result<Self, JsonError> {
+        let f = Fields::new(o);
+        f.finish(ReferenceRange { low: f.one("low"), high: f.one("high"), text: f.text("text") })
     }
 }
 

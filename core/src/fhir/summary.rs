@@ -2,8 +2,9 @@
 //! needs, and how a page of results becomes rows of text.
 
 use super::display::{
-    concept_text, date_text, decimal, has_code, instant, observation_number, observation_time, observation_value,
+    concept_text, date_text, has_code, instant, number, observation_number, observation_time, observation_value,
 };
+use super::flags::{assess, Flag};
 use super::models::{
     parse_bundle_as, AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation, Page, ParseError,
     Resource,
@@ -30,6 +31,9 @@ pub struct Row {
     /// Where the row goes: [`Standing::Current`] first, then the rest set
     /// apart; entered in error, not at all.
     pub standing: Standing,
+    /// Words to stand out beside the value: an abnormal result's flag
+    /// ("↑ High"), the launch's current encounter.
+    pub mark: Option<&'static str>,
 }
 
 /// Whether a condition or medication is current (FHIR's status values).
@@ -56,6 +60,7 @@ impl Row {
             value: None,
             trend: Vec::new(),
             standing: Standing::Current,
+            mark: None,
         }
     }
 }
@@ -191,8 +196,9 @@ impl Section {
         format!("{lead} {read} {rest}")
     }
 
-    /// Rows from one page of search results.
-    pub fn rows(self, body: &str) -> Result<Page<Row>, ParseError> {
+    /// Rows from one page of search results; `current_encounter` (the
+    /// launch's, `Encounter/id` or `id`) is marked in the encounters.
+    pub fn rows(self, body: &str, current_encounter: Option<&str>) -> Result<Page<Row>, ParseError> {
         match self {
             Section::Conditions => page(body, |c: &Condition| {
                 let current = ["active", "recurrence", "relapse"];
@@ -225,11 +231,7 @@ impl Section {
                         .map(|c| concept_text(Some(c)))
                         .or_else(|| m.medication_reference.as_ref().and_then(|r| r.display.clone()))
                         .unwrap_or_else(|| "Unnamed medication".into()),
-                    [m.status.clone(), m.dosage_instruction.first().and_then(|d| d.text.clone())]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" · "),
+                    joined(&[m.status.clone(), m.dosage_instruction.first().and_then(|d| d.text.clone())]),
                     m.authored_on.as_deref(),
                 )
             }),
@@ -241,17 +243,31 @@ impl Section {
                 }
                 Row { date: String::new(), ..Row::dated(concept_text(a.code.as_ref()), parts.join(" · "), None) }
             }),
-            Section::VitalSigns | Section::Labs => page(body, |o: &Observation| Row {
-                value: observation_number(o),
-                ..Row::dated(concept_text(o.code.as_ref()), observation_value(o), observation_time(o))
+            Section::VitalSigns | Section::Labs => page(body, |o: &Observation| {
+                let assessment = assess(o);
+                let detail = [Some(observation_value(o)), assessment.range, assessment.said];
+                Row {
+                    value: observation_number(o),
+                    mark: assessment.flag.map(Flag::label),
+                    ..Row::dated(concept_text(o.code.as_ref()), joined(&detail), observation_time(o))
+                }
             }),
-            Section::Encounters => page(body, |e: &Encounter| {
-                Row::dated(
-                    e.kind.first().map(|k| concept_text(Some(k))).unwrap_or_else(|| "Encounter".into()),
-                    e.status.clone().unwrap_or_default(),
-                    e.period.as_ref().and_then(|p| p.start.as_deref()),
-                )
-            }),
+            Section::Encounters => {
+                // Not through `page`: this row needs the launch's encounter.
+                let current = current_encounter.map(|e| e.strip_prefix("Encounter/").unwrap_or(e));
+                let read = |o: Object<'_>| -> Result<Row, JsonError> {
+                    let e = <Encounter as crate::json::FromJson>::read(o)?;
+                    Ok(Row {
+                        mark: (current.is_some() && e.id.as_deref() == current).then_some("Current encounter"),
+                        ..Row::dated(
+                            e.kind.first().map(|k| concept_text(Some(k))).unwrap_or_else(|| "Encounter".into()),
+                            e.status.unwrap_or_default(),
+                            e.period.as_ref().and_then(|p| p.start.as_deref()),
+                        )
+                    })
+                };
+                parse_bundle_as(body, Encounter::TYPE, &read)
+            }
         }
     }
 
@@ -290,6 +306,11 @@ impl Section {
             _ => rows,
         }
     }
+}
+
+/// The parts given, between middle dots.
+fn joined(parts: &[Option<String>]) -> String {
+    parts.iter().flatten().map(String::as_str).collect::<Vec<_>>().join(" · ")
 }
 
 /// `rows` in the order of `key`; rows with equal keys keep their order.
@@ -336,7 +357,7 @@ mod tests {
             {"resource": {"resourceType": "Observation", "code": {"text": "Heart rate"}, "valueQuantity": {"value": 80, "unit": "/min"}, "effectiveDateTime": "2026-05-02"}},
             {"resource": {"resourceType": "Observation", "code": {"text": "Body weight"}, "valueQuantity": {"value": 70.5, "unit": "kg"}, "effectiveDateTime": "2026-05-01"}},
             {"resource": {"resourceType": "Observation", "code": {"text": "Heart rate"}, "valueQuantity": {"value": 60, "unit": "/min"}, "effectiveDateTime": "2026-04-01"}}]}"#;
-        let rows = Section::VitalSigns.finish(Section::VitalSigns.rows(body).unwrap().items);
+        let rows = Section::VitalSigns.finish(Section::VitalSigns.rows(body, None).unwrap().items);
         assert_eq!(rows.len(), 2);
         assert_eq!(
             (rows[0].title.as_str(), rows[0].detail.as_str(), rows[0].date.as_str()),
@@ -344,7 +365,7 @@ mod tests {
         );
         assert_eq!(rows[0].trend, [60.0, 80.0], "oldest first");
         assert_eq!(rows[1].trend, [70.5]);
-        let labs = Section::Labs.finish(Section::Labs.rows(body).unwrap().items);
+        let labs = Section::Labs.finish(Section::Labs.rows(body, None).unwrap().items);
         assert!(labs.iter().all(|r| r.trend.is_empty()), "labs show no trend");
     }
 
@@ -372,27 +393,71 @@ mod tests {
         orders.push(vec![readings[2], readings[0], readings[3], readings[1]]);
         for order in orders {
             for section in [Section::VitalSigns, Section::Labs] {
-                let rows = section.finish(section.rows(&heart_rates(&order)).unwrap().items);
+                let rows = section.finish(section.rows(&heart_rates(&order), None).unwrap().items);
                 assert_eq!(rows.len(), 1);
                 assert_eq!((rows[0].detail.as_str(), rows[0].date.as_str()), ("61 /min", "2026-05-02"), "{order:?}");
             }
-            let vitals = Section::VitalSigns.finish(Section::VitalSigns.rows(&heart_rates(&order)).unwrap().items);
+            let vitals =
+                Section::VitalSigns.finish(Section::VitalSigns.rows(&heart_rates(&order), None).unwrap().items);
             assert_eq!(vitals[0].trend, [90.0, 70.0, 65.0, 61.0], "oldest first: {order:?}");
         }
     }
 
     #[test]
     fn undated_records_come_last_and_say_so() {
-        let rows = Section::Labs.rows(&heart_rates(&[(50, ""), (60, "2020-01-01")])).unwrap().items;
+        let rows = Section::Labs.rows(&heart_rates(&[(50, ""), (60, "2020-01-01")]), None).unwrap().items;
         let rows = Section::VitalSigns.finish(rows);
         assert_eq!(rows[0].detail, "60 /min", "a dated value is newer than an undated one");
         let undated = Section::Encounters.rows(
             r#"{"resourceType": "Bundle", "entry": [
             {"resource": {"resourceType": "Encounter", "status": "finished"}},
             {"resource": {"resourceType": "Encounter", "status": "finished", "period": {"start": "2026-01-01"}}}]}"#,
+            None,
         );
         let rows = Section::Encounters.finish(undated.unwrap().items);
         assert_eq!(rows.iter().map(|r| r.date.as_str()).collect::<Vec<_>>(), ["2026-01-01", "date not recorded"]);
+    }
+
+    #[test]
+    fn the_launch_encounter_is_marked_and_no_other() {
+        let body = r#"{"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Encounter", "id": "e-2", "period": {"start": "2026-02-01"}}},
+            {"resource": {"resourceType": "Encounter", "id": "e-1", "period": {"start": "2026-01-01"}}},
+            {"resource": {"resourceType": "Encounter", "period": {"start": "2025-01-01"}}}]}"#;
+        let marks = |current| {
+            let rows = Section::Encounters.finish(Section::Encounters.rows(body, current).unwrap().items);
+            rows.iter().map(|r| r.mark).collect::<Vec<_>>()
+        };
+        assert_eq!(marks(Some("e-1")), [None, Some("Current encounter"), None]);
+        assert_eq!(marks(Some("Encounter/e-2")), [Some("Current encounter"), None, None]);
+        assert_eq!(marks(None), [None, None, None], "no encounter in the launch: none marked (not the one without id)");
+        assert_eq!(marks(Some("e-9")), [None, None, None]);
+    }
+
+    #[test]
+    fn results_carry_their_flag_and_range_with_the_newest_value() {
+        let body = r#"{"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Observation", "code": {"text": "Potassium"}, "effectiveDateTime": "2026-01-01",
+              "valueQuantity": {"value": 4.0, "unit": "mmol/L"},
+              "referenceRange": [{"low": {"value": 3.5, "unit": "mmol/L"}, "high": {"value": 5.1, "unit": "mmol/L"}}]}},
+            {"resource": {"resourceType": "Observation", "code": {"text": "Potassium"}, "effectiveDateTime": "2026-03-01",
+              "valueQuantity": {"value": 6.3, "unit": "mmol/L"},
+              "referenceRange": [{"low": {"value": 3.5, "unit": "mmol/L"}, "high": {"value": 5.1, "unit": "mmol/L"}}]}},
+            {"resource": {"resourceType": "Observation", "code": {"text": "Culture"}, "effectiveDateTime": "2026-03-01",
+              "valueString": "E. coli", "interpretation": [{"coding": [{"code": "R", "display": "Resistant"}]}]}},
+            {"resource": {"resourceType": "Observation", "code": {"text": "Glucose"}, "effectiveDateTime": "2026-03-01",
+              "valueQuantity": {"value": 2.1, "unit": "mmol/L"},
+              "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "LL"}]}]}}]}"#;
+        let rows = Section::Labs.finish(Section::Labs.rows(body, None).unwrap().items);
+        let shown: Vec<_> = rows.iter().map(|r| (r.title.as_str(), r.detail.as_str(), r.mark)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("Potassium", "6.3 mmol/L · normal 3.5–5.1 mmol/L", Some("↑ High")),
+                ("Culture", "E. coli · Resistant", None),
+                ("Glucose", "2.1 mmol/L", Some("↓↓ Critically low")),
+            ]
+        );
     }
 
     #[test]
@@ -404,7 +469,7 @@ mod tests {
         assert!(!sorted("https://x/fhir/Observation?_sort=date"), "oldest first");
         assert!(!sorted("https://x/fhir/Observation"));
         assert!(!applied_newest_first(None), "no self link: nothing is known");
-        let page = Section::Labs.rows(r#"{"resourceType": "Bundle", "link": [{"relation": "self", "url": "https://x/O?_sort=-date"}, {"relation": "next", "url": "https://x/O?page=2"}]}"#);
+        let page = Section::Labs.rows(r#"{"resourceType": "Bundle", "link": [{"relation": "self", "url": "https://x/O?_sort=-date"}, {"relation": "next", "url": "https://x/O?page=2"}]}"#, None);
         let page = page.unwrap();
         assert_eq!(
             (page.self_link.as_deref(), page.next.as_deref()),
@@ -437,7 +502,7 @@ mod tests {
             ]
             .join(",")
         );
-        let rows = Section::Conditions.finish(Section::Conditions.rows(&body).unwrap().items);
+        let rows = Section::Conditions.finish(Section::Conditions.rows(&body, None).unwrap().items);
         let order: Vec<(&str, Standing)> = rows.iter().map(|r| (r.title.as_str(), r.standing)).collect();
         assert_eq!(
             order,
@@ -464,7 +529,7 @@ mod tests {
             ]
             .join(",")
         );
-        let rows = Section::Medications.finish(Section::Medications.rows(&body).unwrap().items);
+        let rows = Section::Medications.finish(Section::Medications.rows(&body, None).unwrap().items);
         let order: Vec<&str> = rows.iter().map(|r| r.title.as_str()).collect();
         assert_eq!(order, ["B", "A", "D"], "active first; the rest in the server's order; the error left out");
     }
@@ -482,7 +547,7 @@ mod tests {
     fn medication_and_allergy_rows_read_naturally() {
         let meds = Section::Medications
             .rows(r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MedicationRequest", "status": "active",
-                "medicationCodeableConcept": {"text": "Metformin 500 MG"}, "dosageInstruction": [{"text": "twice daily"}], "authoredOn": "2025-01-02"}}]}"#)
+                "medicationCodeableConcept": {"text": "Metformin 500 MG"}, "dosageInstruction": [{"text": "twice daily"}], "authoredOn": "2025-01-02"}}]}"#, None)
             .unwrap();
         assert_eq!(
             meds.items[0],
@@ -490,32 +555,31 @@ mod tests {
         );
         let allergies = Section::Allergies
             .rows(r#"{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "AllergyIntolerance", "criticality": "high",
-                "code": {"text": "Penicillin"}, "reaction": [{"manifestation": [{"text": "Hives"}]}]}}]}"#)
+                "code": {"text": "Penicillin"}, "reaction": [{"manifestation": [{"text": "Hives"}]}]}}]}"#, None)
             .unwrap();
         assert_eq!(allergies.items[0].detail, "Hives · criticality high");
-        assert!(Section::Encounters.rows("not json").is_err());
+        assert!(Section::Encounters.rows("not json", None).is_err());
     }
 }
 
-/// The `points` of an SVG polyline drawing `values` (oldest first) in a
-/// `width` × `height` box: evenly spaced, scaled to their own range (a
-/// flat series runs through the middle), y growing downwards as in SVG.
-pub fn sparkline_points(values: &[f64], width: f64, height: f64) -> String {
+/// A trend of two or more values (oldest first) as text: one block
+/// character per value, from ▁ at the series' lowest to █ at its highest
+/// (a flat series at the middle), and what a screen reader says instead.
+/// Text rather than a drawing: it scales with the font and costs the
+/// bundle no SVG code. Values that are not finite are left out.
+pub fn trend_text(title: &str, values: &[f64]) -> Option<(String, String)> {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.len() < 2 {
-        return String::new();
+        return None;
     }
-    let (min, max) = finite.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let step = width / (finite.len() - 1) as f64;
-    finite
+    let (low, high) = finite.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let blocks = finite
         .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let y = if max > min { height - (v - min) / (max - min) * height } else { height / 2.0 };
-            format!("{},{}", decimal(i as f64 * step, 1), decimal(y, 1))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .map(|v| if high > low { BLOCKS[((v - low) / (high - low) * 7.0 + 0.5) as usize] } else { BLOCKS[3] })
+        .collect();
+    let label = format!("{title}: {} readings, from {} to {}", finite.len(), number(low), number(high));
+    Some((blocks, label))
 }
 
 #[cfg(test)]
@@ -523,11 +587,17 @@ mod sparkline_tests {
     use super::*;
 
     #[test]
-    fn scales_points_into_the_box() {
-        assert_eq!(sparkline_points(&[1.0, 3.0, 2.0], 100.0, 20.0), "0,20 50,0 100,10");
-        assert_eq!(sparkline_points(&[1.0, 2.0, 3.0, 4.0], 10.0, 3.0), "0,3 3.3,2 6.7,1 10,0");
-        assert_eq!(sparkline_points(&[5.0, 5.0], 10.0, 20.0), "0,10 10,10");
-        assert_eq!(sparkline_points(&[5.0], 10.0, 20.0), "");
-        assert_eq!(sparkline_points(&[f64::NAN, 1.0, f64::INFINITY], 10.0, 20.0), "");
+    fn trends_are_scaled_to_their_own_range_with_words_for_screen_readers() {
+        let (blocks, label) = trend_text("Heart rate", &[60.0, 74.0, 88.0, 67.0]).unwrap();
+        assert_eq!(blocks, "▁▅█▃");
+        assert_eq!(label, "Heart rate: 4 readings, from 60 to 88");
+        // Every level is reachable, lowest to highest.
+        let (blocks, _) = trend_text("x", &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]).unwrap();
+        assert_eq!(blocks, "▁▂▃▄▅▆▇█");
+        assert_eq!(trend_text("x", &[5.0, 5.0]).unwrap().0, "▄▄", "a flat series runs through the middle");
+        assert_eq!(trend_text("x", &[5.0]), None);
+        assert_eq!(trend_text("x", &[f64::NAN, 1.0, f64::INFINITY]), None, "one finite value is no trend");
+        let (blocks, label) = trend_text("x", &[1.0, f64::NAN, 2.0]).unwrap();
+        assert_eq!((blocks.as_str(), label.as_str()), ("▁█", "x: 2 readings, from 1 to 2"));
     }
 }

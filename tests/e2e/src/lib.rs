@@ -58,6 +58,24 @@ impl AppWithSandbox {
         dist: &std::path::Path,
         edit: impl FnOnce(&mut serde_json::Value),
     ) -> AppWithSandbox {
+        AppWithSandbox::start_inner(base, dist, edit, None).await.0
+    }
+
+    /// The app as [`AppWithSandbox::start`] serves it, and beside it the
+    /// fhirclient peer's build (`peer_dist`, made by `scripts/bench.sh`)
+    /// served by nginx the same way on an origin of its own, its
+    /// `index.html` registered as a redirect URI for the same client.
+    pub async fn start_with_peer(peer_dist: &std::path::Path) -> (AppWithSandbox, nginx::Nginx) {
+        let (env, peer) = AppWithSandbox::start_inner("/", &dist_dir(), |_| {}, Some(peer_dist)).await;
+        (env, peer.expect("the peer's nginx"))
+    }
+
+    async fn start_inner(
+        base: &str,
+        dist: &std::path::Path,
+        edit: impl FnOnce(&mut serde_json::Value),
+        peer_dist: Option<&std::path::Path>,
+    ) -> (AppWithSandbox, Option<nginx::Nginx>) {
         let shipped = std::fs::read_to_string(workspace_root().join("public/config.json")).expect("public/config.json");
         let mut template: serde_json::Value = serde_json::from_str(&shipped).expect("config JSON");
         edit(&mut template);
@@ -71,11 +89,18 @@ impl AppWithSandbox {
         for _ in 0..5 {
             let reserved = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a local port");
             let port = reserved.local_addr().expect("the reserved port").port();
+            let peer_reserved = peer_dist.map(|dir| {
+                let held = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a local port");
+                let port = held.local_addr().expect("the reserved port").port();
+                (dir, port, held)
+            });
+            let peer = peer_reserved.as_ref().map(|(dir, port, _)| (*dir, *port));
             let app_url = format!("http://localhost:{port}{base}");
             let options = smart_sandbox::Options {
                 port: 0,
                 foreign_port: 0,
                 app_urls: vec![app_url],
+                other_redirect_uris: peer.iter().map(|p| format!("http://localhost:{}/index.html", p.1)).collect(),
                 app_dir: None,
                 app_port: 0,
             };
@@ -96,8 +121,20 @@ impl AppWithSandbox {
                 std::fs::write(&path, site.with_meta_csp(&text).expect("a meta policy to narrow")).expect("write");
             }
             drop(reserved);
-            match nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string())) {
-                Ok(app) => return AppWithSandbox { app, sandbox, base: base.to_string() },
+            let app = match nginx::Nginx::start(port, &root, &site.nginx(&root.display().to_string())) {
+                Ok(app) => app,
+                Err(why) => {
+                    failures.push(why);
+                    continue;
+                }
+            };
+            let env = AppWithSandbox { app, sandbox, base: base.to_string() };
+            let Some((peer_dir, peer_port, held)) = peer_reserved else { return (env, None) };
+            let peer_root = std::env::temp_dir().join(format!("e2e-peer-{}-{peer_port}", std::process::id()));
+            nginx::copy_dist(peer_dir, &peer_root);
+            drop(held);
+            match nginx::Nginx::start(peer_port, &peer_root, &nginx::peer_location(&peer_root)) {
+                Ok(peer) => return (env, Some(peer)),
                 Err(why) => failures.push(why),
             }
         }

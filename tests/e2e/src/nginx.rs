@@ -74,6 +74,21 @@ impl Drop for Nginx {
     }
 }
 
+/// A location block for the fhirclient peer's Vite build in `root`, with
+/// the cache rules the app's block has: pages revalidated, the
+/// content-hashed `assets/` kept a year. (No CSP: the peer ships none.)
+pub fn peer_location(root: &Path) -> String {
+    format!(
+        "location / {{\n    root {root};\n    \
+         types {{ text/html html; text/css css; text/javascript js; application/json json; }}\n    \
+         add_header Cache-Control \"{revalidate}\" always;\n    \
+         location /assets/ {{\n        add_header Cache-Control \"{hashed}\" always;\n    }}\n}}\n",
+        root = root.display(),
+        revalidate = smart_deploy::CACHE_REVALIDATE,
+        hashed = smart_deploy::CACHE_HASHED,
+    )
+}
+
 /// Copies the files of a built app into `target` (created).
 pub fn copy_dist(dist: &Path, target: &Path) {
     std::fs::create_dir_all(target).expect("create the site directory");

@@ -175,3 +175,122 @@ async fn a_bound_reached_is_said_and_what_is_shown_is_still_the_newest_read() {
     })
     .await;
 }
+
+/// The flag a clinician should see beside a lab's newest value, worked
+/// out from the sandbox's record: the lab's own interpretation when it
+/// has one, else the value against the reference range.
+fn expected_flag(lab: &Value) -> Option<&'static str> {
+    if let Some(code) = lab["interpretation"][0]["coding"][0]["code"].as_str() {
+        return match code {
+            "H" => Some("↑ High"),
+            "L" => Some("↓ Low"),
+            _ => None,
+        };
+    }
+    let value = lab["valueQuantity"]["value"].as_f64()?;
+    let range = &lab["referenceRange"][0];
+    if range["low"]["value"].as_f64().is_some_and(|low| value < low) {
+        Some("↓ Low")
+    } else if range["high"]["value"].as_f64().is_some_and(|high| value > high) {
+        Some("↑ High")
+    } else {
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown_as_a_clinician_expects() {
+    let env = AppWithSandbox::start().await;
+    let patient = smart_sandbox::data::ERRORS_PATIENT;
+    let subject = format!("Patient/{patient}");
+    // The newest lab per test, from the sandbox's records.
+    let mut newest: BTreeMap<String, Value> = BTreeMap::new();
+    for lab in env.sandbox.sandbox.store.all("Observation") {
+        if lab["subject"]["reference"] != subject || lab["category"][0]["coding"][0]["code"] != "laboratory" {
+            continue;
+        }
+        let title = lab["code"]["coding"][0]["display"].as_str().unwrap_or_default().to_string();
+        let newer = newest
+            .get(&title)
+            .is_none_or(|kept| lab["effectiveDateTime"].as_str() > kept["effectiveDateTime"].as_str());
+        if newer {
+            newest.insert(title, lab.clone());
+        }
+    }
+    assert!(!newest.is_empty(), "{patient} has labs");
+    let current = format!("{patient}-enc-current");
+    let env_ref = &env;
+    Browser::run("summary-content", |client| async move {
+        for faults in [json!({}), json!({"ignore_sort": true, "page_size": 3, "shuffle": true})] {
+            env_ref.control("/sandbox/faults", &faults);
+            let launch = json!({"patient": patient, "encounter": current, "auto_approve": true});
+            client.goto(&env_ref.launch(launch)).await.map_err(err)?;
+            rows(&client, "#section-labs").await?;
+            for section in ["#section-conditions", "#section-medications", "#section-encounters"] {
+                rows(&client, section).await?;
+            }
+            let shown = script(
+                &client,
+                "const of = s => [...document.querySelectorAll(s + ' li.row')].map(r => ({ \
+                   title: r.querySelector('.row-title').textContent, detail: r.querySelector('.row-detail').textContent, \
+                   mark: r.querySelector('.row-mark')?.textContent || null, past: r.classList.contains('past') })); \
+                 return { labs: of('#section-labs'), conditions: of('#section-conditions'), \
+                          medications: of('#section-medications'), encounters: of('#section-encounters') };",
+            )
+            .await?;
+            let list = |key: &str| shown[key].as_array().cloned().unwrap_or_default();
+            // Labs: the flag in words and symbol, and the range beside the value.
+            let labs = list("labs");
+            check(labs.len() == newest.len(), format!("{faults}: {} lab rows for {} tests", labs.len(), newest.len()))?;
+            let mut flagged = 0;
+            for row in &labs {
+                let title = row["title"].as_str().unwrap_or_default();
+                let record = newest.get(title).ok_or_else(|| format!("{faults}: lab {title} is not on record"))?;
+                let want = expected_flag(record);
+                flagged += usize::from(want.is_some());
+                check(
+                    row["mark"].as_str() == want,
+                    format!("{faults}: {title} is marked {:?}; its newest record calls for {want:?}", row["mark"]),
+                )?;
+                check(
+                    row["detail"].as_str().is_some_and(|d| d.contains(" · normal ")),
+                    format!("{faults}: {title} shows no reference range: {}", row["detail"]),
+                )?;
+            }
+            eprintln!("{faults}: {flagged} of {} labs flagged", labs.len());
+            // Entered in error: not shown at all.
+            for key in ["conditions", "medications"] {
+                let titles: Vec<String> =
+                    list(key).iter().map(|r| r["title"].as_str().unwrap_or_default().to_string()).collect();
+                check(
+                    !titles.iter().any(|t| t.contains("entered in error")),
+                    format!("{faults}: {key} show a record entered in error: {titles:?}"),
+                )?;
+            }
+            // Past records after the current ones, each marked past.
+            for key in ["conditions", "medications"] {
+                let past: Vec<bool> = list(key).iter().map(|r| r["past"] == json!(true)).collect();
+                let first_past = past.iter().position(|p| *p).unwrap_or(past.len());
+                check(
+                    past[first_past..].iter().all(|p| *p),
+                    format!("{faults}: {key} mix current and past records: {past:?}"),
+                )?;
+            }
+            let meds = list("medications");
+            let hold = meds.iter().find(|m| m["title"] == "Simvastatin 40 MG Oral Tablet");
+            check(
+                hold.is_some_and(|m| m["past"] == json!(true)),
+                format!("{faults}: the medication on hold is not set apart: {meds:?}"),
+            )?;
+            // The launch's encounter, marked, and only it.
+            let encounters = list("encounters");
+            let marked: Vec<&Value> = encounters.iter().filter(|e| !e["mark"].is_null()).collect();
+            check(
+                marked.len() == 1 && marked[0]["mark"] == "Current encounter" && marked[0]["detail"] == "in-progress",
+                format!("{faults}: marked encounters: {marked:?}"),
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+}

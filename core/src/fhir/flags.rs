@@ -1,0 +1,261 @@
+//! Abnormal results: an observation is flagged from its own
+//! `interpretation` (the codes of HL7's ObservationInterpretation, which
+//! FHIR R4 binds `Observation.interpretation` to) or, when it has none,
+//! from its value against its `referenceRange`. A flag is said in words
+//! and a symbol, so it never rests on colour alone.
+
+use super::display::{concept_text, number};
+use super::models::{Observation, Quantity, ReferenceRange};
+
+/// How a result stands against normal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    High,
+    Low,
+    CriticallyHigh,
+    CriticallyLow,
+    Abnormal,
+    CriticallyAbnormal,
+}
+
+impl Flag {
+    /// The words a clinician reads, led by a symbol.
+    pub fn label(self) -> &'static str {
+        match self {
+            Flag::High => "↑ High",
+            Flag::Low => "↓ Low",
+            Flag::CriticallyHigh => "↑↑ Critically high",
+            Flag::CriticallyLow => "↓↓ Critically low",
+            Flag::Abnormal => "! Abnormal",
+            Flag::CriticallyAbnormal => "!! Critically abnormal",
+        }
+    }
+
+    /// The flag for an interpretation code: `Some(None)` for normal,
+    /// `None` for a code that is not about high, low or abnormal
+    /// (susceptible, positive, detected, …), which is shown as text.
+    fn of_code(code: &str) -> Option<Option<Flag>> {
+        Some(Some(match code {
+            // Off scale high, above the high threshold, significantly high.
+            "H" | "HU" | "HX" | ">" => Flag::High,
+            "L" | "LU" | "LX" | "<" => Flag::Low,
+            "HH" => Flag::CriticallyHigh,
+            "LL" => Flag::CriticallyLow,
+            "A" => Flag::Abnormal,
+            "AA" => Flag::CriticallyAbnormal,
+            "N" => return Some(None),
+            _ => return None,
+        }))
+    }
+}
+
+/// The code systems whose H, L, HH, … mean what [`Flag::of_code`] says:
+/// R4's ObservationInterpretation and the HL7 v2 table 0078 it grew from
+/// (as older servers send it). A code from another system is a local
+/// code; it is shown as text, not read as a flag.
+const INTERPRETATION_SYSTEMS: [&str; 3] = [
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "http://terminology.hl7.org/CodeSystem/v2-0078",
+    "http://hl7.org/fhir/v2/0078",
+];
+
+/// What the summary says about one result beside its value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Assessment {
+    pub flag: Option<Flag>,
+    /// An interpretation that is not a flag, as the server words it.
+    pub said: Option<String>,
+    /// The normal range, e.g. "normal 3.5–5.1 mmol/L".
+    pub range: Option<String>,
+}
+
+/// Flags `observation`: its interpretation when it has one (the lab's
+/// word stands over any range), else its quantity against the first
+/// reference range with a bound in a comparable unit.
+pub fn assess(observation: &Observation) -> Assessment {
+    let range = observation.reference_range.first();
+    let mut assessment = Assessment { range: range.and_then(range_text), ..Assessment::default() };
+    for concept in &observation.interpretation {
+        let known = concept
+            .coding
+            .iter()
+            .filter(|c| c.system.as_deref().is_none_or(|s| INTERPRETATION_SYSTEMS.contains(&s)))
+            .find_map(|c| c.code.as_deref().and_then(Flag::of_code));
+        match known {
+            Some(flag) => assessment.flag = assessment.flag.or(flag),
+            None => assessment.said = Some(concept_text(Some(concept))),
+        }
+    }
+    if observation.interpretation.is_empty() {
+        if let (Some(value), Some(range)) = (observation.value_quantity.as_ref(), range) {
+            assessment.flag = against_range(value, range);
+        }
+    }
+    assessment
+}
+
+/// Below the low bound or above the high one; `None` within, or when the
+/// value has no number or a bound is in another unit.
+fn against_range(value: &Quantity, range: &ReferenceRange) -> Option<Flag> {
+    let v = value.value?;
+    let bound = |b: &Option<Quantity>| b.as_ref().filter(|b| same_unit(value, b)).and_then(|b| b.value);
+    if bound(&range.low).is_some_and(|low| v < low) {
+        Some(Flag::Low)
+    } else if bound(&range.high).is_some_and(|high| v > high) {
+        Some(Flag::High)
+    } else {
+        None
+    }
+}
+
+/// Whether two quantities can be compared: the same UCUM code, or the
+/// same unit text, or a unit missing on either side (a range often gives
+/// bare numbers in the result's unit).
+fn same_unit(a: &Quantity, b: &Quantity) -> bool {
+    match (a.code.as_deref().zip(b.code.as_deref()), a.unit.as_deref().zip(b.unit.as_deref())) {
+        (Some((x, y)), _) | (None, Some((x, y))) => x == y,
+        (None, None) => true,
+    }
+}
+
+/// "normal 3.5–5.1 mmol/L", "normal ≥ 60 mL/min", "normal ≤ 200 mg/dL",
+/// or "normal: " and the range's own text.
+fn range_text(range: &ReferenceRange) -> Option<String> {
+    let value = |b: &Option<Quantity>| b.as_ref().and_then(|q| q.value).map(number);
+    let mut text = String::from("normal ");
+    match (value(&range.low), value(&range.high)) {
+        (Some(low), Some(high)) => text = text + &low + "–" + &high,
+        (Some(low), None) => text = text + "≥ " + &low,
+        (None, Some(high)) => text = text + "≤ " + &high,
+        (None, None) => return Some(format!("normal: {}", range.text.as_deref()?)),
+    }
+    if let Some(unit) =
+        [&range.high, &range.low].into_iter().flatten().find_map(|q| q.unit.as_ref().or(q.code.as_ref()))
+    {
+        text = text + " " + unit;
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::models::parse_resource;
+
+    fn observation(extra: &str) -> Observation {
+        parse_resource(&format!(r#"{{"resourceType": "Observation" {extra}}}"#)).unwrap()
+    }
+
+    const V3: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
+
+    fn coded(code: &str) -> String {
+        format!(r#", "interpretation": [{{"coding": [{{"system": "{V3}", "code": "{code}"}}]}}]"#)
+    }
+
+    #[test]
+    fn interpretation_codes_flag_in_words_and_a_symbol() {
+        let cases = [
+            ("H", Some("↑ High")),
+            ("HU", Some("↑ High")),
+            (">", Some("↑ High")),
+            ("L", Some("↓ Low")),
+            ("<", Some("↓ Low")),
+            ("HH", Some("↑↑ Critically high")),
+            ("LL", Some("↓↓ Critically low")),
+            ("A", Some("! Abnormal")),
+            ("AA", Some("!! Critically abnormal")),
+            ("N", None),
+        ];
+        for (code, label) in cases {
+            let assessment = assess(&observation(&coded(code)));
+            assert_eq!(assessment.flag.map(Flag::label), label, "{code}");
+            assert_eq!(assessment.said, None, "{code}");
+        }
+        // v2 table 0078 (older servers), and a coding without a system.
+        let v2 = r#", "interpretation": [{"coding": [{"system": "http://hl7.org/fhir/v2/0078", "code": "LL"}]}]"#;
+        assert_eq!(assess(&observation(v2)).flag, Some(Flag::CriticallyLow));
+        let bare = r#", "interpretation": [{"coding": [{"code": "H"}]}]"#;
+        assert_eq!(assess(&observation(bare)).flag, Some(Flag::High));
+    }
+
+    #[test]
+    fn unknown_or_local_interpretations_are_shown_as_text_not_flagged() {
+        let susceptible = r#", "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "S", "display": "Susceptible"}]}]"#;
+        let a = assess(&observation(susceptible));
+        assert_eq!((a.flag, a.said.as_deref()), (None, Some("Susceptible")));
+        // "H" in a lab's own code system is not HL7's High.
+        let local =
+            r#", "interpretation": [{"coding": [{"system": "urn:lab:flags", "code": "H"}], "text": "Haemolysed"}]"#;
+        let a = assess(&observation(local));
+        assert_eq!((a.flag, a.said.as_deref()), (None, Some("Haemolysed")));
+        // A text-only interpretation.
+        let a = assess(&observation(r#", "interpretation": [{"text": "see comment"}]"#));
+        assert_eq!((a.flag, a.said.as_deref()), (None, Some("see comment")));
+    }
+
+    #[test]
+    fn the_lab_word_stands_over_the_range() {
+        // Inside the range, but the lab says high (another range applied).
+        let o = observation(&format!(
+            r#", "valueQuantity": {{"value": 5.0, "unit": "mmol/L"}},
+               "referenceRange": [{{"low": {{"value": 3.5}}, "high": {{"value": 5.1}}}}] {}"#,
+            coded("H")
+        ));
+        assert_eq!(assess(&o).flag, Some(Flag::High));
+    }
+
+    fn ranged(value: &str, range: &str) -> Assessment {
+        assess(&observation(&format!(r#", "valueQuantity": {value}, "referenceRange": [{range}]"#)))
+    }
+
+    #[test]
+    fn without_an_interpretation_the_value_is_read_against_the_range() {
+        let range = r#"{"low": {"value": 3.5, "unit": "mmol/L"}, "high": {"value": 5.1, "unit": "mmol/L"}}"#;
+        let high = ranged(r#"{"value": 6.2, "unit": "mmol/L"}"#, range);
+        assert_eq!(high.flag, Some(Flag::High));
+        assert_eq!(high.range.as_deref(), Some("normal 3.5–5.1 mmol/L"));
+        assert_eq!(ranged(r#"{"value": 3.1, "unit": "mmol/L"}"#, range).flag, Some(Flag::Low));
+        assert_eq!(ranged(r#"{"value": 4.2, "unit": "mmol/L"}"#, range).flag, None);
+        // The bounds themselves are normal.
+        assert_eq!(ranged(r#"{"value": 5.1, "unit": "mmol/L"}"#, range).flag, None);
+        assert_eq!(ranged(r#"{"value": 3.5, "unit": "mmol/L"}"#, range).flag, None);
+    }
+
+    #[test]
+    fn a_range_with_one_bound_flags_on_that_side_only() {
+        let low_only = r#"{"low": {"value": 60, "unit": "mL/min"}}"#;
+        let a = ranged(r#"{"value": 45, "unit": "mL/min"}"#, low_only);
+        assert_eq!((a.flag, a.range.as_deref()), (Some(Flag::Low), Some("normal ≥ 60 mL/min")));
+        assert_eq!(ranged(r#"{"value": 900, "unit": "mL/min"}"#, low_only).flag, None);
+        let high_only = r#"{"high": {"value": 200, "unit": "mg/dL"}}"#;
+        let a = ranged(r#"{"value": 240, "unit": "mg/dL"}"#, high_only);
+        assert_eq!((a.flag, a.range.as_deref()), (Some(Flag::High), Some("normal ≤ 200 mg/dL")));
+        assert_eq!(ranged(r#"{"value": 10, "unit": "mg/dL"}"#, high_only).flag, None);
+    }
+
+    #[test]
+    fn units_that_differ_are_not_compared_and_missing_units_are() {
+        // mg/dL against a range in mmol/L: not comparable, not flagged,
+        // and the range is still shown with its unit.
+        let a = ranged(
+            r#"{"value": 110, "unit": "mg/dL", "code": "mg/dL"}"#,
+            r#"{"high": {"value": 5.5, "unit": "mmol/L", "code": "mmol/L"}}"#,
+        );
+        assert_eq!((a.flag, a.range.as_deref()), (None, Some("normal ≤ 5.5 mmol/L")));
+        // Units missing on the range: compared in the value's unit.
+        let a = ranged(r#"{"value": 7.1, "unit": "%"}"#, r#"{"low": {"value": 4.0}, "high": {"value": 5.6}}"#);
+        assert_eq!((a.flag, a.range.as_deref()), (Some(Flag::High), Some("normal 4–5.6")));
+        // Units missing on the value.
+        assert_eq!(ranged(r#"{"value": 2}"#, r#"{"low": {"value": 4.0, "unit": "%"}}"#).flag, Some(Flag::Low));
+    }
+
+    #[test]
+    fn a_text_range_is_shown_and_nothing_is_guessed_from_it() {
+        let a = ranged(r#"{"value": 12}"#, r#"{"text": "negative"}"#);
+        assert_eq!((a.flag, a.range.as_deref()), (None, Some("normal: negative")));
+        // No value, no range, no interpretation: nothing to say.
+        assert_eq!(assess(&observation("")), Assessment::default());
+        // A range without bounds or text.
+        assert_eq!(ranged(r#"{"value": 12}"#, "{}"), Assessment::default());
+    }
+}
