@@ -16,6 +16,8 @@ BINARYEN_VERSION="132.0.0"
 # Minifies wasm-bindgen's JS glue in release builds (scripts/trunk-post-build.sh):
 # Trunk's own minifier fails on it.
 TERSER_VERSION="5.51.4"
+# The accessibility checker the end-to-end tests inject into their pages.
+AXE_VERSION="4.14.1"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -38,11 +40,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
 fi
 
 npm_has() { grep -q "\"version\": \"$2\"" "$ROOT/.tools/node_modules/$1/package.json" 2>/dev/null; }
-if ! npm_has binaryen "$BINARYEN_VERSION" || ! npm_has terser "$TERSER_VERSION"; then
-  log "installing wasm-opt (npm binaryen $BINARYEN_VERSION) and terser $TERSER_VERSION into .tools/"
+if ! npm_has binaryen "$BINARYEN_VERSION" || ! npm_has terser "$TERSER_VERSION" || ! npm_has axe-core "$AXE_VERSION"; then
+  log "installing wasm-opt (npm binaryen $BINARYEN_VERSION), terser $TERSER_VERSION and axe-core $AXE_VERSION into .tools/"
   mkdir -p "$ROOT/.tools"
   npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error \
-    "binaryen@$BINARYEN_VERSION" "terser@$TERSER_VERSION"
+    "binaryen@$BINARYEN_VERSION" "terser@$TERSER_VERSION" "axe-core@$AXE_VERSION"
 fi
 
 if [ "${1:-}" = "--browser" ]; then

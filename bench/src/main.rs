@@ -75,6 +75,12 @@ struct Fetch {
     first_byte: Option<f64>,
 }
 
+/// FHIR reads the sandbox has received so far (GETs under a FHIR base).
+fn fhir_reads(env: &AppWithSandbox) -> usize {
+    let registry = env.sandbox.sandbox.registry();
+    registry.requests.iter().filter(|r| r.method == "GET" && r.target.contains("/fhir/")).count()
+}
+
 /// One launch, measured.
 struct Run {
     to_banner: f64,
@@ -84,6 +90,8 @@ struct Run {
     /// From the first byte of FHIR data to the summary drawn.
     data_to_summary: f64,
     long_tasks: Vec<f64>,
+    /// FHIR reads the launch made (searches' pages included).
+    reads: usize,
 }
 
 fn epoch_ms() -> f64 {
@@ -113,6 +121,7 @@ fn launch_settings(patient: &str) -> Value {
 
 async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Result<Run, String> {
     let url = env.launch(launch_settings(patient));
+    let reads_before = fhir_reads(env);
     let started = epoch_ms();
     client.goto(&url).await.map_err(|e| e.to_string())?;
     let waiting = Instant::now();
@@ -158,29 +167,33 @@ async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Re
             .iter()
             .map(number)
             .collect(),
+        reads: fhir_reads(env) - reads_before,
     })
 }
 
 /// One launch of the fhirclient peer at `peer_origin`, with the same
 /// launch the app gets (the EHR opens the peer's `launch.html` with the
 /// same `iss` and `launch`): milliseconds from the launch to its complete
-/// view.
+/// view, and the FHIR reads it made.
 async fn launch_peer_once(
     env: &AppWithSandbox,
     peer_origin: &str,
     client: &Client,
     patient: &str,
-) -> Result<f64, String> {
+) -> Result<(f64, usize), String> {
     let app_url = env.launch(launch_settings(patient));
     let query = app_url.split_once('?').map(|(_, q)| q).ok_or_else(|| format!("no launch query in {app_url}"))?;
     let url = format!("{peer_origin}/launch.html?{query}");
+    let reads_before = fhir_reads(env);
     let started = epoch_ms();
     client.goto(&url).await.map_err(|e| e.to_string())?;
     let waiting = Instant::now();
     loop {
         let page = script(client, READ_PEER).await?;
         match page["ready"].as_str() {
-            Some("1") => return Ok(page["at"].as_f64().unwrap_or_default() - started),
+            Some("1") => {
+                return Ok((page["at"].as_f64().unwrap_or_default() - started, fhir_reads(env) - reads_before))
+            }
             Some(other) => return Err(format!("the peer ended with ready={other}: {}", page["text"])),
             None if waiting.elapsed() > Duration::from_secs(60) => {
                 return Err(format!("the peer was not ready after 60 s: {}", page["text"]))
@@ -385,15 +398,21 @@ async fn main() {
             let cache = if cold { "cold" } else { "warm" };
             let banner = spread(app.iter().map(|r| r.to_banner));
             let summary = spread(app.iter().map(|r| r.to_summary));
-            let peer_view = spread(fhirclient.iter().copied());
-            let trips = |f: fn(&Run) -> usize| {
-                let (lo, hi) = (app.iter().map(f).min().unwrap_or(0), app.iter().map(f).max().unwrap_or(0));
+            let peer_view = spread(fhirclient.iter().map(|(ms, _)| *ms));
+            let range = |counts: Vec<usize>| {
+                let (lo, hi) = (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
                 if lo == hi {
                     lo.to_string()
                 } else {
                     format!("{lo}–{hi}")
                 }
             };
+            let reads = format!(
+                "{} / {}",
+                range(app.iter().map(|r| r.reads).collect()),
+                range(fhirclient.iter().map(|(_, n)| *n).collect())
+            );
+            let trips = |f: fn(&Run) -> usize| range(app.iter().map(f).collect());
             let ratio = |a: (f64, f64, f64)| if peer_view.0 > 0.0 { a.0 / peer_view.0 } else { f64::NAN };
             println!(
                 "{shape}, {latency} ms, {cache}: banner {}, summary {}, peer {}",
@@ -402,7 +421,7 @@ async fn main() {
                 ms(peer_view)
             );
             timing_rows.push(format!(
-                "| {shape} | {latency} ms | {cache} | {runs} | {} | {} | {} | **{:.2}** | **{:.2}** | {} | {} |",
+                "| {shape} | {latency} ms | {cache} | {runs} | {} | {} | {} | **{:.2}** | **{:.2}** | {} | {} | {reads} |",
                 ms(banner),
                 ms(summary),
                 ms(peer_view),
@@ -463,8 +482,8 @@ async fn main() {
          ≤ 0.8), and the app's banner / the peer's complete view (target ≤ 0.6). Round trips (the app's): the \
          longest chain of requests in which each started only after the previous one had ended; with 0 ms of \
          latency, requests that merely finish before the next one starts also chain up.\n\n\
-         | server shape | latency per sandbox response | HTTP cache | runs | app: launch → banner | app: launch → complete summary | peer: launch → complete view | summary / peer | banner / peer | round trips to banner | round trips to summary |\n\
-         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+         | server shape | latency per sandbox response | HTTP cache | runs | app: launch → banner | app: launch → complete summary | peer: launch → complete view | summary / peer | banner / peer | round trips to banner | round trips to summary | FHIR reads, app / peer |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     ));
     for row in &timing_rows {
         report.push_str(row);

@@ -45,7 +45,7 @@ fn facts(patient: &Patient) -> impl IntoView {
         .map(|(label, value)| format!("{label} {value}"))
         .unwrap_or_else(|| "No identifier recorded".into());
     view! {
-        <h1 class="patient-name" data-testid="patient-name">{name}</h1>
+        <h2 class="patient-name" data-testid="patient-name">{name}</h2>
         <p class="patient-facts">
             <span data-testid="patient-gender">{gender_label(patient.gender.as_deref())}</span>
             " · "

@@ -45,6 +45,9 @@ pub fn Summary() -> impl IntoView {
         {move || match chosen.get() {
             None => view! { <PatientPicker on_choose=choose/> }.into_any(),
             Some(patient_id) => view! {
+                // The page's heading whether or not the banner is shown (the
+                // EHR may show its own) and while it loads.
+                <h1 class="visually-hidden">"Health summary"</h1>
                 {banner.then(|| view! { <PatientBanner patient_id=patient_id.clone()/> })}
                 <div class="summary" data-testid="summary">
                     {Section::ALL

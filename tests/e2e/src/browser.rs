@@ -197,6 +197,25 @@ pub async fn script(client: &Client, js: &str) -> Result<serde_json::Value, Stri
     client.execute(js, vec![]).await.map_err(|e| format!("script failed: {e}"))
 }
 
+/// What axe-core (installed into `.tools/` by scripts/setup.sh) finds on
+/// the page as it is now, every rule and every impact: one line per
+/// violation, with the elements it was found on. Empty when none.
+pub async fn accessibility_violations(client: &Client) -> Result<Vec<String>, String> {
+    let path = crate::workspace_root().join(".tools/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (scripts/setup.sh --browser installs axe-core)", path.display()))?;
+    // axe defines `window.axe` wherever it runs; WebDriver's scripts are
+    // not subject to the page's CSP.
+    script(client, &format!("{axe}\n;return typeof window.axe")).await?;
+    let found = script(
+        client,
+        "return window.axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => \
+           `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))",
+    )
+    .await?;
+    Ok(found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect())
+}
+
 /// Fails with `message` unless `condition` holds.
 pub fn check(condition: bool, message: impl Into<String>) -> TestResult {
     if condition {
