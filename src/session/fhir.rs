@@ -86,14 +86,18 @@ impl<E: Effects> SessionHandle<E> {
     }
 
     /// Runs a search from `first` and follows `next` links as `reading`
-    /// allows, parsing each page with `parse`. A `next` link that is not a
-    /// URL, leaves the FHIR server's origin, or leads back to a page
-    /// already read ends the search with what was gathered and a note.
+    /// allows, parsing each page with `parse`; `progress` is given what
+    /// has been gathered whenever another page is about to be asked for,
+    /// so a view can show the first rows while the rest arrive. A `next`
+    /// link that is not a URL, leaves the FHIR server's origin, or leads
+    /// back to a page already read ends the search with what was gathered
+    /// and a note.
     pub async fn search<T>(
         self,
         first: HttpUrl,
         reading: Reading,
         parse: impl Fn(&str) -> Result<Page<T>, ParseError>,
+        progress: &dyn Fn(&[T]),
     ) -> Result<Gathered<T>, Error> {
         let mut gathered = Gathered { items: Vec::new(), stopped: None, more: false, newest_first: false };
         let mut read = vec![first.to_string()];
@@ -122,6 +126,7 @@ impl<E: Effects> SessionHandle<E> {
                     Ok(_) => {
                         read.push(next.to_string());
                         url = next;
+                        progress(&gathered.items);
                         None
                     }
                 },

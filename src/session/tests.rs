@@ -606,14 +606,35 @@ fn paging_follows_next_links_up_to_the_page_limit() {
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test
-        .run(async move { session.search(url("Patient?page=1"), Reading::pages(3), parse_bundle::<Patient>).await });
+    let gathered = test.run(async move {
+        session.search(url("Patient?page=1"), Reading::pages(3), parse_bundle::<Patient>, &|_| {}).await
+    });
     let gathered = gathered.unwrap();
     let ids: Vec<_> = gathered.items.iter().map(|p| p.id.clone().unwrap()).collect();
     assert_eq!(ids, ["p1", "p2", "p3"]);
     assert!(gathered.stopped.is_none());
     assert!(gathered.more, "the server had more");
     assert_eq!(test.seen(|_| true).len(), 3, "the fourth page is not asked for");
+}
+
+#[test]
+fn a_search_reports_what_it_has_before_each_further_page() {
+    let mut test = Test::new(5, |seen| {
+        let n: u32 = seen.url.rsplit('=').next().unwrap().parse().unwrap();
+        let next = format!("{FHIR}/Patient?page={}", n + 1);
+        answer(200, &page(n, (n < 3).then_some(next.as_str())))
+    })
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    let session = test.session;
+    let reported = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = reported.clone();
+    let gathered = test.run(async move {
+        let progress = move |so_far: &[Patient]| seen.borrow_mut().push(so_far.len());
+        session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>, &progress).await
+    });
+    assert_eq!(gathered.unwrap().items.len(), 3);
+    // After the first and the second page; the last page's rows come with the outcome.
+    assert_eq!(*reported.borrow(), [1, 2]);
 }
 
 /// A page of one patient with a `self` link, and `next` when given.
@@ -636,7 +657,9 @@ fn a_page_the_server_sorted_newest_first_is_enough_for_a_dated_section() {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered =
-        test.run(async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>).await });
+        test.run(
+            async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>, &|_| {}).await },
+        );
     let gathered = gathered.unwrap();
     assert!(gathered.newest_first && gathered.more);
     assert_eq!(test.seen(|_| true).len(), 1);
@@ -648,7 +671,9 @@ fn a_page_the_server_sorted_newest_first_is_enough_for_a_dated_section() {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered =
-        test.run(async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>).await });
+        test.run(
+            async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>, &|_| {}).await },
+        );
     let gathered = gathered.unwrap();
     assert!(!gathered.newest_first && gathered.more);
     assert_eq!(gathered.items.len(), 5);
@@ -656,7 +681,8 @@ fn a_page_the_server_sorted_newest_first_is_enough_for_a_dated_section() {
     // The record bound stops it too.
     let few = Reading { max_records: 3, ..newest_first };
     let session = test.session;
-    let gathered = test.run(async move { session.search(url("Patient?page=1"), few, parse_bundle::<Patient>).await });
+    let gathered =
+        test.run(async move { session.search(url("Patient?page=1"), few, parse_bundle::<Patient>, &|_| {}).await });
     assert_eq!(gathered.unwrap().items.len(), 3);
     assert_eq!(test.seen(|_| true).len(), 8);
 }
@@ -670,8 +696,9 @@ fn a_next_link_back_to_a_page_already_read_ends_the_search_with_a_note() {
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test
-        .run(async move { session.search(url("Patient?page=1"), Reading::pages(10), parse_bundle::<Patient>).await });
+    let gathered = test.run(async move {
+        session.search(url("Patient?page=1"), Reading::pages(10), parse_bundle::<Patient>, &|_| {}).await
+    });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 3, "each page once");
     assert_eq!(test.seen(|_| true).len(), 3);
@@ -686,8 +713,9 @@ fn a_next_link_to_another_origin_is_never_followed() {
     })
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test
-        .run(async move { session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>).await });
+    let gathered = test.run(async move {
+        session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await
+    });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1, "what the FHIR server gave is kept");
     assert!(matches!(&gathered.stopped, Some(Error::TokenWouldLeak { url }) if url.contains("evil.example.org")));
@@ -699,8 +727,8 @@ fn a_next_link_that_is_not_a_url_ends_the_search_with_a_note() {
     let mut test =
         Test::new(5, |_| answer(200, &page(1, Some("not a url")))).signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered =
-        test.run(async move { session.search(url("Patient"), Reading::pages(5), parse_bundle::<Patient>).await });
+    let gathered = test
+        .run(async move { session.search(url("Patient"), Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1);
     assert!(matches!(gathered.stopped, Some(Error::FhirMalformed { .. })));

@@ -17,12 +17,6 @@ pub enum Loadable<T> {
     Ready(T),
 }
 
-impl<T> Loadable<T> {
-    pub fn is_loading(&self) -> bool {
-        matches!(self, Loadable::Loading)
-    }
-}
-
 impl<T> From<Result<T, Error>> for Loadable<T> {
     fn from(result: Result<T, Error>) -> Self {
         match result {

@@ -35,7 +35,10 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
         });
         load_into(found, None, async move {
             Ok(Some(
-                session.search(first.ok_or(Error::NoSession)?, Reading::pages(1), parse_bundle::<Patient>).await?.items,
+                session
+                    .search(first.ok_or(Error::NoSession)?, Reading::pages(1), parse_bundle::<Patient>, &|_| {})
+                    .await?
+                    .items,
             ))
         });
     };

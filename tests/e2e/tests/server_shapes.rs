@@ -294,3 +294,48 @@ async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paged_section_shows_its_first_rows_while_the_rest_arrive() {
+    let env = AppWithSandbox::start().await;
+    // Pages of 20, slow: the vital signs of a patient with ~150 of them come in several pages.
+    let patient = env
+        .sandbox
+        .sandbox
+        .store
+        .patient_ids()
+        .into_iter()
+        .find(|p| (100..=200).contains(&observations_of(&env, p)))
+        .expect("a patient with 100 to 200 observations");
+    let vitals = newest_per_test(&env, &patient, "vital-signs");
+    let env_ref = &env;
+    Browser::run("server-shapes-progressive", |client| async move {
+        env_ref.control("/sandbox/faults", &json!({"ignore_sort": true, "page_size": 20, "latency_ms": 250}));
+        client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
+        let started = std::time::Instant::now();
+        let partial = loop {
+            let state = script(
+                &client,
+                "const s = document.querySelector('#section-vital-signs'); \
+                 return s ? [s.querySelectorAll('li.row').length, s.textContent.includes('Loading more'), s.getAttribute('aria-busy')] : [0, false, null]",
+            )
+            .await?;
+            if state[0].as_u64().unwrap_or(0) > 0 {
+                break state;
+            }
+            check(started.elapsed() < Duration::from_secs(30), "no vital-sign rows appeared")?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        check(
+            partial[1] == json!(true) && partial[2] == json!("true"),
+            format!("the first rows came without \"Loading more…\" and aria-busy: {partial}"),
+        )?;
+        // Then complete, with the newest value per test.
+        let shown = rows(&client, "#section-vital-signs").await?;
+        let note = coverage(&client, "#section-vital-signs").await?;
+        newest_shown("progressive", "#section-vital-signs", &shown, &vitals, &note)?;
+        let busy = script(&client, "return document.querySelector('#section-vital-signs').getAttribute('aria-busy')").await?;
+        check(busy == json!("false"), format!("aria-busy after the last page: {busy}"))
+    })
+    .await;
+}
