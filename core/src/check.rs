@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::config::{AuthorizationServerSource, IssuerConfig};
 use crate::discovery::AuthorizationServer;
+use crate::dpop::DpopPolicy;
 use crate::fhir::summary::Section;
 use crate::id_token::Jwks;
 use crate::scopes::ScopeSet;
@@ -139,6 +140,18 @@ pub fn discovery(issuer: &IssuerConfig, answer: Result<&Answer, &str>) -> (Vec<F
             "key set",
             "the metadata names no jwks_uri, so id_tokens cannot be checked and their claims (fhirUser) are not used",
             "publish the key set's address as jwks_uri in the discovery document",
+        ));
+    }
+    if matches!(issuer.authorization_server, AuthorizationServerSource::Descope { .. }) {
+        // Seen only in a token, after a sign-in; said here because it is
+        // the 401 teams meet first with Descope (the seed's troubleshooting).
+        findings.push(Finding::warning(
+            "access-token aud",
+            format!(
+                "not visible before a sign-in: the FHIR server accepts tokens whose aud is {}, and Descope's default aud is the project id",
+                issuer.fhir_base_url
+            ),
+            format!("set aud to {} in the Inbound App's JWT template", issuer.fhir_base_url),
         ));
     }
     (findings, Some(server))
@@ -309,27 +322,86 @@ pub fn key_set(jwks_uri: &HttpUrl, answer: Result<&Answer, &str>) -> Finding {
     }
 }
 
-/// Whether a cross-origin request from `app_origin` was allowed: the
-/// answer's `Access-Control-Allow-Origin` (the Fetch standard's CORS check).
-pub fn cors(what: &'static str, url: &HttpUrl, app_origin: &str, answer: Result<&Answer, &str>) -> Finding {
-    match answer {
-        Err(why) => Finding::failure(what, format!("{url} did not answer: {why}"), "check that the server is up"),
-        Ok(answer) => match answer.header("access-control-allow-origin") {
-            Some(origin) if origin == "*" || origin == app_origin => {
-                Finding::pass(what, format!("{url} allows requests from {app_origin}"))
-            }
-            Some(other) => Finding::failure(
+/// The request a browser's CORS preflight asks about: the method and the
+/// headers the app sends that are not CORS-safelisted (Fetch §4.8).
+pub struct Preflight<'a> {
+    pub method: &'a str,
+    pub headers: &'a [&'a str],
+}
+
+/// The headers the app adds to a request to this server: `Authorization`
+/// on FHIR reads, and `DPoP` on every request when the sign-in uses it.
+pub fn preflight_headers(issuer: &IssuerConfig, server: Option<&AuthorizationServer>, fhir: bool) -> Vec<&'static str> {
+    let dpop =
+        server.map_or(issuer.dpop == DpopPolicy::Required, |s| issuer.dpop.decide(s).is_ok_and(|use_| use_.is_on()));
+    [fhir.then_some("authorization"), dpop.then_some("dpop")].into_iter().flatten().collect()
+}
+
+/// CORS for the app's origin at `url`, from the answer to a preflight for
+/// `request`: the origin allowed, and the method and each header too. A
+/// wildcard `*` in Access-Control-Allow-Headers does not cover
+/// `Authorization` (Fetch §3.2.3), so that one must be named.
+pub fn cors(
+    what: &'static str,
+    url: &HttpUrl,
+    app_origin: &str,
+    request: &Preflight<'_>,
+    answer: Result<&Answer, &str>,
+) -> Finding {
+    let answer = match answer {
+        Err(why) => {
+            return Finding::failure(what, format!("{url} did not answer: {why}"), "check that the server is up")
+        }
+        Ok(answer) => answer,
+    };
+    match answer.header("access-control-allow-origin") {
+        Some(origin) if origin == "*" || origin == app_origin => {}
+        Some(other) => {
+            return Finding::failure(
                 what,
                 format!("{url} allows {other}, not {app_origin}"),
                 format!("add {app_origin} to the server's allowed origins (CORS)"),
-            ),
-            None => Finding::failure(
+            )
+        }
+        None => {
+            return Finding::failure(
                 what,
                 format!("{url} sends no Access-Control-Allow-Origin for {app_origin}"),
                 format!("allow {app_origin} in the server's CORS settings; the browser refuses the answer otherwise"),
-            ),
-        },
+            )
+        }
     }
+    let listed = |name: &str| {
+        answer.header(name).map(|v| v.split(',').map(|x| x.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+    };
+    // Simple methods need no listing (Fetch's CORS-safelisted methods).
+    let method_allowed = matches!(request.method, "GET" | "HEAD" | "POST")
+        || listed("access-control-allow-methods")
+            .is_some_and(|m| m.iter().any(|x| x == "*" || x.eq_ignore_ascii_case(request.method)));
+    if !method_allowed {
+        return Finding::failure(
+            what,
+            format!("{url} does not allow {} from {app_origin}", request.method),
+            format!("add {} to Access-Control-Allow-Methods", request.method),
+        );
+    }
+    let allowed = listed("access-control-allow-headers").unwrap_or_default();
+    let missing: Vec<&str> = request
+        .headers
+        .iter()
+        .copied()
+        .filter(|h| !allowed.iter().any(|a| a == h || (a == "*" && *h != "authorization")))
+        .collect();
+    if !missing.is_empty() {
+        return Finding::failure(
+            what,
+            format!("{url} does not allow the header(s) {} the app sends", missing.join(", ")),
+            format!("add {} to Access-Control-Allow-Headers for {app_origin}", missing.join(", ")),
+        );
+    }
+    let headers =
+        if request.headers.is_empty() { String::new() } else { format!(" with {}", request.headers.join(", ")) };
+    Finding::pass(what, format!("{url} allows {} requests{headers} from {app_origin}", request.method))
 }
 
 /// The redirect URI the app sends, which the server must have registered.
@@ -389,6 +461,26 @@ mod tests {
         let scopes = scopes(issuer, &server);
         assert_eq!(scopes[0].level, Level::Warning);
         assert_eq!(scopes[0].detail, "configured but not in scopes_supported: offline_access launch/patient");
+        assert!(!findings.iter().any(|f| f.check == "access-token aud"), "a SMART server's aud is its own business");
+    }
+
+    #[test]
+    fn a_descope_project_is_told_what_its_jwt_template_needs_as_aud() {
+        let config = config(r#"{"type": "descope", "project_id": "P2abc", "base_url": "https://api.descope.com"}"#);
+        let document = json!({"issuer": "https://api.descope.com/v1/apps/P2abc",
+            "authorization_endpoint": "https://api.descope.com/oauth2/v1/apps/authorize",
+            "token_endpoint": "https://api.descope.com/oauth2/v1/apps/token",
+            "jwks_uri": "https://api.descope.com/P2abc/.well-known/jwks.json",
+            "code_challenge_methods_supported": ["S256"]});
+        let (findings, server) = discovery(&config.issuers[0], Ok(&answer(200, &document)));
+        assert!(server.is_some(), "{findings:?}");
+        let aud = findings.iter().find(|f| f.check == "access-token aud").expect("the aud note");
+        assert_eq!(aud.level, Level::Warning);
+        assert!(
+            aud.line().contains("set aud to https://ehr.example.org/fhir in the Inbound App's JWT template"),
+            "{}",
+            aud.line()
+        );
     }
 
     #[test]
@@ -437,9 +529,29 @@ mod tests {
             headers: vec![("access-control-allow-origin".into(), "https://app.example.org".into())],
             body: String::new(),
         };
-        assert_eq!(cors("CORS", &url, "https://app.example.org", Ok(&allowed)).level, Level::Pass);
-        assert_eq!(cors("CORS", &url, "https://other.example.org", Ok(&allowed)).level, Level::Failure);
-        assert_eq!(cors("CORS", &url, "https://app.example.org", Ok(&Answer::default())).level, Level::Failure);
+        let post = Preflight { method: "POST", headers: &[] };
+        assert_eq!(cors("CORS", &url, "https://app.example.org", &post, Ok(&allowed)).level, Level::Pass);
+        assert_eq!(cors("CORS", &url, "https://other.example.org", &post, Ok(&allowed)).level, Level::Failure);
+        assert_eq!(cors("CORS", &url, "https://app.example.org", &post, Ok(&Answer::default())).level, Level::Failure);
+        // The headers the app sends must each be allowed; `*` does not cover Authorization.
+        let read = Preflight { method: "GET", headers: &["authorization", "dpop"] };
+        let with = |headers: &str| Answer {
+            status: 204,
+            headers: vec![
+                ("access-control-allow-origin".into(), "https://app.example.org".into()),
+                ("access-control-allow-headers".into(), headers.into()),
+            ],
+            body: String::new(),
+        };
+        let level = |answer: &Answer| cors("CORS", &url, "https://app.example.org", &read, Ok(answer));
+        assert_eq!(level(&with("Authorization, DPoP, Accept")).level, Level::Pass);
+        let no_dpop = level(&with("authorization"));
+        assert_eq!(no_dpop.level, Level::Failure);
+        assert!(no_dpop.detail.contains("dpop"), "{}", no_dpop.detail);
+        assert_eq!(level(&with("*")).level, Level::Failure, "a wildcard does not allow Authorization");
+        assert_eq!(level(&allowed).level, Level::Failure, "no Access-Control-Allow-Headers at all");
+        let delete = Preflight { method: "DELETE", headers: &[] };
+        assert_eq!(cors("CORS", &url, "https://app.example.org", &delete, Ok(&allowed)).level, Level::Failure);
         let jwks = HttpUrl::parse("https://ehr.example.org/auth/jwks").unwrap();
         let weak = json!({"keys": [{"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}]});
         assert_eq!(key_set(&jwks, Ok(&answer(200, &weak))).level, Level::Warning, "a 24-bit modulus is refused");

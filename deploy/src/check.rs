@@ -84,13 +84,21 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
             if let Some(server) = &server {
                 findings.extend(check::capabilities(issuer, server));
                 findings.extend(check::scopes(issuer, server));
-                let token = fetcher.preflight(&server.token_endpoint, "POST", "dpop");
-                findings.push(check::cors(
-                    "CORS, token endpoint",
-                    &server.token_endpoint,
-                    &fetcher.origin,
-                    seen(&token),
-                ));
+                // Token and revocation requests are form POSTs: a preflight
+                // only when DPoP adds its header, but asked either way, as
+                // the answer says whether the origin is allowed.
+                let headers = check::preflight_headers(issuer, Some(server), false);
+                let post = check::Preflight { method: "POST", headers: &headers };
+                let endpoints = [
+                    ("CORS, token endpoint", Some(&server.token_endpoint)),
+                    ("CORS, revocation endpoint", server.revocation_endpoint.as_ref()),
+                ];
+                for (what, endpoint) in endpoints {
+                    if let Some(endpoint) = endpoint {
+                        let answer = fetcher.preflight(endpoint, "POST", &headers.join(", "));
+                        findings.push(check::cors(what, endpoint, &fetcher.origin, &post, seen(&answer)));
+                    }
+                }
                 if let Some(jwks) = &server.jwks_uri {
                     let keys = fetcher.get(jwks, "application/json");
                     findings.push(check::key_set(jwks, seen(&keys)));
@@ -100,8 +108,10 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
             let metadata = fetcher.get(&metadata_url, "application/fhir+json");
             findings.extend(check::capability_statement(seen(&metadata)));
             let patient = issuer.fhir_base_url.join_path("Patient");
-            let fhir = fetcher.preflight(&patient, "GET", "authorization");
-            findings.push(check::cors("CORS, FHIR server", &patient, &fetcher.origin, seen(&fhir)));
+            let headers = check::preflight_headers(issuer, server.as_ref(), true);
+            let fhir = fetcher.preflight(&patient, "GET", &headers.join(", "));
+            let read = check::Preflight { method: "GET", headers: &headers };
+            findings.push(check::cors("CORS, FHIR server", &patient, &fetcher.origin, &read, seen(&fhir)));
             IssuerReport { id: issuer.id.clone(), findings }
         })
         .collect()

@@ -19,8 +19,11 @@ async fn sandbox(app_url: &str) -> (smart_sandbox::Running, String) {
     (running, config)
 }
 
+/// A config file of its own for each call: the tests run side by side.
 fn write_config(config: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("check-config-{}-{}.json", std::process::id(), config.len()));
+    static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("check-config-{}-{n}.json", std::process::id()));
     std::fs::write(&path, config).unwrap();
     path
 }
@@ -48,6 +51,8 @@ async fn the_sandbox_passes_and_a_foreign_app_origin_fails_on_cors() {
         "issuer sandbox-smart",
         "pass    discovery document:",
         "pass    CORS, token endpoint:",
+        "pass    CORS, revocation endpoint:",
+        "pass    CORS, FHIR server: http://localhost:",
         "pass    key set:",
         "pass    FHIR CapabilityStatement: FHIR 4.0.1",
         "pass    redirect URI: http://localhost:18080/callback",
@@ -122,6 +127,25 @@ async fn each_broken_property_of_the_sandbox_is_named() {
         let (status, lines) = lines_of(&path, app_url, check_name).await;
         assert!(lines.iter().any(|l| l.contains(expected) && !l.starts_with("pass")), "{shape}: {lines:?}");
         assert_eq!(status, Some(if fails { 1 } else { 0 }), "{shape}: {lines:?}");
+    }
+    std::fs::remove_file(path).ok();
+    // With DPoP, every request carries the DPoP header, which each
+    // preflight must allow; the FHIR reads also carry Authorization.
+    let mut dpop: serde_json::Value = serde_json::from_str(&config).unwrap();
+    for issuer in dpop["issuers"].as_array_mut().unwrap() {
+        issuer["dpop"] = serde_json::json!("required");
+    }
+    let path = write_config(&dpop.to_string());
+    set(&|_| {});
+    let (status, lines) = lines_of(&path, app_url, "CORS, FHIR server:").await;
+    assert!(lines.iter().all(|l| l.starts_with("pass") && l.contains("with authorization, dpop")), "{lines:?}");
+    assert_eq!(status, Some(0), "{lines:?}");
+    set(&|f| f.cors_without_dpop = true);
+    for check_name in ["CORS, token endpoint:", "CORS, revocation endpoint:", "CORS, FHIR server:"] {
+        let (status, lines) = lines_of(&path, app_url, check_name).await;
+        let refused = |l: &String| !l.starts_with("pass") && l.contains("does not allow the header(s) dpop");
+        assert!(!lines.is_empty() && lines.iter().all(refused), "{check_name} {lines:?}");
+        assert_eq!(status, Some(1));
     }
     std::fs::remove_file(path).ok();
 }

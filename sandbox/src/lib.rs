@@ -224,7 +224,10 @@ async fn record_foreign(State(sandbox): State<Arc<Sandbox>>, request: Request, n
 /// CORS for the app's origins on every endpoint the browser calls
 /// directly: token, revoke, userinfo, discovery, JWKS, FHIR.
 async fn cors(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next) -> Response {
-    let closed = sandbox.registry().faults.cors_closed;
+    let (closed, without_dpop) = {
+        let faults = &sandbox.registry().faults;
+        (faults.cors_closed, faults.cors_without_dpop)
+    };
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -254,7 +257,11 @@ async fn cors(State(sandbox): State<Arc<Sandbox>>, request: Request, next: Next)
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, accept, content-type, dpop"),
+                HeaderValue::from_static(if without_dpop {
+                    "authorization, accept, content-type"
+                } else {
+                    "authorization, accept, content-type, dpop"
+                }),
             );
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         }

@@ -265,6 +265,9 @@ pub struct Faults {
     pub no_s256: bool,
     /// CORS allows no origin, as a server that does not list the app's.
     pub cors_closed: bool,
+    /// Preflights allow the app's origin but not the `DPoP` header (a
+    /// server whose CORS settings predate RFC 9449).
+    pub cors_without_dpop: bool,
     /// The metadata names no `revocation_endpoint` (RFC 7009 is optional).
     pub no_revocation: bool,
     /// The SMART configuration leaves this capability out.
