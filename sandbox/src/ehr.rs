@@ -83,7 +83,15 @@ pub async fn home(State(sandbox): Shared) -> Response {
          <label><input type=\"checkbox\" name=\"ignore_sort\" value=\"true\"> Ignores <code>_sort</code> (answers oldest first)</label>\
          <label>Caps pages at <input type=\"number\" name=\"page_size\" value=\"0\" min=\"0\"> entries (0: no cap)</label>\
          <label><input type=\"checkbox\" name=\"omit_total\" value=\"true\"> Leaves out <code>Bundle.total</code></label>\
-         <label><input type=\"checkbox\" name=\"shuffle\" value=\"true\"> Shuffles the entries of each page</label></fieldset>\
+         <label><input type=\"checkbox\" name=\"shuffle\" value=\"true\"> Shuffles the entries of each page</label>\
+         <label><input type=\"checkbox\" name=\"omit_self_link\" value=\"true\"> Sends no <code>self</code> link</label></fieldset>\
+         <fieldset><legend>What the deployment check looks for, broken (<code>smart-deploy check</code>)</legend>\
+         <label><input type=\"checkbox\" name=\"no_s256\" value=\"true\"> The metadata offers PKCE <code>plain</code> only</label>\
+         <label><input type=\"checkbox\" name=\"cors_closed\" value=\"true\"> CORS allows no origin</label>\
+         <label><input type=\"checkbox\" name=\"cors_without_dpop\" value=\"true\"> Preflights do not allow the <code>DPoP</code> header</label>\
+         <label><input type=\"checkbox\" name=\"no_revocation\" value=\"true\"> No revocation endpoint</label>\
+         <label>A SMART capability left out <input type=\"text\" name=\"missing_capability\" placeholder=\"launch-standalone\"></label>\
+         <label>A search parameter left out of the CapabilityStatement <input type=\"text\" name=\"missing_search_param\" placeholder=\"category\"></label></fieldset>\
          <button type=\"submit\" id=\"launch\">Launch</button></form>\
          <p>Or open the app on its own: <a href=\"{}\" id=\"standalone\">standalone launch</a>.</p>",
         select("patient", &patients, "p003"),
@@ -195,6 +203,14 @@ pub async fn launch_page(State(sandbox): Shared, Form(form): Form<HashMap<String
         registry.faults.page_size = get("page_size").parse().unwrap_or(0);
         registry.faults.omit_total = get("omit_total") == "true";
         registry.faults.shuffle = get("shuffle") == "true";
+        registry.faults.omit_self_link = get("omit_self_link") == "true";
+        registry.faults.no_s256 = get("no_s256") == "true";
+        registry.faults.cors_closed = get("cors_closed") == "true";
+        registry.faults.cors_without_dpop = get("cors_without_dpop") == "true";
+        registry.faults.no_revocation = get("no_revocation") == "true";
+        let named = |field: &str| Some(get(field).trim().to_string()).filter(|v| !v.is_empty());
+        registry.faults.missing_capability = named("missing_capability");
+        registry.faults.missing_search_param = named("missing_search_param");
     }
     let patient_name = sandbox.store.read("Patient", &request.patient).map(display_name).unwrap_or_default();
     match create_launch(&sandbox, request) {

@@ -824,6 +824,41 @@ async fn the_ehr_simulator_frames_the_app_with_a_fresh_launch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ehr_simulator_form_sets_the_deployment_check_faults_for_the_servers() {
+    let env = Env::new().await;
+    let home = http("GET", &env.url("/ehr"), &[], "");
+    for field in
+        ["no_s256", "cors_closed", "cors_without_dpop", "no_revocation", "missing_capability", "missing_search_param"]
+    {
+        assert!(home.body.contains(&format!("name=\"{field}\"")), "the form has no {field}");
+    }
+    let launch = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("patient", "p008"), ("practitioner", "pr2"), ("base", "smart"), ("inject", "none")];
+        all.extend_from_slice(pairs);
+        assert_eq!(
+            http(
+                "POST",
+                &env.url("/ehr/launch"),
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                &form(&all)
+            )
+            .status,
+            200
+        );
+    };
+    launch(&[("no_s256", "true"), ("no_revocation", "true"), ("missing_capability", " launch-standalone ")]);
+    let smart = http("GET", &env.url("/smart/fhir/.well-known/smart-configuration"), &[], "").json();
+    assert_eq!(smart["code_challenge_methods_supported"], json!(["plain"]));
+    assert!(smart.get("revocation_endpoint").is_none());
+    assert!(!smart["capabilities"].as_array().unwrap().iter().any(|c| c == "launch-standalone"));
+    // The next launch without them puts the servers back.
+    launch(&[]);
+    let smart = http("GET", &env.url("/smart/fhir/.well-known/smart-configuration"), &[], "").json();
+    assert_eq!(smart["code_challenge_methods_supported"], json!(["S256"]));
+    assert!(smart["revocation_endpoint"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_launch_values_and_access_tokens_expire() {
     let env = auto_env().await;
     let verifier = PkceVerifier::new_random().unwrap();
