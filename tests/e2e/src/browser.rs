@@ -216,6 +216,19 @@ pub async fn accessibility_violations(client: &Client) -> Result<Vec<String>, St
     Ok(found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect())
 }
 
+/// From the app's start page at `app`, a standalone sign-in with the first
+/// provider, approved, to the patient picker (for a grant that names no
+/// patient); then `query` typed and sent, and its results shown.
+pub async fn standalone_to_the_picker(client: &Client, app: &str, query: &str, expected: &str) -> TestResult {
+    client.goto(&format!("{app}/")).await.map_err(|e| e.to_string())?;
+    click(client, "button.provider").await?;
+    click(client, "#approve").await?;
+    let search = client.wait().at_most(WAIT).for_element(Locator::Css("#patient-search")).await;
+    search.map_err(|e| format!("no patient picker: {e}"))?.send_keys(query).await.map_err(|e| e.to_string())?;
+    click(client, ".patient-picker button[type=submit]").await?;
+    wait_for_text_in(client, ".picker-results", expected).await
+}
+
 /// Fails with `message` unless `condition` holds.
 pub fn check(condition: bool, message: impl Into<String>) -> TestResult {
     if condition {

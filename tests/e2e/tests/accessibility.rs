@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use e2e::browser::{accessibility_violations, check, click, text_content, wait_for_text_in};
+use e2e::browser::{accessibility_violations, check, standalone_to_the_picker, text_content, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::json;
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -85,18 +85,7 @@ async fn sections_not_covered_and_the_patient_picker_have_no_accessibility_viola
         none_found(&client, "not covered").await?;
         client.goto(&format!("{app}/")).await.map_err(err)?;
         none_found(&client, "provider list").await?;
-        click(&client, "button.provider").await?;
-        click(&client, "#approve").await?;
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#patient-search"))
-            .await
-            .map_err(err)?;
-        none_found(&client, "patient picker").await?;
-        client.find(Locator::Css("#patient-search")).await.map_err(err)?.send_keys("kierk").await.map_err(err)?;
-        click(&client, ".patient-picker button[type=submit]").await?;
-        wait_for_text_in(&client, ".picker-results", "Søren Kierkegård").await?;
+        standalone_to_the_picker(&client, &app, "kierk", "Søren Kierkegård").await?;
         none_found(&client, "patient picker with results").await
     })
     .await;

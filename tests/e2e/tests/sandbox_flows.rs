@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::browser::{
     back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script, sign_in_through_the_popup,
-    text_content, wait_for_popup, wait_for_text, wait_for_text_in,
+    standalone_to_the_picker, text_content, wait_for_popup, wait_for_text, wait_for_text_in,
 };
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
@@ -541,18 +541,7 @@ async fn a_clinician_standalone_sign_in_picks_the_patient() {
     let app = env.app.origin();
     let env_ref = &env;
     Browser::run("patient-picker", |client| async move {
-        client.goto(&format!("{app}/")).await.map_err(err)?;
-        click(&client, "button.provider").await?;
-        click(&client, "#approve").await?;
-        client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#patient-search"))
-            .await
-            .map_err(err)?;
-        client.find(Locator::Css("#patient-search")).await.map_err(err)?.send_keys("kierk").await.map_err(err)?;
-        click(&client, ".patient-picker button[type=submit]").await?;
-        wait_for_text_in(&client, ".picker-results", "Søren Kierkegård").await?;
+        standalone_to_the_picker(&client, &app, "kierk", "Søren Kierkegård").await?;
         click(&client, "button.pick").await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
         wait_for_text_in(&client, "[data-testid=context-patient]", "p004 (from the patient picker)").await?;

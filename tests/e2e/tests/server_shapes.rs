@@ -42,6 +42,16 @@ fn observations_of(env: &AppWithSandbox, patient: &str) -> usize {
     env.sandbox.sandbox.store.all("Observation").iter().filter(|o| o["subject"]["reference"] == subject).count()
 }
 
+/// The first patient whose number of observations `wanted` accepts.
+fn patient_with(env: &AppWithSandbox, wanted: impl Fn(usize) -> bool, what: &str) -> String {
+    let store = &env.sandbox.sandbox.store;
+    store
+        .patient_ids()
+        .into_iter()
+        .find(|p| wanted(observations_of(env, p)))
+        .unwrap_or_else(|| panic!("a patient with {what}"))
+}
+
 /// A section's rows as (title, date), once it has loaded.
 async fn rows(client: &Client, section: &str) -> Result<Vec<(String, String)>, String> {
     let started = std::time::Instant::now();
@@ -98,14 +108,7 @@ fn newest_shown(
 async fn the_newest_values_are_shown_under_every_server_shape() {
     let env = AppWithSandbox::start().await;
     // A patient with some tens of readings: every shape can be read whole.
-    let patient = env
-        .sandbox
-        .sandbox
-        .store
-        .patient_ids()
-        .into_iter()
-        .find(|p| (60..=120).contains(&observations_of(&env, p)))
-        .expect("a patient with 60 to 120 observations");
+    let patient = patient_with(&env, |n| (60..=120).contains(&n), "60 to 120 observations");
     let vitals = newest_per_test(&env, &patient, "vital-signs");
     let labs = newest_per_test(&env, &patient, "laboratory");
     let shapes: [(&str, Value); 7] = [
@@ -141,14 +144,7 @@ async fn the_newest_values_are_shown_under_every_server_shape() {
 async fn a_bound_reached_is_said_and_what_is_shown_is_still_the_newest_read() {
     let env = AppWithSandbox::start().await;
     // A patient with more than 2,000 observations.
-    let heavy = env
-        .sandbox
-        .sandbox
-        .store
-        .patient_ids()
-        .into_iter()
-        .find(|p| observations_of(&env, p) > 2000)
-        .expect("a heavy patient");
+    let heavy = patient_with(&env, |n| n > 2000, "over 2,000 observations");
     let vitals = newest_per_test(&env, &heavy, "vital-signs");
     let env_ref = &env;
     Browser::run("server-shapes-bound", |client| async move {
@@ -299,14 +295,7 @@ async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown
 async fn a_paged_section_shows_its_first_rows_while_the_rest_arrive() {
     let env = AppWithSandbox::start().await;
     // Pages of 20, slow: the vital signs of a patient with ~150 of them come in several pages.
-    let patient = env
-        .sandbox
-        .sandbox
-        .store
-        .patient_ids()
-        .into_iter()
-        .find(|p| (100..=200).contains(&observations_of(&env, p)))
-        .expect("a patient with 100 to 200 observations");
+    let patient = patient_with(&env, |n| (100..=200).contains(&n), "100 to 200 observations");
     let vitals = newest_per_test(&env, &patient, "vital-signs");
     let env_ref = &env;
     Browser::run("server-shapes-progressive", |client| async move {
