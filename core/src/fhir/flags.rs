@@ -70,8 +70,10 @@ pub struct Assessment {
 }
 
 /// Flags `observation`: its interpretation when it has one (the lab's
-/// word stands over any range), else its quantity against the first
-/// reference range with a bound in a comparable unit.
+/// word stands over any range), else its quantity against its first
+/// reference range (a bound in another unit is not compared). Ranges for
+/// other ages or sexes (`appliesTo`) are not told apart: the first is the
+/// one shown.
 pub fn assess(observation: &Observation) -> Assessment {
     let range = observation.reference_range.first();
     let mut assessment = Assessment { range: range.and_then(range_text), ..Assessment::default() };
