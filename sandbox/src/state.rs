@@ -266,7 +266,9 @@ pub struct Faults {
     /// CORS allows no origin, as a server that does not list the app's.
     pub cors_closed: bool,
     /// Preflights allow the app's origin but not the `DPoP` header (a
-    /// server whose CORS settings predate RFC 9449).
+    /// server whose CORS settings predate RFC 9449): the Fetch standard's
+    /// CORS protocol (§3.2) has a preflight name each header it allows, so
+    /// a browser then refuses every request that carries a proof.
     pub cors_without_dpop: bool,
     /// The metadata names no `revocation_endpoint` (RFC 7009 is optional).
     pub no_revocation: bool,
