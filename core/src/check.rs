@@ -418,18 +418,8 @@ pub fn failed(findings: &[Finding]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AppConfig;
+    use crate::authorize::tests::config;
     use serde_json::json;
-
-    fn config(server: &str) -> AppConfig {
-        AppConfig::parse(&format!(
-            r#"{{"issuers": [{{"id": "ehr", "name": "EHR", "fhir_base_url": "https://ehr.example.org/fhir",
-                "authorization_server": {server}, "client_id": "app",
-                "ehr_launch_scopes": "launch openid fhirUser patient/*.rs offline_access",
-                "standalone_scopes": "launch/patient patient/*.rs"}}]}}"#
-        ))
-        .unwrap()
-    }
 
     fn answer(status: u16, body: &Value) -> Answer {
         Answer { status, headers: Vec::new(), body: body.to_string() }
