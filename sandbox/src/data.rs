@@ -132,9 +132,11 @@ const LABS: &[(&str, &str, &str, f64, f64)] = &[
     ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 195.0, 40.0),
 ];
 
-/// Reference ranges of the labs (adult, as LOINC's common ranges give
-/// them): (low, high); cholesterol has only a high bound, as labs report
-/// it ("desirable below 200 mg/dL").
+/// Reference ranges of the labs: typical adult values, illustrative (LOINC
+/// names the tests, it publishes no ranges): (low, high). Cholesterol has
+/// only a high bound, as labs report it ("desirable below 200 mg/dL");
+/// FHIR R4 `Observation.referenceRange` allows a low or a high bound alone,
+/// or text alone (the last is covered by the core's unit tests, not here).
 fn lab_range(code: &str) -> (Option<f64>, Option<f64>) {
     match code {
         "2345-7" => (Some(70.0), Some(99.0)),
@@ -145,8 +147,9 @@ fn lab_range(code: &str) -> (Option<f64>, Option<f64>) {
 }
 
 /// `Observation.referenceRange` and, for glucose, the lab's own
-/// `interpretation` (H, L or N from ObservationInterpretation): the app
-/// flags the other labs from the range itself.
+/// `interpretation` (H, L or N from the ObservationInterpretation code
+/// system FHIR R4 binds it to; it is optional, 0..*): the app flags the
+/// other labs from the range itself.
 fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
     let (low, high) = lab_range(code);
     let mut range = json!({});
