@@ -2,6 +2,7 @@
 # Runs the app with the local SMART sandbox (installs what is missing first):
 #   EHR simulator  http://localhost:8090/ehr   (launch a patient into the app)
 #   the app        http://localhost:8080/      (standalone: pick a provider)
+#   its check page http://localhost:8080/check/ (the deployment check)
 # The app is the release build, served from dist/ as a static host would.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

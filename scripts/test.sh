@@ -43,7 +43,7 @@ section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox -p smart-test-support
 
 section "deployment rules, benchmark and fuzzing tools (smart-deploy, bench, smart-fuzz)"
-run cargo test -p smart-deploy -p bench -p smart-fuzz
+run cargo test -p smart-deploy -p bench -p smart-fuzz -p smart-check-page
 
 section "release build of the app (Trunk, wasm-opt) and its size budget"
 trunk build --release

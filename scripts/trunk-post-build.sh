@@ -127,3 +127,5 @@ mv start.js "start-$hash.js"
 sed "s|START_SCRIPT|${TRUNK_PUBLIC_URL:-/}start-$hash.js|" index.html.tmp > index.html
 rm index.html.tmp
 cp index.html 404.html
+# The deployment check page, with this index.html's policy.
+sh "$scripts/build-check-page.sh"

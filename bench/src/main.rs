@@ -342,6 +342,10 @@ async fn main() {
         println!("{:>10} {:>10} {:>10}  {}", kb(asset.raw), kb(asset.gzip), kb(asset.brotli), asset.name);
     }
     println!("first visit: {} raw, {} gzip, {} brotli", kb(raw), kb(gzip), kb(brotli));
+    let check_page: usize = sizes::check_page(&dist).iter().map(|a| a.brotli).sum();
+    if check_page > 0 {
+        println!("not in a first visit: the deployment check page (/check/), {} brotli", kb(check_page));
+    }
     let Some((runs, peer_dist)) = runs else {
         // Sizes only: a quick look while trimming, and the budget check
         // scripts/test.sh makes after the release build. Nothing written.

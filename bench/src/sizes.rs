@@ -34,9 +34,31 @@ pub fn brotli_len(bytes: &[u8]) -> usize {
 
 /// The files a browser fetches on a first visit: everything in `dist`
 /// (wasm-bindgen's JS snippets in `snippets/` too) except `config.json`,
-/// which belongs to the deployment, not the build, and `404.html`, the same
-/// page served instead of `index.html` by hosts without rewrites.
+/// which belongs to the deployment, not the build, `404.html`, the same
+/// page served instead of `index.html` by hosts without rewrites, and the
+/// deployment check page's files ([`is_check_page`]).
 pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
+    let mut sizes = all_files(dist);
+    sizes.retain(|asset| asset.name != "config.json" && asset.name != "404.html" && !is_check_page(&asset.name));
+    sizes
+}
+
+/// The deployment check page (`check/index.html` and the `check-*` files
+/// scripts/build-check-page.sh writes): a deploying team opens it, a
+/// clinician never does.
+pub fn is_check_page(name: &str) -> bool {
+    name.starts_with("check/") || name.starts_with("check-")
+}
+
+/// The check page's files.
+pub fn check_page(dist: &Path) -> Vec<AssetSize> {
+    let mut sizes = all_files(dist);
+    sizes.retain(|asset| is_check_page(&asset.name));
+    sizes
+}
+
+/// Every file under `dist`, largest first.
+fn all_files(dist: &Path) -> Vec<AssetSize> {
     let mut files = Vec::new();
     let mut folders = vec![dist.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -60,7 +82,6 @@ pub fn first_visit(dist: &Path) -> Vec<AssetSize> {
                 brotli: brotli_len(&bytes),
             }
         })
-        .filter(|asset| asset.name != "config.json" && asset.name != "404.html")
         .collect();
     sizes.sort_by_key(|asset| std::cmp::Reverse(asset.raw));
     sizes
@@ -75,6 +96,25 @@ mod tests {
         assert_eq!(against_budget(150 * 1024), Ok(0));
         assert_eq!(against_budget(148 * 1024), Ok(2 * 1024));
         assert_eq!(against_budget(150 * 1024 + 1), Err(1));
+    }
+
+    #[test]
+    fn the_check_page_is_not_part_of_a_first_visit() {
+        let dist = std::env::temp_dir().join(format!("sizes-test-{}", std::process::id()));
+        std::fs::create_dir_all(dist.join("check")).unwrap();
+        for (name, text) in
+            [("index.html", "app"), ("app_bg.wasm", "wasm"), ("check/index.html", "page"), ("check-1_bg.wasm", "w")]
+        {
+            std::fs::write(dist.join(name), text).unwrap();
+        }
+        let names = |assets: Vec<AssetSize>| {
+            let mut names: Vec<String> = assets.into_iter().map(|a| a.name).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(first_visit(&dist)), ["app_bg.wasm", "index.html"]);
+        assert_eq!(names(check_page(&dist)), ["check-1_bg.wasm", "check/index.html"]);
+        std::fs::remove_dir_all(dist).ok();
     }
 
     #[test]

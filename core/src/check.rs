@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use crate::config::{AuthorizationServerSource, IssuerConfig};
+use crate::config::{AppConfig, AuthorizationServerSource, IssuerConfig};
 use crate::discovery::AuthorizationServer;
 use crate::dpop::DpopPolicy;
 use crate::fhir::summary::Section;
@@ -74,7 +74,8 @@ impl Finding {
 }
 
 /// A server's answer as a front-end fetched it: status, the headers asked
-/// for (names in lower case), the body; or why there was none.
+/// for (names in lower case), the body; or why there was none
+/// ([`NoAnswer`]).
 #[derive(Clone, Debug, Default)]
 pub struct Answer {
     pub status: u16,
@@ -88,17 +89,86 @@ impl Answer {
     }
 }
 
+/// Why a front-end has no answer for the checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAnswer<'a> {
+    /// The request failed (DNS, TLS, a timeout, a refused connection),
+    /// in the front-end's words.
+    Failed(&'a str),
+    /// A browser did not let the page read the answer. It gives the page a
+    /// network error and no reason (Fetch §4.9); `by_policy` is whether
+    /// the page's own Content-Security-Policy reported a violation for
+    /// the URL (a `securitypolicyviolation` event).
+    Refused { by_policy: bool, detail: &'a str },
+}
+
+impl NoAnswer<'_> {
+    /// What happened, as the end of "… did not answer: ".
+    fn cause(&self) -> String {
+        match self {
+            NoAnswer::Failed(why) => why.to_string(),
+            NoAnswer::Refused { by_policy: true, .. } => {
+                "this page's Content-Security-Policy (connect-src) does not allow connecting there".into()
+            }
+            NoAnswer::Refused { by_policy: false, detail } => format!(
+                "the browser refused it ({detail}): the server's CORS settings do not allow this origin, or it is unreachable"
+            ),
+        }
+    }
+
+    /// What to do: `otherwise` when the request failed outside a browser.
+    fn fix(&self, otherwise: &str) -> String {
+        match self {
+            NoAnswer::Failed(_) => otherwise.into(),
+            NoAnswer::Refused { by_policy: true, .. } => {
+                "add the server's origin to connect-src (smart-deploy lists the configured servers; --connect adds others)".into()
+            }
+            NoAnswer::Refused { by_policy: false, .. } => {
+                "allow this origin in the server's CORS settings, and check that it is up (smart-deploy check tells the two apart)".into()
+            }
+        }
+    }
+}
+
+/// The deployment's `config.json` as a page fetched it from beside the
+/// app (`url`): the configuration, or the finding that says why there is
+/// none. The command reads the file instead and stops on a bad one.
+pub fn configuration(url: &HttpUrl, answer: Result<&Answer, NoAnswer<'_>>) -> Result<AppConfig, Finding> {
+    const CHECK: &str = "configuration";
+    let answer = answer.map_err(|why| {
+        Finding::failure(
+            CHECK,
+            format!("{url} did not answer: {}", why.cause()),
+            why.fix("upload config.json beside index.html"),
+        )
+    })?;
+    if answer.status != 200 {
+        return Err(Finding::failure(
+            CHECK,
+            format!("{url} answered HTTP {}", answer.status),
+            "upload config.json beside index.html (the app loads it from there)",
+        ));
+    }
+    AppConfig::parse(&answer.body).map_err(|error| {
+        let d = error.diagnosis();
+        Finding::failure(CHECK, format!("{url}: {}: {}", d.title, d.detail), d.fix)
+    })
+}
+
 /// The discovery document: reachable, well formed, the issuer it must
 /// name, S256, the endpoints; then what it says about revocation and DPoP.
 /// Gives the server when the app could sign in with it.
-pub fn discovery(issuer: &IssuerConfig, answer: Result<&Answer, &str>) -> (Vec<Finding>, Option<AuthorizationServer>) {
+pub fn discovery(
+    issuer: &IssuerConfig,
+    answer: Result<&Answer, NoAnswer<'_>>,
+) -> (Vec<Finding>, Option<AuthorizationServer>) {
     const CHECK: &str = "discovery document";
     let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
     let answer = match answer {
         Ok(answer) => answer,
         Err(why) => {
-            let fix = "check that the server is up and that the machine running the check can reach it";
-            return (vec![Finding::failure(CHECK, format!("{url} did not answer: {why}"), fix)], None);
+            let fix = why.fix("check that the server is up and that the machine running the check can reach it");
+            return (vec![Finding::failure(CHECK, format!("{url} did not answer: {}", why.cause()), fix)], None);
         }
     };
     let server = match issuer.authorization_server.read_discovery(&issuer.fhir_base_url, answer.status, &answer.body) {
@@ -224,7 +294,7 @@ pub fn scopes(issuer: &IssuerConfig, server: &AuthorizationServer) -> Vec<Findin
 
 /// The FHIR server's CapabilityStatement (`{base}/metadata`): its FHIR
 /// version, and whether it supports each search the summary makes.
-pub fn capability_statement(answer: Result<&Answer, &str>) -> Vec<Finding> {
+pub fn capability_statement(answer: Result<&Answer, NoAnswer<'_>>) -> Vec<Finding> {
     const CHECK: &str = "FHIR CapabilityStatement";
     let answer = match answer {
         Ok(answer) if (200..300).contains(&answer.status) => answer,
@@ -236,7 +306,11 @@ pub fn capability_statement(answer: Result<&Answer, &str>) -> Vec<Finding> {
             )]
         }
         Err(why) => {
-            return vec![Finding::failure(CHECK, format!("/metadata did not answer: {why}"), "check the FHIR base URL")]
+            return vec![Finding::failure(
+                CHECK,
+                format!("/metadata did not answer: {}", why.cause()),
+                why.fix("check the FHIR base URL"),
+            )]
         }
     };
     let Ok(statement) = serde_json::from_str::<Value>(&answer.body) else {
@@ -304,10 +378,12 @@ fn search_parameters(section: Section) -> &'static [&'static str] {
 
 /// The key set: reachable, and with a key the app can check id_tokens
 /// with (RS256).
-pub fn key_set(jwks_uri: &HttpUrl, answer: Result<&Answer, &str>) -> Finding {
+pub fn key_set(jwks_uri: &HttpUrl, answer: Result<&Answer, NoAnswer<'_>>) -> Finding {
     const CHECK: &str = "key set";
     match answer {
-        Err(why) => Finding::failure(CHECK, format!("{jwks_uri} did not answer: {why}"), "check jwks_uri"),
+        Err(why) => {
+            Finding::failure(CHECK, format!("{jwks_uri} did not answer: {}", why.cause()), why.fix("check jwks_uri"))
+        }
         Ok(answer) if !(200..300).contains(&answer.status) => {
             Finding::failure(CHECK, format!("{jwks_uri} answered HTTP {}", answer.status), "check jwks_uri")
         }
@@ -346,11 +422,15 @@ pub fn cors(
     url: &HttpUrl,
     app_origin: &str,
     request: &Preflight<'_>,
-    answer: Result<&Answer, &str>,
+    answer: Result<&Answer, NoAnswer<'_>>,
 ) -> Finding {
     let answer = match answer {
         Err(why) => {
-            return Finding::failure(what, format!("{url} did not answer: {why}"), "check that the server is up")
+            return Finding::failure(
+                what,
+                format!("{url} did not answer: {}", why.cause()),
+                why.fix("check that the server is up"),
+            )
         }
         Ok(answer) => answer,
     };
@@ -402,6 +482,65 @@ pub fn cors(
     let headers =
         if request.headers.is_empty() { String::new() } else { format!(" with {}", request.headers.join(", ")) };
     Finding::pass(what, format!("{url} allows {} requests{headers} from {app_origin}", request.method))
+}
+
+/// CORS as a page learns it: by making the request the app makes, with
+/// the headers it adds, and reading the status (`answer`). A page cannot
+/// see a preflight, so when the browser refuses, the cause is found by
+/// elimination: `simple_read` is whether a request to the same server
+/// without those headers (no preflight; Fetch §4.8) was read, which means
+/// the origin is allowed and the preflight is what refuses.
+pub fn cors_in_browser(
+    what: &'static str,
+    url: &HttpUrl,
+    app_origin: &str,
+    request: &Preflight<'_>,
+    answer: Result<u16, NoAnswer<'_>>,
+    simple_read: bool,
+) -> Finding {
+    let headers =
+        if request.headers.is_empty() { String::new() } else { format!(" with {}", request.headers.join(", ")) };
+    match answer {
+        Ok(status) => Finding::pass(
+            what,
+            format!("{url} let this page read its answer (HTTP {status}) to a {} request{headers}", request.method),
+        ),
+        Err(NoAnswer::Refused { by_policy: false, .. }) if simple_read && !request.headers.is_empty() => {
+            let names = request.headers.join(", ");
+            Finding::failure(
+                what,
+                format!("{url} answers {app_origin}, but its preflight refuses a {} request{headers}", request.method),
+                format!(
+                    "name {names} in Access-Control-Allow-Headers for {app_origin}{}",
+                    if names.contains("authorization") { " (a * does not cover authorization)" } else { "" }
+                ),
+            )
+        }
+        Err(why) => Finding::failure(
+            what,
+            format!("{url} did not answer: {}", why.cause()),
+            why.fix("check that the server is up"),
+        ),
+    }
+}
+
+/// The findings for one issuer.
+#[derive(Clone, Debug)]
+pub struct IssuerReport {
+    pub id: String,
+    pub findings: Vec<Finding>,
+}
+
+/// The report as text: a heading per issuer, a line per finding.
+pub fn report_text(reports: &[IssuerReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        out.push_str(&format!("issuer {}\n", report.id));
+        for finding in &report.findings {
+            out.push_str(&format!("  {}\n", finding.line()));
+        }
+    }
+    out
 }
 
 /// The redirect URI the app sends, which the server must have registered.
@@ -481,7 +620,7 @@ mod tests {
         let (findings, server) = discovery(&config.issuers[0], Ok(&answer(200, &document)));
         assert!(server.is_none() && failed(&findings));
         assert!(findings[0].line().contains("S256"), "{}", findings[0].line());
-        let (findings, _) = discovery(&config.issuers[0], Err("connection refused"));
+        let (findings, _) = discovery(&config.issuers[0], Err(NoAnswer::Failed("connection refused")));
         assert!(findings[0].line().starts_with("FAIL    discovery document: https://ehr.example.org/fhir/.well-known/smart-configuration did not answer: connection refused"), "{}", findings[0].line());
         let html = Answer { status: 200, headers: Vec::new(), body: "<html>".into() };
         assert!(failed(&discovery(&config.issuers[0], Ok(&html)).0));
@@ -545,8 +684,73 @@ mod tests {
         let jwks = HttpUrl::parse("https://ehr.example.org/auth/jwks").unwrap();
         let weak = json!({"keys": [{"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}]});
         assert_eq!(key_set(&jwks, Ok(&answer(200, &weak))).level, Level::Warning, "a 24-bit modulus is refused");
-        assert_eq!(key_set(&jwks, Err("timeout")).level, Level::Failure);
+        assert_eq!(key_set(&jwks, Err(NoAnswer::Failed("timeout"))).level, Level::Failure);
         let app = HttpUrl::parse("https://app.example.org/smart/").unwrap();
         assert!(redirect_uri(&app, "/callback").detail.starts_with("https://app.example.org/smart/callback "));
+    }
+
+    #[test]
+    fn a_page_learns_cors_by_elimination_and_says_which_setting_refused() {
+        let url = HttpUrl::parse("https://ehr.example.org/fhir/Patient").unwrap();
+        let origin = "https://app.example.org";
+        let read = Preflight { method: "GET", headers: &["authorization"] };
+        let refused = NoAnswer::Refused { by_policy: false, detail: "Failed to fetch" };
+        let pass = cors_in_browser("CORS", &url, origin, &read, Ok(401), true);
+        assert_eq!(pass.level, Level::Pass);
+        assert!(pass.detail.contains("(HTTP 401) to a GET request with authorization"), "{}", pass.detail);
+        // The same server read without the header: the preflight refuses.
+        let preflight = cors_in_browser("CORS", &url, origin, &read, Err(refused), true);
+        assert_eq!(preflight.level, Level::Failure);
+        assert!(
+            preflight.detail.contains("its preflight refuses a GET request with authorization"),
+            "{}",
+            preflight.detail
+        );
+        assert!(preflight.fix.as_deref().unwrap().contains("Access-Control-Allow-Headers"));
+        // Nothing read from it at all: the origin, or the server.
+        let closed = cors_in_browser("CORS", &url, origin, &read, Err(refused), false);
+        assert!(closed.detail.contains("the browser refused it (Failed to fetch)"), "{}", closed.detail);
+        assert!(closed.fix.as_deref().unwrap().starts_with("allow this origin in the server's CORS settings"));
+        // The page's own policy: a fix on the deployment, not the server.
+        let policy = NoAnswer::Refused { by_policy: true, detail: "Failed to fetch" };
+        let blocked = cors_in_browser("CORS", &url, origin, &read, Err(policy), true);
+        assert!(blocked.detail.contains("Content-Security-Policy (connect-src)"), "{}", blocked.detail);
+        assert!(blocked.fix.as_deref().unwrap().contains("connect-src"));
+        let config = config(r#"{"type": "smart"}"#);
+        let (findings, _) = discovery(&config.issuers[0], Err(policy));
+        assert!(findings[0].fix.as_deref().unwrap().contains("--connect"), "{findings:?}");
+        // A simple request needs no preflight: refused means the origin.
+        let post = Preflight { method: "POST", headers: &[] };
+        let token = cors_in_browser("CORS", &url, origin, &post, Err(refused), true);
+        assert!(!token.detail.contains("preflight"), "{}", token.detail);
+    }
+
+    #[test]
+    fn the_text_report_has_a_heading_per_issuer_and_a_line_per_finding() {
+        let reports = [
+            IssuerReport { id: "a".into(), findings: vec![Finding::pass("DPoP", "not advertised")] },
+            IssuerReport { id: "b".into(), findings: vec![Finding::failure("key set", "gone", "check jwks_uri")] },
+        ];
+        assert_eq!(
+            report_text(&reports),
+            "issuer a\n  pass    DPoP: not advertised\nissuer b\n  FAIL    key set: gone → check jwks_uri\n"
+        );
+    }
+
+    #[test]
+    fn a_page_reports_a_missing_or_invalid_configuration() {
+        let url = HttpUrl::parse("https://app.example.org/smart/config.json").unwrap();
+        let missing = configuration(&url, Ok(&answer(404, &json!({})))).unwrap_err();
+        assert_eq!(missing.level, Level::Failure);
+        assert!(missing.detail.ends_with("config.json answered HTTP 404"), "{}", missing.detail);
+        let invalid = configuration(&url, Ok(&answer(200, &json!({"issuers": []})))).unwrap_err();
+        assert!(invalid.detail.starts_with("https://app.example.org/smart/config.json: "), "{}", invalid.detail);
+        assert!(invalid.fix.is_some());
+        let good = json!({"issuers": [{"id": "ehr", "name": "EHR", "fhir_base_url": "https://ehr.example.org/fhir",
+            "authorization_server": {"type": "smart"}, "client_id": "app-1",
+            "ehr_launch_scopes": "launch openid patient/*.rs", "standalone_scopes": "launch/patient patient/*.rs"}]});
+        assert_eq!(configuration(&url, Ok(&answer(200, &good))).expect("a valid config").issuers[0].id, "ehr");
+        let refused = NoAnswer::Refused { by_policy: false, detail: "Failed to fetch" };
+        assert!(configuration(&url, Err(refused)).unwrap_err().detail.contains("the browser refused it"));
     }
 }

@@ -5,18 +5,13 @@
 
 use std::time::Duration;
 
-use smart_core::check::{self, Answer, Finding};
+pub use smart_core::check::IssuerReport;
+use smart_core::check::{self, Answer, NoAnswer};
 use smart_core::config::AppConfig;
 use smart_core::url::HttpUrl;
 
 /// The longest answer read: the app's own cap for documents.
 const MAX_BODY: u64 = 1 << 20;
-
-/// The findings for one issuer.
-pub struct IssuerReport {
-    pub id: String,
-    pub findings: Vec<Finding>,
-}
 
 /// Fetches as the app would, without following redirects (the app refuses
 /// them on token, key-set and FHIR requests).
@@ -65,8 +60,8 @@ impl Fetcher {
 }
 
 /// An answer as the core's checks take it.
-fn seen(answer: &Result<Answer, String>) -> Result<&Answer, &str> {
-    answer.as_ref().map_err(String::as_str)
+fn seen(answer: &Result<Answer, String>) -> Result<&Answer, NoAnswer<'_>> {
+    answer.as_ref().map_err(|why| NoAnswer::Failed(why))
 }
 
 /// Runs every check for every issuer of `config`, as the app at `app_url`.
@@ -119,14 +114,7 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
 
 /// The report as text: a heading per issuer, a line per finding.
 pub fn text(reports: &[IssuerReport]) -> String {
-    let mut out = String::new();
-    for report in reports {
-        out.push_str(&format!("issuer {}\n", report.id));
-        for finding in &report.findings {
-            out.push_str(&format!("  {}\n", finding.line()));
-        }
-    }
-    out
+    check::report_text(reports)
 }
 
 /// The report as JSON, for machines.

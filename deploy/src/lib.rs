@@ -32,6 +32,10 @@ pub struct Site {
 /// Pages of the app a browser may load directly (deep links).
 pub const ROUTES: [&str; 3] = ["launch", "callback", "summary"];
 
+/// The built pages, each with a `<meta>` policy to narrow: the app, its
+/// fallback for hosts without rewrites, and the deployment check page.
+pub const PAGES: [&str; 3] = ["index.html", "404.html", "check/index.html"];
+
 /// Cache rule for content-hashed assets (their name changes with them).
 pub const CACHE_HASHED: &str = "public, max-age=31536000, immutable";
 /// Cache rule for the page, its fallback and config.json: always revalidated.
@@ -125,10 +129,12 @@ impl Site {
     }
 
     /// Paths served with [`CACHE_REVALIDATE`]: the page at every route,
-    /// its fallback, and the configuration.
+    /// its fallback, the check page, and the configuration.
     pub fn revalidated_paths(&self) -> Vec<String> {
         let base = &self.base;
-        let mut paths = vec![base.clone(), format!("{base}index.html"), format!("{base}404.html")];
+        let mut paths = vec![base.clone()];
+        paths.extend(PAGES.iter().map(|page| format!("{base}{page}")));
+        paths.push(format!("{base}check/"));
         paths.extend(ROUTES.iter().map(|route| format!("{base}{route}")));
         paths.push(format!("{base}config.json"));
         paths
@@ -285,6 +291,8 @@ mod tests {
         assert!(headers.contains("/smart/snippets/*\n  Cache-Control: public, max-age=31536000, immutable\n"));
         assert!(headers.contains("/smart/config.json\n  Cache-Control: no-cache\n"));
         assert!(headers.contains("/smart/callback\n  Cache-Control: no-cache\n"));
+        assert!(headers.contains("/smart/check/\n  Cache-Control: no-cache\n"), "the check page");
+        assert!(headers.contains("/smart/check/index.html\n  Cache-Control: no-cache\n"));
         assert_eq!(example().redirects_file().lines().nth(1), Some("/smart/*  /smart/index.html  200"));
     }
 

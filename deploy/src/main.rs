@@ -16,8 +16,8 @@
 //!
 //! Writes `_headers` and `_redirects` (Netlify, Cloudflare Pages) and
 //! `nginx.conf` (a location block) into `--out` (default: the directory of
-//! `--config`), narrows the `<meta>` policy of the built `index.html` and
-//! `404.html` there to the configured servers, and prints the
+//! `--config`), narrows the `<meta>` policy of the built `index.html`,
+//! `404.html` and `check/index.html` there to the configured servers, and prints the
 //! Content-Security-Policy.
 
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ fn run() -> Result<(), String> {
             index.display()
         ));
     }
-    for name in ["index.html", "404.html"] {
+    for name in smart_deploy::PAGES {
         let path = out.join(name);
         let Ok(page) = std::fs::read_to_string(&path) else { continue };
         let written = site.with_meta_csp(&page).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -58,6 +58,10 @@ async fn serve(State(served): State<Served>, request: Request) -> Response {
         return with_type(StatusCode::BAD_REQUEST, "text/plain", "bad path".into());
     }
     let mut file = dir.join(&relative);
+    // A folder's own page, as static hosts serve it: the check page.
+    if !relative.is_empty() && file.join("index.html").is_file() {
+        file = file.join("index.html");
+    }
     if relative.is_empty() || !file.is_file() {
         if Path::new(&relative).extension().is_some() {
             return with_type(StatusCode::NOT_FOUND, "text/plain", "not found".into());
@@ -82,4 +86,31 @@ async fn serve(State(served): State<Served>, request: Request) -> Response {
 
 pub fn router(dir: PathBuf, embedder: String) -> Router {
     Router::new().fallback(serve).with_state(Served { dir, embedder })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_folder_with_a_page_serves_it_and_other_paths_the_app() {
+        let dir = std::env::temp_dir().join(format!("static-app-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("check")).unwrap();
+        std::fs::write(dir.join("index.html"), "the app").unwrap();
+        std::fs::write(dir.join("check/index.html"), "the check page").unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = router(dir.clone(), "http://localhost:1".into());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let get = |path: &str| {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            tokio::task::spawn_blocking(move || smart_test_support::http("GET", &url, &[], ""))
+        };
+        assert_eq!(get("/check/").await.unwrap().body, "the check page");
+        assert_eq!(get("/check").await.unwrap().body, "the check page");
+        assert_eq!(get("/callback").await.unwrap().body, "the app");
+        assert_eq!(get("/").await.unwrap().body, "the app");
+        assert_eq!(get("/missing.js").await.unwrap().status, 404);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

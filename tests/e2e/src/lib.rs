@@ -40,6 +40,8 @@ pub struct AppWithSandbox {
     pub sandbox: smart_sandbox::Running,
     /// The path the app is served under (`/`, or a sub-path).
     pub base: String,
+    /// The folder nginx serves the build from (config.json is there).
+    pub files: PathBuf,
 }
 
 impl AppWithSandbox {
@@ -115,7 +117,7 @@ impl AppWithSandbox {
                 .expect("hosting rules for the sandbox configuration");
             // The page's meta policy narrowed as smart-deploy does it, so
             // every flow runs under it as well as under the header.
-            for page in ["index.html", "404.html"] {
+            for page in smart_deploy::PAGES {
                 let path = files.join(page);
                 let text = std::fs::read_to_string(&path).expect("the built page");
                 std::fs::write(&path, site.with_meta_csp(&text).expect("a meta policy to narrow")).expect("write");
@@ -128,7 +130,7 @@ impl AppWithSandbox {
                     continue;
                 }
             };
-            let env = AppWithSandbox { app, sandbox, base: base.to_string() };
+            let env = AppWithSandbox { app, sandbox, base: base.to_string(), files };
             let Some((peer_dir, peer_port, held)) = peer_reserved else { return (env, None) };
             let peer_root = std::env::temp_dir().join(format!("e2e-peer-{}-{peer_port}", std::process::id()));
             nginx::copy_dist(peer_dir, &peer_root);

@@ -80,6 +80,18 @@ async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
     assert_eq!(asset.headers["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(get(port, "/smart/config.json").headers["cache-control"], "no-cache");
     assert_eq!(get(port, "/smart/missing.js").status, 404, "a missing asset is not the page");
+    // The deployment check page beside the app, its policy narrowed too.
+    let page = get(port, "/smart/check/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>Deployment check</h1>"), "not the check page: {}", page.body);
+    assert!(page.body.contains("<base href=\"/smart/\""), "not built for /smart/");
+    assert_eq!(page.headers["cache-control"], "no-cache");
+    let meta = meta_policy(&page.body);
+    assert!(meta.contains(&format!("connect-src 'self' {sandbox_origin};")), "meta policy not narrowed: {meta}");
+    // A folder without its slash: nginx sends the browser to it.
+    let bare = get(port, "/smart/check");
+    assert_eq!(bare.status, 301);
+    assert!(bare.headers["location"].ends_with("/smart/check/"), "{:?}", bare.headers);
 
     // A launch inside the EHR simulator's iframe, through the popup.
     let ehr = env.sandbox_url("/ehr");
@@ -90,7 +102,13 @@ async fn a_sub_path_deployment_with_its_csp_serves_and_launches() {
         let windows = client.windows().await.map_err(err)?;
         check(windows == vec![ehr_window], "the sign-in window did not close")?;
         let path = e2e::browser::script(&client, "return location.pathname").await?;
-        check(path == json!("/smart/summary"), format!("the app's address: {path}"))
+        check(path == json!("/smart/summary"), format!("the app's address: {path}"))?;
+        // The check page finds the app's base and config.json under it.
+        client.goto(&format!("http://localhost:{port}/smart/check")).await.map_err(err)?;
+        wait_for_text_in(&client, "#status", "Done:").await?;
+        let report = e2e::browser::text_content(&client, "#text").await?;
+        let redirect = format!("pass    redirect URI: http://localhost:{port}/smart/callback ");
+        check(report.contains(&redirect) && !report.contains("FAIL"), report)
     })
     .await;
 }
