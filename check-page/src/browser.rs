@@ -67,7 +67,7 @@ impl Probe for BrowserProbe {
             }
         };
         if response.type_() == ResponseType::Opaqueredirect {
-            return Err(Unread::Failed("it answered with a redirect, which the app does not follow there".into()));
+            return Err(Unread::Redirected);
         }
         let headers = response.headers();
         let too_long = || Unread::Failed(format!("its answer is longer than {} MiB", MAX_CHARS >> 20));

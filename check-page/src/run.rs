@@ -33,6 +33,7 @@ pub struct Ask<'a> {
 pub enum Unread {
     Failed(String),
     Refused { by_policy: bool, detail: String },
+    Redirected,
 }
 
 impl Unread {
@@ -40,6 +41,7 @@ impl Unread {
         match self {
             Unread::Failed(why) => NoAnswer::Failed(why),
             Unread::Refused { by_policy, detail } => NoAnswer::Refused { by_policy: *by_policy, detail },
+            Unread::Redirected => NoAnswer::Redirected,
         }
     }
 }

@@ -100,6 +100,9 @@ pub enum NoAnswer<'a> {
     /// the page's own Content-Security-Policy reported a violation for
     /// the URL (a `securitypolicyviolation` event).
     Refused { by_policy: bool, detail: &'a str },
+    /// It answered with a redirect, which the app does not follow on
+    /// token, key-set and FHIR requests (a page sees no `Location`).
+    Redirected,
 }
 
 impl NoAnswer<'_> {
@@ -113,6 +116,9 @@ impl NoAnswer<'_> {
             NoAnswer::Refused { by_policy: false, detail } => format!(
                 "the browser refused it ({detail}): the server's CORS settings do not allow this origin, or it is unreachable"
             ),
+            NoAnswer::Redirected => {
+                "it answered with a redirect, which the app does not follow with a code or a token".into()
+            }
         }
     }
 
@@ -125,6 +131,9 @@ impl NoAnswer<'_> {
             }
             NoAnswer::Refused { by_policy: false, .. } => {
                 "allow this origin in the server's CORS settings, and check that it is up (smart-deploy check tells the two apart)".into()
+            }
+            NoAnswer::Redirected => {
+                "configure the address the server redirects to (smart-deploy check shows it), not the one that redirects".into()
             }
         }
     }
@@ -723,6 +732,15 @@ mod tests {
         let post = Preflight { method: "POST", headers: &[] };
         let token = cors_in_browser("CORS", &url, origin, &post, Err(refused), true);
         assert!(!token.detail.contains("preflight"), "{}", token.detail);
+        let moved = cors_in_browser("CORS", &url, origin, &read, Err(NoAnswer::Redirected), true);
+        assert!(
+            moved.detail.ends_with(
+                "did not answer: it answered with a redirect, which the app does not follow with a code or a token"
+            ),
+            "{}",
+            moved.detail
+        );
+        assert!(moved.fix.as_deref().unwrap().contains("the address the server redirects to"));
     }
 
     #[test]

@@ -68,6 +68,7 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
             (json!({"cors_closed": true}), "FAIL", "discovery document", "the browser refused it"),
             (json!({"cors_closed": true}), "FAIL", "CORS, FHIR server", "CORS settings do not allow this origin"),
             (json!({"no_revocation": true}), "warning", "revocation", "names no revocation_endpoint"),
+            (json!({"redirect_fhir": true}), "FAIL", "CORS, FHIR server", "answered with a redirect"),
             (
                 json!({"missing_capability": "launch-standalone"}),
                 "warning",
