@@ -61,6 +61,17 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
         let table = text_content(&client, "#reports").await?;
         check(table.contains("Sandbox EHR (SMART discovery) (sandbox-smart)"), table.clone())?;
         no_violations(&client, "all passing").await?;
+        // The copy button puts the same text on the clipboard.
+        let origin = env_ref.app.origin();
+        let grant = json!({"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]});
+        e2e::browser::cdp(&client, "Browser.grantPermissions", grant).await?;
+        e2e::browser::click(&client, "#copy").await?;
+        wait_for_text_in(&client, "#copied", "Copied.").await?;
+        let pasted = client
+            .execute_async("navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('refused: ' + e))", vec![])
+            .await
+            .map_err(err)?;
+        check(pasted.as_str() == Some(good.as_str()), format!("the clipboard holds {pasted}"))?;
 
         // Each sandbox switch, and the line it must turn.
         for (faults, level, check_name, needle) in [
