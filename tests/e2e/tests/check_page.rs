@@ -68,7 +68,10 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
         e2e::browser::click(&client, "#copy").await?;
         wait_for_text_in(&client, "#copied", "Copied.").await?;
         let pasted = client
-            .execute_async("navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('refused: ' + e))", vec![])
+            .execute_async(
+                "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('refused: ' + e))",
+                vec![],
+            )
             .await
             .map_err(err)?;
         check(pasted.as_str() == Some(good.as_str()), format!("the clipboard holds {pasted}"))?;
