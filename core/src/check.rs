@@ -133,7 +133,7 @@ impl NoAnswer<'_> {
                 "allow this origin in the server's CORS settings, and check that it is up (smart-deploy check tells the two apart)".into()
             }
             NoAnswer::Redirected => {
-                "configure the address the server redirects to (smart-deploy check shows it), not the one that redirects".into()
+                "configure the address the server redirects to, not the one that redirects (`curl -I` on the URL shows its Location)".into()
             }
         }
     }

@@ -82,6 +82,7 @@ pub async fn home(State(sandbox): Shared) -> Response {
          <fieldset><legend>FHIR server shape</legend>\
          <label><input type=\"checkbox\" name=\"ignore_sort\" value=\"true\"> Ignores <code>_sort</code> (answers oldest first)</label>\
          <label>Caps pages at <input type=\"number\" name=\"page_size\" value=\"0\" min=\"0\"> entries (0: no cap)</label>\
+         <label>A sorted page costs the server <input type=\"number\" name=\"sort_cost_ms\" value=\"0\" min=\"0\"> ms</label>\
          <label><input type=\"checkbox\" name=\"omit_total\" value=\"true\"> Leaves out <code>Bundle.total</code></label>\
          <label><input type=\"checkbox\" name=\"shuffle\" value=\"true\"> Shuffles the entries of each page</label>\
          <label><input type=\"checkbox\" name=\"omit_self_link\" value=\"true\"> Sends no <code>self</code> link</label></fieldset>\
@@ -201,6 +202,7 @@ pub async fn launch_page(State(sandbox): Shared, Form(form): Form<HashMap<String
         registry.faults.dpop_nonce = get("dpop_nonce") == "true";
         registry.faults.ignore_sort = get("ignore_sort") == "true";
         registry.faults.page_size = get("page_size").parse().unwrap_or(0);
+        registry.faults.sort_cost_ms = get("sort_cost_ms").parse().unwrap_or(0);
         registry.faults.omit_total = get("omit_total") == "true";
         registry.faults.shuffle = get("shuffle") == "true";
         registry.faults.omit_self_link = get("omit_self_link") == "true";

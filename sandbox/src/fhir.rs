@@ -323,6 +323,9 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
         }
         _ => None,
     };
+    if applied_sort.is_some() && faults.sort_cost_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.sort_cost_ms)).await;
+    }
 
     let total = matches.len();
     let mut page: Vec<Value> = matches

@@ -517,6 +517,18 @@ async fn server_shapes_ignore_the_sort_cap_pages_omit_the_total_and_shuffle() {
     a.sort();
     b.sort();
     assert_eq!(a, b, "the same entries");
+    // A sort's cost: a sorted page waits for it, an unsorted one does not.
+    env.faults(json!({"sort_cost_ms": 400}));
+    let timed = |path: &str| {
+        let started = std::time::Instant::now();
+        assert_eq!(env.get(path, &at).status, 200);
+        started.elapsed()
+    };
+    assert!(timed(search) >= std::time::Duration::from_millis(400), "a sorted page");
+    let unsorted = search.replace("&_sort=-date", "");
+    assert!(timed(&unsorted) < std::time::Duration::from_millis(400), "an unsorted page");
+    env.faults(json!({"sort_cost_ms": 400, "ignore_sort": true}));
+    assert!(timed(search) < std::time::Duration::from_millis(400), "a sort the server ignored costs nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
