@@ -60,15 +60,11 @@ fn seen(answer: &Result<Answer, Unread>) -> Result<&Answer, NoAnswer<'_>> {
 /// command reports them.
 pub async fn issuer(probe: &impl Probe, config: &AppConfig, issuer: &IssuerConfig, app_url: &HttpUrl) -> IssuerReport {
     let origin = app_url.origin();
-    let mut findings = vec![check::redirect_uri(app_url, &config.redirect_path)];
     let discovery_url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
     let ask = Ask { url: &discovery_url, form: None, accept: "application/json", headers: Vec::new(), follow: true };
     let answer = probe.ask(ask).await;
-    let (found, server) = check::discovery(issuer, seen(&answer));
-    findings.extend(found);
+    let (mut findings, server) = check::from_discovery(config, issuer, app_url, seen(&answer));
     if let Some(server) = &server {
-        findings.extend(check::capabilities(issuer, server));
-        findings.extend(check::scopes(issuer, server));
         let headers = check::preflight_headers(issuer, Some(server), false);
         let client = &issuer.client_id;
         let forms = [

@@ -236,6 +236,26 @@ pub fn discovery(
     (findings, Some(server))
 }
 
+/// What follows from the configuration and the discovery answer alone, in
+/// the order both front-ends report it: the redirect URI, the document,
+/// and, when the app could sign in with the server, its capabilities and
+/// scopes.
+pub fn from_discovery(
+    config: &AppConfig,
+    issuer: &IssuerConfig,
+    app_url: &HttpUrl,
+    answer: Result<&Answer, NoAnswer<'_>>,
+) -> (Vec<Finding>, Option<AuthorizationServer>) {
+    let mut findings = vec![redirect_uri(app_url, &config.redirect_path)];
+    let (found, server) = discovery(issuer, answer);
+    findings.extend(found);
+    if let Some(server) = &server {
+        findings.extend(capabilities(issuer, server));
+        findings.extend(scopes(issuer, server));
+    }
+    (findings, server)
+}
+
 /// SMART `capabilities` against what the app uses (SMART App Launch 2.2
 /// §Capabilities). Servers found by OpenID discovery publish none.
 pub fn capabilities(issuer: &IssuerConfig, server: &AuthorizationServer) -> Vec<Finding> {

@@ -71,14 +71,10 @@ pub fn run(config: &AppConfig, app_url: &HttpUrl) -> Vec<IssuerReport> {
         .issuers
         .iter()
         .map(|issuer| {
-            let mut findings = vec![check::redirect_uri(app_url, &config.redirect_path)];
             let url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
             let answer = fetcher.get(&url, "application/json");
-            let (found, server) = check::discovery(issuer, seen(&answer));
-            findings.extend(found);
+            let (mut findings, server) = check::from_discovery(config, issuer, app_url, seen(&answer));
             if let Some(server) = &server {
-                findings.extend(check::capabilities(issuer, server));
-                findings.extend(check::scopes(issuer, server));
                 // Token and revocation requests are form POSTs: a preflight
                 // only when DPoP adds its header, but asked either way, as
                 // the answer says whether the origin is allowed.

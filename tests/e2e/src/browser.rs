@@ -216,6 +216,13 @@ pub async fn accessibility_violations(client: &Client) -> Result<Vec<String>, St
     Ok(found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect())
 }
 
+/// Fails with the list when axe finds any violation in the page as it
+/// is; `state` names it in the message.
+pub async fn no_accessibility_violations(client: &Client, state: &str) -> TestResult {
+    let found = accessibility_violations(client).await?;
+    check(found.is_empty(), format!("{state}: {} accessibility violations:\n{}", found.len(), found.join("\n")))
+}
+
 /// From the app's start page at `app`, a standalone sign-in with the first
 /// provider, approved, to the patient picker (for a grant that names no
 /// patient); then `query` typed and sent, and its results shown.

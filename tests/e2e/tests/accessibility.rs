@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::browser::{accessibility_violations, check, standalone_to_the_picker, text_content, wait_for_text_in};
+use e2e::browser::{check, no_accessibility_violations, standalone_to_the_picker, text_content, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::Client;
 use serde_json::json;
@@ -24,12 +24,6 @@ async fn settled(client: &Client) -> Result<(), String> {
     Ok(())
 }
 
-/// No axe violation in the page as it is, named by `state`.
-async fn none_found(client: &Client, state: &str) -> Result<(), String> {
-    let found = accessibility_violations(client).await?;
-    check(found.is_empty(), format!("{state}: {} accessibility violations:\n{}", found.len(), found.join("\n")))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_summary_has_no_accessibility_violations_in_any_state() {
     let env = AppWithSandbox::start().await;
@@ -40,7 +34,7 @@ async fn the_summary_has_no_accessibility_violations_in_any_state() {
         env_ref.control("/sandbox/faults", &json!({"latency_ms": 1500}));
         client.goto(&launch("p003")).await.map_err(err)?;
         wait_for_text_in(&client, "main", "Loading").await?;
-        none_found(&client, "loading").await?;
+        no_accessibility_violations(&client, "loading").await?;
         // Flagged values with their ranges, past records set apart, the
         // current encounter marked.
         env_ref.control("/sandbox/faults", &json!({}));
@@ -49,18 +43,18 @@ async fn the_summary_has_no_accessibility_violations_in_any_state() {
         settled(&client).await?;
         let flags = text_content(&client, "#section-labs").await?;
         check(flags.contains("↑ High") || flags.contains("↓ Low"), format!("no flagged value to check: {flags}"))?;
-        none_found(&client, "flagged values").await?;
+        no_accessibility_violations(&client, "flagged values").await?;
         // A coverage note: 2,000+ observations, read to the bound.
         client.goto(&launch("p001")).await.map_err(err)?;
         settled(&client).await?;
         wait_for_text_in(&client, "#section-vital-signs", "older records were not read").await?;
-        none_found(&client, "coverage note").await?;
+        no_accessibility_violations(&client, "coverage note").await?;
         // A failing server: every section and the banner say so.
         env_ref.control("/sandbox/faults", &json!({"server_errors": 1000}));
         client.goto(&launch("p015")).await.map_err(err)?;
         wait_for_text_in(&client, "#section-conditions", "The FHIR server failed").await?;
         settled(&client).await?;
-        none_found(&client, "server errors").await
+        no_accessibility_violations(&client, "server errors").await
     })
     .await;
 }
@@ -82,11 +76,11 @@ async fn sections_not_covered_and_the_patient_picker_have_no_accessibility_viola
         settled(&client).await?;
         let medications = text_content(&client, "#section-medications").await?;
         check(medications.contains("not"), format!("medications should be outside the grant: {medications}"))?;
-        none_found(&client, "not covered").await?;
+        no_accessibility_violations(&client, "not covered").await?;
         client.goto(&format!("{app}/")).await.map_err(err)?;
-        none_found(&client, "provider list").await?;
+        no_accessibility_violations(&client, "provider list").await?;
         standalone_to_the_picker(&client, &app, "kierk", "Søren Kierkegård").await?;
-        none_found(&client, "patient picker with results").await
+        no_accessibility_violations(&client, "patient picker with results").await
     })
     .await;
 }

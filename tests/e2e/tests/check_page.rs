@@ -5,7 +5,7 @@
 //! does not allow (config.json edited without smart-deploy run again),
 //! reports a bad config.json, and has no accessibility violations.
 
-use e2e::browser::{accessibility_violations, check, console_messages, text_content, wait_for_text_in};
+use e2e::browser::{check, console_messages, no_accessibility_violations, text_content, wait_for_text_in};
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::Client;
 use serde_json::json;
@@ -25,11 +25,6 @@ async fn report(client: &Client, page: &str) -> Result<String, String> {
 fn lines<'a>(report: &'a str, level: &str, check_name: &str) -> Vec<&'a str> {
     let start = format!("{level:<7} {check_name}:");
     report.lines().map(str::trim).filter(|l| l.starts_with(&start)).collect()
-}
-
-async fn no_violations(client: &Client, state: &str) -> Result<(), String> {
-    let found = accessibility_violations(client).await?;
-    check(found.is_empty(), format!("{state}: {} accessibility violations:\n{}", found.len(), found.join("\n")))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -60,7 +55,7 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
         // The table says the same, level in words.
         let table = text_content(&client, "#reports").await?;
         check(table.contains("Sandbox EHR (SMART discovery) (sandbox-smart)"), table.clone())?;
-        no_violations(&client, "all passing").await?;
+        no_accessibility_violations(&client, "all passing").await?;
         // The copy button puts the same text on the clipboard.
         let origin = env_ref.app.origin();
         let grant = json!({"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]});
@@ -101,7 +96,7 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
             let found = lines(&broken, level, check_name);
             check(found.iter().any(|l| l.contains(needle)), format!("{faults}: no {level} {check_name}:\n{broken}"))?;
         }
-        no_violations(&client, "with warnings").await?;
+        no_accessibility_violations(&client, "with warnings").await?;
         env_ref.control("/sandbox/faults", &json!({}));
 
         // DPoP: every request carries the header; a server whose
@@ -128,7 +123,7 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
             )?;
         }
         check(lines(&refused, "pass", "discovery document").len() == 2, "the origin itself is allowed")?;
-        no_violations(&client, "with failures").await?;
+        no_accessibility_violations(&client, "with failures").await?;
         env_ref.control("/sandbox/faults", &json!({}));
 
         // config.json edited on the server without smart-deploy run again:
@@ -156,7 +151,7 @@ async fn the_check_page_passes_the_sandbox_and_names_what_breaks() {
         std::fs::write(&served, r#"{"issuers": []}"#).map_err(err)?;
         let bad = report(&client, page_ref).await?;
         check(lines(&bad, "FAIL", "configuration").iter().any(|l| l.contains("config.json")), bad.clone())?;
-        no_violations(&client, "a bad configuration").await?;
+        no_accessibility_violations(&client, "a bad configuration").await?;
         std::fs::write(&served, &shipped).map_err(err)
     })
     .await;
