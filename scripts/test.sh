@@ -42,7 +42,7 @@ run cargo test -p smart-app --target wasm32-unknown-unknown --release --lib
 section "sandbox: protocol rules over HTTP (no browser)"
 run cargo test -p smart-sandbox -p smart-test-support
 
-section "deployment rules, benchmark and fuzzing tools (smart-deploy, bench, smart-fuzz)"
+section "deployment rules and check, benchmark and fuzzing tools (smart-deploy, the check page, bench, smart-fuzz)"
 run cargo test -p smart-deploy -p bench -p smart-fuzz -p smart-check-page
 
 section "release build of the app (Trunk, wasm-opt) and its size budget"
