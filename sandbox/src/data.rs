@@ -132,17 +132,28 @@ const LABS: &[(&str, &str, &str, f64, f64)] = &[
     ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 195.0, 40.0),
 ];
 
+/// Labs added later, drawn from a generator of their own per patient so
+/// that every record above stays as it was: LOINC code, display, unit,
+/// mean, spread.
+const MORE_LABS: &[(&str, &str, &str, f64, f64)] = &[
+    ("2085-9", "Cholesterol in HDL [Mass/volume] in Serum or Plasma", "mg/dL", 50.0, 16.0),
+    ("1989-3", "25-Hydroxyvitamin D3+25-Hydroxyvitamin D2 [Mass/volume] in Serum or Plasma", "ng/mL", 32.0, 14.0),
+];
+
 /// Reference ranges of the labs: typical adult values, illustrative (LOINC
-/// names the tests, it publishes no ranges): (low, high). Cholesterol has
-/// only a high bound, as labs report it ("desirable below 200 mg/dL");
-/// FHIR R4 `Observation.referenceRange` allows a low or a high bound alone,
-/// or text alone (the last is covered by the core's unit tests, not here).
-fn lab_range(code: &str) -> (Option<f64>, Option<f64>) {
+/// names the tests, it publishes no ranges): (low, high, text). FHIR R4
+/// `Observation.referenceRange` allows a low or a high bound alone, or text
+/// alone, and the labs use each: cholesterol has only a high bound, as labs
+/// report it ("desirable below 200 mg/dL"), HDL only a low one ("40 mg/dL
+/// or more"), vitamin D only text.
+fn lab_range(code: &str) -> (Option<f64>, Option<f64>, Option<&'static str>) {
     match code {
-        "2345-7" => (Some(70.0), Some(99.0)),
-        "4548-4" => (Some(4.0), Some(5.6)),
-        "2160-0" => (Some(0.6), Some(1.3)),
-        _ => (None, Some(200.0)),
+        "2345-7" => (Some(70.0), Some(99.0), None),
+        "4548-4" => (Some(4.0), Some(5.6), None),
+        "2160-0" => (Some(0.6), Some(1.3), None),
+        "2085-9" => (Some(40.0), None, None),
+        "1989-3" => (None, None, Some("30–100 ng/mL (sufficiency)")),
+        _ => (None, Some(200.0), None),
     }
 }
 
@@ -151,8 +162,11 @@ fn lab_range(code: &str) -> (Option<f64>, Option<f64>) {
 /// system FHIR R4 binds it to; it is optional, 0..*): the app flags the
 /// other labs from the range itself.
 fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
-    let (low, high) = lab_range(code);
+    let (low, high, text) = lab_range(code);
     let mut range = json!({});
+    if let Some(text) = text {
+        range["text"] = json!(text);
+    }
     if let Some(low) = low {
         range["low"] = quantity(low, unit);
     }
@@ -409,6 +423,19 @@ impl Store {
                     push("Observation", observation(lab));
                 }
             }
+            let mut more = Rng(0x00AB_5E00 + index as u64);
+            for r in 0..(2 + more.below(4) as i64) {
+                let day = TODAY - r * 180 - more.below(30) as i64;
+                for (code, display, unit, mean, spread) in MORE_LABS {
+                    let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
+                                         "code": coding("http://loinc.org", code, display), "subject": subject,
+                                         "effectiveDateTime": date_time(day, 460)});
+                    let value = more.around(*mean, *spread);
+                    lab["valueQuantity"] = quantity(value, unit);
+                    lab_assessment(&mut lab, code, value, unit);
+                    push("Observation", observation(lab));
+                }
+            }
         }
 
         let mut index = HashMap::new();
@@ -491,6 +518,17 @@ mod tests {
                 || range["high"]["value"].as_f64().is_some_and(|high| v > high)
         };
         assert!(labs.iter().filter(outside).count() > 10, "labs out of range for the flags to show");
+        // Each kind of range FHIR R4 allows: both bounds, one alone, text alone.
+        let shaped = |low: bool, high: bool, text: bool| {
+            labs.iter().any(|l| {
+                let range = &l["referenceRange"][0];
+                range["low"].is_object() == low
+                    && range["high"].is_object() == high
+                    && range["text"].is_string() == text
+            })
+        };
+        assert!(shaped(true, true, false) && shaped(false, true, false));
+        assert!(shaped(true, false, false) && shaped(false, false, true), "a low bound alone, and text alone");
         let coded = |code: &str| labs.iter().any(|l| l["interpretation"][0]["coding"][0]["code"] == code);
         assert!(coded("H") && coded("N"), "glucose carries the lab's own interpretation");
         let of_errors_patient = |kind: &str, id: &str| {
