@@ -186,6 +186,20 @@ fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
     }
 }
 
+/// A blood pressure component's interpretation, on the component (FHIR R4
+/// `Observation.component.interpretation`; the panel has none of its own,
+/// as EHRs send it): high from `high` up (140/90, stage 2 hypertension in
+/// the ACC/AHA 2017 guideline, illustrative), low below `low` (90/60).
+fn pressure_interpretation(value: f64, low: f64, high: f64) -> Value {
+    if value >= high {
+        coding(INTERPRETATION, "H", "High")
+    } else if value < low {
+        coding(INTERPRETATION, "L", "Low")
+    } else {
+        coding(INTERPRETATION, "N", "Normal")
+    }
+}
+
 /// HL7's ObservationInterpretation code system (FHIR R4).
 pub const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
 
@@ -393,9 +407,13 @@ impl Store {
                            "code": coding("http://loinc.org", code, display), "subject": subject, "effectiveDateTime": when})
                 };
                 let mut bp = vital("85354-9", "Blood pressure panel with all children optional");
+                let systolic = rng.around(128.0, 18.0).round();
+                let diastolic = rng.around(80.0, 10.0).round();
                 bp["component"] = json!([
-                    {"code": coding("http://loinc.org", "8480-6", "Systolic blood pressure"), "valueQuantity": quantity(rng.around(128.0, 18.0).round(), "mm[Hg]")},
-                    {"code": coding("http://loinc.org", "8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(rng.around(80.0, 10.0).round(), "mm[Hg]")}
+                    {"code": coding("http://loinc.org", "8480-6", "Systolic blood pressure"), "valueQuantity": quantity(systolic, "mm[Hg]"),
+                     "interpretation": [pressure_interpretation(systolic, 90.0, 140.0)]},
+                    {"code": coding("http://loinc.org", "8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(diastolic, "mm[Hg]"),
+                     "interpretation": [pressure_interpretation(diastolic, 60.0, 90.0)]}
                 ]);
                 let mut hr = vital("8867-4", "Heart rate");
                 hr["valueQuantity"] = quantity(rng.around(74.0, 12.0).round(), "/min");
@@ -529,6 +547,13 @@ mod tests {
         };
         assert!(shaped(true, true, false) && shaped(false, true, false));
         assert!(shaped(true, false, false) && shaped(false, false, true), "a low bound alone, and text alone");
+        // Blood pressures carry their flags on their components, some high.
+        let high_pressure = store.all("Observation").iter().filter(|o| {
+            o["component"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["interpretation"][0]["coding"][0]["code"] == "H"))
+        });
+        assert!(high_pressure.count() > 10, "high blood pressures for the flags to show");
         let coded = |code: &str| labs.iter().any(|l| l["interpretation"][0]["coding"][0]["code"] == code);
         assert!(coded("H") && coded("N"), "glucose carries the lab's own interpretation");
         let of_errors_patient = |kind: &str, id: &str| {

@@ -1,11 +1,12 @@
 //! Abnormal results: an observation is flagged from its own
 //! `interpretation` (the codes of HL7's ObservationInterpretation, which
 //! FHIR R4 binds `Observation.interpretation` to) or, when it has none,
-//! from its value against its `referenceRange`. A flag is said in words
-//! and a symbol, so it never rests on colour alone.
+//! from its value against its `referenceRange`; a panel without either
+//! (a blood pressure) from its components'. A flag is said in words and a
+//! symbol, so it never rests on colour alone.
 
 use super::display::{concept_text, number};
-use super::models::{Observation, Quantity, ReferenceRange};
+use super::models::{CodeableConcept, Observation, Quantity, ReferenceRange};
 
 /// How a result stands against normal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,36 @@ impl Flag {
             Flag::CriticallyLow => "↓↓ Critically low",
             Flag::Abnormal => "! Abnormal",
             Flag::CriticallyAbnormal => "!! Critically abnormal",
+        }
+    }
+
+    fn critical(self) -> bool {
+        matches!(self, Flag::CriticallyHigh | Flag::CriticallyLow | Flag::CriticallyAbnormal)
+    }
+
+    /// Up, down, or neither.
+    fn direction(self) -> i8 {
+        match self {
+            Flag::High | Flag::CriticallyHigh => 1,
+            Flag::Low | Flag::CriticallyLow => -1,
+            _ => 0,
+        }
+    }
+
+    /// One flag for two parts of a panel: the graver when both point the
+    /// same way (systolic high, diastolic critically high), else abnormal,
+    /// critically so when either is critical.
+    fn with(self, other: Flag) -> Flag {
+        if self.direction() == other.direction() && self.direction() != 0 {
+            if self.critical() {
+                self
+            } else {
+                other
+            }
+        } else if self.critical() || other.critical() {
+            Flag::CriticallyAbnormal
+        } else {
+            Flag::Abnormal
         }
     }
 
@@ -75,9 +106,29 @@ pub struct Assessment {
 /// other ages or sexes (`appliesTo`) are not told apart: the first is the
 /// one shown.
 pub fn assess(observation: &Observation) -> Assessment {
-    let range = observation.reference_range.first();
+    let o = observation;
+    if !o.interpretation.is_empty() || o.value_quantity.is_some() || o.component.is_empty() {
+        return assess_one(&o.interpretation, o.value_quantity.as_ref(), &o.reference_range);
+    }
+    // A panel without a word or a value of its own: its components' flags
+    // in one (their ranges are not repeated beside the panel's values).
+    let mut panel = Assessment::default();
+    for part in &o.component {
+        let part = assess_one(&part.interpretation, part.value_quantity.as_ref(), &part.reference_range);
+        panel.flag = match (panel.flag, part.flag) {
+            (Some(a), Some(b)) => Some(a.with(b)),
+            (a, b) => a.or(b),
+        };
+        panel.said = panel.said.or(part.said);
+    }
+    panel
+}
+
+/// One result: its interpretation, else its value against its first range.
+fn assess_one(interpretation: &[CodeableConcept], value: Option<&Quantity>, ranges: &[ReferenceRange]) -> Assessment {
+    let range = ranges.first();
     let mut assessment = Assessment { range: range.and_then(range_text), ..Assessment::default() };
-    for concept in &observation.interpretation {
+    for concept in interpretation {
         let known = concept
             .coding
             .iter()
@@ -88,8 +139,8 @@ pub fn assess(observation: &Observation) -> Assessment {
             None => assessment.said = Some(concept_text(Some(concept))),
         }
     }
-    if observation.interpretation.is_empty() {
-        if let (Some(value), Some(range)) = (observation.value_quantity.as_ref(), range) {
+    if interpretation.is_empty() {
+        if let (Some(value), Some(range)) = (value, range) {
             assessment.flag = against_range(value, range);
         }
     }
@@ -259,5 +310,32 @@ mod tests {
         assert_eq!(assess(&observation("")), Assessment::default());
         // A range without bounds or text.
         assert_eq!(ranged(r#"{"value": 12}"#, "{}"), Assessment::default());
+    }
+
+    /// A blood pressure panel whose components carry `parts` (JSON).
+    fn panel(parts: &[&str]) -> Assessment {
+        let components: Vec<String> =
+            parts.iter().map(|p| format!(r#"{{"valueQuantity": {{"value": 1}} {p}}}"#)).collect();
+        assess(&observation(&format!(r#", "component": [{}]"#, components.join(", "))))
+    }
+
+    #[test]
+    fn a_panel_is_flagged_from_its_components() {
+        let (high, normal) = (coded("H"), coded("N"));
+        assert_eq!(panel(&[&high, &normal]).flag, Some(Flag::High), "systolic high, diastolic normal");
+        assert_eq!(panel(&[&normal, &normal]).flag, None);
+        assert_eq!(panel(&[&coded("H"), &coded("HH")]).flag, Some(Flag::CriticallyHigh), "the graver, same way");
+        assert_eq!(panel(&[&coded("H"), &coded("L")]).flag, Some(Flag::Abnormal), "opposite ways");
+        assert_eq!(panel(&[&coded("HH"), &coded("L")]).flag, Some(Flag::CriticallyAbnormal));
+        assert_eq!(panel(&[&coded("A"), &coded("A")]).flag, Some(Flag::Abnormal));
+        // A component's value against its own range.
+        let ranged = r#", "referenceRange": [{"high": {"value": 0.5}}]"#;
+        assert_eq!(panel(&[ranged, &normal]).flag, Some(Flag::High));
+        // The panel's own word stands over its components'.
+        let own = observation(&format!(r#", "component": [{{"valueQuantity": {{"value": 150}} {high}}}] {normal}"#));
+        assert_eq!(assess(&own).flag, None);
+        // A component's word that is no flag is shown as text.
+        let local = r#", "interpretation": [{"text": "irregular rhythm"}]"#;
+        assert_eq!(panel(&[local]).said.as_deref(), Some("irregular rhythm"));
     }
 }

@@ -108,6 +108,10 @@ pub struct AllergyIntolerance {
 pub struct ObservationComponent {
     pub code: Option<CodeableConcept>,
     pub value_quantity: Option<Quantity>,
+    /// A component's own interpretation and ranges (FHIR R4
+    /// `Observation.component`): a blood pressure panel's flags are here.
+    pub interpretation: Vec<CodeableConcept>,
+    pub reference_range: Vec<ReferenceRange>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -273,7 +277,12 @@ impl FromJson for AllergyIntolerance {
 impl FromJson for ObservationComponent {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
         let f = Fields::new(o);
-        f.finish(ObservationComponent { code: f.one("code"), value_quantity: f.one("valueQuantity") })
+        f.finish(ObservationComponent {
+            code: f.one("code"),
+            value_quantity: f.one("valueQuantity"),
+            interpretation: f.many("interpretation"),
+            reference_range: f.many("referenceRange"),
+        })
     }
 }
 

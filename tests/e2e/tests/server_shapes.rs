@@ -194,6 +194,23 @@ fn expected_flag(lab: &Value) -> Option<&'static str> {
     }
 }
 
+/// The flag beside a blood pressure panel, from its components' H, L or
+/// N (the sandbox sends no other): one way, that flag; both ways, abnormal.
+fn expected_panel_flag(panel: &Value) -> Option<&'static str> {
+    let codes: Vec<&str> = panel["component"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["interpretation"][0]["coding"][0]["code"].as_str())
+        .filter(|code| *code != "N")
+        .collect();
+    match (codes.contains(&"H"), codes.contains(&"L")) {
+        (true, true) => Some("! Abnormal"),
+        (true, false) => Some("↑ High"),
+        (false, true) => Some("↓ Low"),
+        (false, false) => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown_as_a_clinician_expects() {
     let env = AppWithSandbox::start().await;
@@ -214,6 +231,7 @@ async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown
         }
     }
     assert!(!newest.is_empty(), "{patient} has labs");
+
     let current = format!("{patient}-enc-current");
     let env_ref = &env;
     Browser::run("summary-content", |client| async move {
@@ -260,6 +278,7 @@ async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown
                 check(details.iter().any(|d| d.contains(range)), format!("{faults}: no lab shows {range}: {details:?}"))?;
             }
             eprintln!("{faults}: {flagged} of {} labs flagged", labs.len());
+
             // Entered in error: not shown at all.
             for key in ["conditions", "medications"] {
                 let titles: Vec<String> =
@@ -343,6 +362,59 @@ async fn a_paged_section_shows_its_first_rows_while_the_rest_arrive() {
             rows_at.as_array().map(Vec::len) == Some(1) && rows_at[0].as_f64() < done_at[0].as_f64(),
             format!("the first-rows mark, and the section's: {marks}"),
         )
+    })
+    .await;
+}
+
+/// The newest blood pressure of `patient` in the sandbox's records.
+fn newest_pressure(env: &AppWithSandbox, patient: &str) -> Option<Value> {
+    let subject = format!("Patient/{patient}");
+    env.sandbox
+        .sandbox
+        .store
+        .all("Observation")
+        .iter()
+        .filter(|o| o["subject"]["reference"] == subject && o["code"]["coding"][0]["code"] == "85354-9")
+        .max_by_key(|o| o["effectiveDateTime"].as_str().unwrap_or_default().to_string())
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blood_pressure_is_flagged_from_its_components() {
+    let env = AppWithSandbox::start().await;
+    // Patients whose newest pressure is high, and one whose is normal (the
+    // two with 2,000+ observations left out: they page slowly).
+    let mut flagged = None;
+    let mut normal = None;
+    for n in 3..=28 {
+        let patient = format!("p{n:03}");
+        let Some(pressure) = newest_pressure(&env, &patient) else { continue };
+        match expected_panel_flag(&pressure) {
+            Some(flag) if flagged.is_none() => flagged = Some((patient, Some(flag))),
+            None if normal.is_none() => normal = Some((patient, None)),
+            _ => {}
+        }
+    }
+    let cases: Vec<(String, Option<&'static str>)> = flagged.into_iter().chain(normal).collect();
+    assert_eq!(cases.len(), 2, "the sandbox has a high and a normal newest pressure: {cases:?}");
+    let env_ref = &env;
+    Browser::run("server-shapes-blood-pressure", |client| async move {
+        for (patient, want) in &cases {
+            client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
+            rows(&client, "#section-vital-signs").await?;
+            let mark = script(
+                &client,
+                "const r = [...document.querySelectorAll('#section-vital-signs li.row')] \
+                   .find(r => r.querySelector('.row-title').textContent.startsWith('Blood pressure')); \
+                 return r ? (r.querySelector('.row-mark')?.textContent || null) : 'no row'",
+            )
+            .await?;
+            check(
+                mark.as_str() == *want,
+                format!("{patient}: the blood pressure is marked {mark}; its components call for {want:?}"),
+            )?;
+        }
+        Ok(())
     })
     .await;
 }
