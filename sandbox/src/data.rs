@@ -157,6 +157,16 @@ fn lab_range(code: &str) -> (Option<f64>, Option<f64>, Option<&'static str>) {
     }
 }
 
+/// A laboratory Observation of `subject` with its value, range and (for
+/// glucose) interpretation.
+fn lab_result(subject: &Value, code: &str, display: &str, unit: &str, value: f64, when: String) -> Value {
+    let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
+                         "code": coding("http://loinc.org", code, display), "subject": subject, "effectiveDateTime": when});
+    lab["valueQuantity"] = quantity(value, unit);
+    lab_assessment(&mut lab, code, value, unit);
+    lab
+}
+
 /// `Observation.referenceRange` and, for glucose, the lab's own
 /// `interpretation` (H, L or N from the ObservationInterpretation code
 /// system FHIR R4 binds it to; it is optional, 0..*): the app flags the
@@ -432,26 +442,22 @@ impl Store {
                     if rng.below(2) == 0 {
                         continue;
                     }
-                    let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
-                                         "code": coding("http://loinc.org", code, display), "subject": subject,
-                                         "effectiveDateTime": date_time(day, 450)});
                     let value = rng.around(*mean, *spread);
-                    lab["valueQuantity"] = quantity(value, unit);
-                    lab_assessment(&mut lab, code, value, unit);
-                    push("Observation", observation(lab));
+                    push(
+                        "Observation",
+                        observation(lab_result(&subject, code, display, unit, value, date_time(day, 450))),
+                    );
                 }
             }
             let mut more = Rng(0x00AB_5E00 + index as u64);
             for r in 0..(2 + more.below(4) as i64) {
                 let day = TODAY - r * 180 - more.below(30) as i64;
                 for (code, display, unit, mean, spread) in MORE_LABS {
-                    let mut lab = json!({"resourceType": "Observation", "status": "final", "category": category("laboratory", "Laboratory"),
-                                         "code": coding("http://loinc.org", code, display), "subject": subject,
-                                         "effectiveDateTime": date_time(day, 460)});
                     let value = more.around(*mean, *spread);
-                    lab["valueQuantity"] = quantity(value, unit);
-                    lab_assessment(&mut lab, code, value, unit);
-                    push("Observation", observation(lab));
+                    push(
+                        "Observation",
+                        observation(lab_result(&subject, code, display, unit, value, date_time(day, 460))),
+                    );
                 }
             }
         }
