@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Promise, Reflect};
-use smart_core::check::Answer;
+use smart_core::check::{self, Answer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -17,10 +17,10 @@ use web_sys::{
 
 use crate::run::{Ask, Probe, Unread};
 
-/// The longest answer read: the app's own cap for documents.
-const MAX_CHARS: u32 = 1 << 20;
-/// How long a server may take, as the app allows.
-const TIMEOUT_MS: u32 = 15_000;
+/// The longest answer read, and how long a server may take: the
+/// command's bounds.
+const MAX_CHARS: u32 = check::MAX_ANSWER;
+const TIMEOUT_MS: u32 = check::TIMEOUT_SECONDS * 1000;
 
 /// Fetches as the app does, and remembers the policy violations reported.
 pub struct BrowserProbe {

@@ -20,6 +20,13 @@ use crate::id_token::Jwks;
 use crate::scopes::ScopeSet;
 use crate::url::HttpUrl;
 
+/// The longest answer either front-end reads, in bytes: the app's own cap
+/// for documents (`MAX_DOCUMENT` in src/browser/http.rs).
+pub const MAX_ANSWER: u32 = 1 << 20;
+
+/// How long either front-end waits for a server, in seconds.
+pub const TIMEOUT_SECONDS: u32 = 15;
+
 /// How a finding stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

@@ -10,9 +10,6 @@ use smart_core::check::{self, Answer, NoAnswer};
 use smart_core::config::AppConfig;
 use smart_core::url::HttpUrl;
 
-/// The longest answer read: the app's own cap for documents.
-const MAX_BODY: u64 = 1 << 20;
-
 /// Fetches as the app would, without following redirects (the app refuses
 /// them on token, key-set and FHIR requests).
 struct Fetcher {
@@ -25,7 +22,7 @@ impl Fetcher {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(15)))
+            .timeout_global(Some(Duration::from_secs(check::TIMEOUT_SECONDS.into())))
             .build()
             .into();
         Fetcher { agent, origin }
@@ -39,7 +36,12 @@ impl Fetcher {
             .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
             .collect();
         let status = response.status().as_u16();
-        let body = response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| e.to_string())?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(check::MAX_ANSWER.into())
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
         Ok(Answer { status, headers, body })
     }
 
