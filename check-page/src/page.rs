@@ -27,7 +27,7 @@ async fn check_all(document: &Document) -> Result<(), JsValue> {
     let app_url = HttpUrl::parse(base.split(['?', '#']).next().unwrap_or_default())
         .map_err(|e| JsValue::from_str(&format!("the page's base URL {base} is not an http(s) URL: {e}")))?;
     let config_url = app_url.join_path("config.json");
-    let ask = Ask { url: &config_url, form: None, accept: "application/json", headers: Vec::new(), follow: true };
+    let ask = Ask { follow: true, ..Ask::get(&config_url, "application/json") };
     let answer: Result<Answer, Unread> = probe.ask(ask).await;
     let mut reports = Vec::new();
     match check::configuration(&config_url, answer.as_ref().map_err(Unread::as_no_answer)) {

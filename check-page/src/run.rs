@@ -28,6 +28,13 @@ pub struct Ask<'a> {
     pub follow: bool,
 }
 
+impl<'a> Ask<'a> {
+    /// A GET of `url` without added headers, not following a redirect.
+    pub fn get(url: &'a HttpUrl, accept: &'static str) -> Ask<'a> {
+        Ask { url, form: None, accept, headers: Vec::new(), follow: false }
+    }
+}
+
 /// Why the page has no answer to read (the owned form of [`NoAnswer`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unread {
@@ -61,7 +68,7 @@ fn seen(answer: &Result<Answer, Unread>) -> Result<&Answer, NoAnswer<'_>> {
 pub async fn issuer(probe: &impl Probe, config: &AppConfig, issuer: &IssuerConfig, app_url: &HttpUrl) -> IssuerReport {
     let origin = app_url.origin();
     let discovery_url = issuer.authorization_server.discovery_url(&issuer.fhir_base_url);
-    let ask = Ask { url: &discovery_url, form: None, accept: "application/json", headers: Vec::new(), follow: true };
+    let ask = Ask { follow: true, ..Ask::get(&discovery_url, "application/json") };
     let answer = probe.ask(ask).await;
     let (mut findings, server) = check::from_discovery(config, issuer, app_url, seen(&answer));
     if let Some(server) = &server {
@@ -82,11 +89,9 @@ pub async fn issuer(probe: &impl Probe, config: &AppConfig, issuer: &IssuerConfi
         for (what, endpoint, body) in forms {
             let Some(endpoint) = endpoint else { continue };
             let post = |headers: &[&'static str]| Ask {
-                url: endpoint,
                 form: Some(body.clone()),
-                accept: "application/json",
                 headers: made_up_headers(headers),
-                follow: false,
+                ..Ask::get(endpoint, "application/json")
             };
             let answer = probe.ask(post(&headers)).await.map(|a| a.status);
             // Refused with the DPoP header: is it the header or the origin?
@@ -97,33 +102,24 @@ pub async fn issuer(probe: &impl Probe, config: &AppConfig, issuer: &IssuerConfi
                 _ => false,
             };
             let request = Preflight { method: "POST", headers: &headers };
-            let answer = answer.as_ref().map(|s| *s).map_err(Unread::as_no_answer);
+            let answer = answer.as_ref().copied().map_err(Unread::as_no_answer);
             findings.push(check::cors_in_browser(what, endpoint, &origin, &request, answer, simple_read));
         }
         if let Some(jwks) = &server.jwks_uri {
-            let ask = Ask { url: jwks, form: None, accept: "application/json", headers: Vec::new(), follow: false };
-            findings.push(check::key_set(jwks, seen(&probe.ask(ask).await)));
+            findings.push(check::key_set(jwks, seen(&probe.ask(Ask::get(jwks, "application/json")).await)));
         }
     }
     let metadata_url = issuer.fhir_base_url.join_path("metadata");
-    let ask =
-        Ask { url: &metadata_url, form: None, accept: "application/fhir+json", headers: Vec::new(), follow: false };
-    let metadata = probe.ask(ask).await;
+    let metadata = probe.ask(Ask::get(&metadata_url, "application/fhir+json")).await;
     findings.extend(check::capability_statement(seen(&metadata)));
     // A FHIR read as the app makes it: the metadata read above had no
     // Authorization header, so it tells a refused preflight apart.
     let patient = issuer.fhir_base_url.join_path("Patient");
     let headers = check::preflight_headers(issuer, server.as_ref(), true);
-    let ask = Ask {
-        url: &patient,
-        form: None,
-        accept: "application/fhir+json",
-        headers: made_up_headers(&headers),
-        follow: false,
-    };
+    let ask = Ask { headers: made_up_headers(&headers), ..Ask::get(&patient, "application/fhir+json") };
     let answer = probe.ask(ask).await.map(|a| a.status);
     let request = Preflight { method: "GET", headers: &headers };
-    let answer = answer.as_ref().map(|s| *s).map_err(Unread::as_no_answer);
+    let answer = answer.as_ref().copied().map_err(Unread::as_no_answer);
     findings.push(check::cors_in_browser("CORS, FHIR server", &patient, &origin, &request, answer, metadata.is_ok()));
     IssuerReport { id: issuer.id.clone(), findings }
 }
