@@ -18,11 +18,15 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name check "$wasm"
 if $release; then
-  # The features rustc enables by default for wasm32-unknown-unknown, as
-  # for the app (index.html).
-  wasm-opt -Oz --enable-bulk-memory --enable-bulk-memory-opt --enable-call-indirect-overlong \
-    --enable-multivalue --enable-mutable-globals --enable-nontrapping-float-to-int \
-    --enable-reference-types --enable-sign-ext "$out/check_bg.wasm" -o "$out/check_bg.wasm"
+  # The wasm features rustc enables by default, as the app's index.html
+  # lists them for its own wasm-opt run.
+  features=$(grep -o -- '--enable-[a-z-]*' "$root/index.html" | sort -u | tr '\n' ' ')
+  if [ -z "$features" ]; then
+    echo "build-check-page: index.html's wasm-opt flags name no --enable-* feature" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086
+  wasm-opt -Oz $features "$out/check_bg.wasm" -o "$out/check_bg.wasm"
   terser "$out/check.js" --module --compress --mangle --output "$out/check.min.js"
   mv "$out/check.min.js" "$out/check.js"
 fi
