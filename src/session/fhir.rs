@@ -92,49 +92,63 @@ impl<E: Effects> SessionHandle<E> {
     /// link that is not a URL, leaves the FHIR server's origin, or leads
     /// back to a page already read ends the search with what was gathered
     /// and a note.
+    ///
+    /// `sorted` (a dated section's search sorted newest first) is asked
+    /// when the first page has a `next`, side by side with that second
+    /// page, so it costs no round trip: when the server applied the sort,
+    /// its page holds the newest records and reading ends there; when it
+    /// ignored it (or refused the search), the unsorted pages go on.
     pub async fn search<T>(
         self,
         first: HttpUrl,
+        mut sorted: Option<HttpUrl>,
         reading: Reading,
         parse: impl Fn(&str) -> Result<Page<T>, ParseError>,
         progress: &dyn Fn(&[T]),
     ) -> Result<Gathered<T>, Error> {
         let mut gathered = Gathered { items: Vec::new(), stopped: None, more: false, newest_first: false };
         let mut read = vec![first.to_string()];
-        let mut url = first;
+        let mut body = self.get(&first).await?;
         loop {
-            let body = self.get(&url).await?;
             let page = parse(&body).map_err(|e| Error::FhirMalformed { detail: e.0 })?;
             gathered.items.extend(page.items);
-            if read.len() == 1 {
-                gathered.newest_first = applied_newest_first(page.self_link.as_deref());
-            }
             let Some(next) = page.next else { break };
-            let bound = read.len() >= reading.max_pages || gathered.items.len() >= reading.max_records;
-            if bound || (reading.newest_first_suffices && gathered.newest_first) {
+            if read.len() >= reading.max_pages || gathered.items.len() >= reading.max_records {
                 gathered.more = true;
                 break;
             }
-            let stopped = match HttpUrl::parse(&next) {
-                Err(e) => Some(Error::FhirMalformed { detail: format!("the next link is not a URL: {e}") }),
+            let next = match HttpUrl::parse(&next) {
+                Err(e) => Err(Error::FhirMalformed { detail: format!("the next link is not a URL: {e}") }),
                 // Never hand the token to another host, whatever the link says.
                 Ok(next) => match self.token_for(&next) {
-                    Err(error) => Some(error),
+                    Err(error) => Err(error),
                     Ok(_) if read.contains(&next.to_string()) => {
-                        Some(Error::FhirMalformed { detail: "the next link leads back to a page already read".into() })
+                        Err(Error::FhirMalformed { detail: "the next link leads back to a page already read".into() })
                     }
-                    Ok(_) => {
-                        read.push(next.to_string());
-                        url = next;
-                        progress(&gathered.items);
-                        None
-                    }
+                    Ok(_) => Ok(next),
                 },
             };
-            if stopped.is_some() {
-                gathered.stopped = stopped;
-                break;
-            }
+            let next = match next {
+                Ok(next) => next,
+                Err(error) => {
+                    gathered.stopped = Some(error);
+                    break;
+                }
+            };
+            read.push(next.to_string());
+            progress(&gathered.items);
+            body = match sorted.take() {
+                None => self.get(&next).await?,
+                Some(sorted) => {
+                    let (by_date, next) = futures::future::join(self.get(&sorted), self.get(&next)).await;
+                    let by_date = by_date.ok().and_then(|body| parse(&body).ok());
+                    if let Some(page) = by_date.filter(|page| applied_newest_first(page.self_link.as_deref())) {
+                        gathered = Gathered { items: page.items, more: page.next.is_some(), newest_first: true, ..gathered };
+                        break;
+                    }
+                    next?
+                }
+            };
         }
         Ok(gathered)
     }

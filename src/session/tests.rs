@@ -23,7 +23,7 @@ use smart_core::session::{Session, SignatureVerdict};
 use smart_core::url::HttpUrl;
 use smart_core::{Error, UnixTime};
 
-use super::{DpopKey, EndReason, SessionHandle};
+use super::{DpopKey, EndReason, Gathered, SessionHandle};
 use crate::browser::http::{Request, Response};
 use crate::browser::Effects;
 
@@ -607,7 +607,7 @@ fn paging_follows_next_links_up_to_the_page_limit() {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered = test.run(async move {
-        session.search(url("Patient?page=1"), Reading::pages(3), parse_bundle::<Patient>, &|_| {}).await
+        session.search(url("Patient?page=1"), None, Reading::pages(3), parse_bundle::<Patient>, &|_| {}).await
     });
     let gathered = gathered.unwrap();
     let ids: Vec<_> = gathered.items.iter().map(|p| p.id.clone().unwrap()).collect();
@@ -630,7 +630,7 @@ fn a_search_reports_what_it_has_before_each_further_page() {
     let seen = reported.clone();
     let gathered = test.run(async move {
         let progress = move |so_far: &[Patient]| seen.borrow_mut().push(so_far.len());
-        session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>, &progress).await
+        session.search(url("Patient?page=1"), None, Reading::pages(5), parse_bundle::<Patient>, &progress).await
     });
     assert_eq!(gathered.unwrap().items.len(), 3);
     // After the first and the second page; the last page's rows come with the outcome.
@@ -646,45 +646,77 @@ fn page_with_self(n: u32, self_link: &str, next: Option<&str>) -> String {
     )
 }
 
-#[test]
-fn a_page_the_server_sorted_newest_first_is_enough_for_a_dated_section() {
-    let newest_first = Reading { max_pages: 5, max_records: 100, newest_first_suffices: true };
-    // The server applied the sort: one page, and the rest is noted as unread.
-    let mut test = Test::new(5, |seen| {
-        let next = format!("{FHIR}/Patient?page=2");
-        answer(200, &page_with_self(1, &format!("{}&_sort=-date", seen.url), Some(&next)))
-    })
-    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
-    let session = test.session;
-    let gathered =
-        test.run(
-            async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>, &|_| {}).await },
-        );
-    let gathered = gathered.unwrap();
-    assert!(gathered.newest_first && gathered.more);
-    assert_eq!(test.seen(|_| true).len(), 1);
-    // The server ignored it (its self link has no _sort): pages are read to the bound.
-    let mut test = Test::new(5, |seen| {
+/// A dated section's reading with room for 5 pages and 100 records.
+const DATED: Reading = Reading { max_pages: 5, max_records: 100 };
+
+/// A server of pages `Patient?page=n` (patient p{n}, `next` up to page
+/// `last`) whose search sorted newest first (`_sort` in the URL) is
+/// answered by `sorted` (status, self link) as patient p100.
+fn paged_with_sort(last: u32, sorted: (u16, &'static str)) -> Test {
+    Test::new(5, move |seen| {
+        if seen.url.contains("_sort=") {
+            let (status, self_link) = sorted;
+            return answer(status, &page_with_self(100, self_link, Some(&format!("{FHIR}/Patient?sorted=2"))));
+        }
         let n: u32 = seen.url.rsplit('=').next().unwrap().parse().unwrap();
-        answer(200, &page_with_self(n, &seen.url, Some(&format!("{FHIR}/Patient?page={}", n + 1))))
+        let next = format!("{FHIR}/Patient?page={}", n + 1);
+        answer(200, &page_with_self(n, &seen.url, (n < last).then_some(next.as_str())))
     })
-    .signed_in(&tokens("at-1", Some("rt-1"), 3600));
+    .signed_in(&tokens("at-1", Some("rt-1"), 3600))
+}
+
+fn dated_search(test: &mut Test) -> Gathered<Patient> {
     let session = test.session;
-    let gathered =
-        test.run(
-            async move { session.search(url("Patient?page=1"), newest_first, parse_bundle::<Patient>, &|_| {}).await },
-        );
-    let gathered = gathered.unwrap();
-    assert!(!gathered.newest_first && gathered.more);
-    assert_eq!(gathered.items.len(), 5);
-    assert_eq!(test.seen(|_| true).len(), 5);
+    let sorted = Some(url("Patient?page=1&_sort=-date"));
+    test.run(async move { session.search(url("Patient?page=1"), sorted, DATED, parse_bundle::<Patient>, &|_| {}).await })
+        .unwrap()
+}
+
+fn ids(gathered: &Gathered<Patient>) -> Vec<String> {
+    gathered.items.iter().map(|p| p.id.clone().unwrap()).collect()
+}
+
+#[test]
+fn a_record_of_one_page_is_read_without_asking_for_a_sort() {
+    let mut test = paged_with_sort(1, (200, "https://fhir.example.org/Patient?_sort=-date"));
+    let gathered = dated_search(&mut test);
+    assert_eq!(ids(&gathered), ["p1"]);
+    assert!(!gathered.more);
+    assert_eq!(test.seen(|_| true).len(), 1, "no sorted search: the one page holds the whole record");
+}
+
+#[test]
+fn a_longer_record_is_asked_for_sorted_beside_its_second_page() {
+    // The server applied the sort: its page holds the newest records, and
+    // the rest is noted as unread.
+    let mut test = paged_with_sort(5, (200, "https://fhir.example.org/Patient?page=1&_sort=-date"));
+    let gathered = dated_search(&mut test);
+    assert_eq!(ids(&gathered), ["p100"], "the sorted page replaces the unsorted one");
+    assert!(gathered.newest_first && gathered.more);
+    let asked: Vec<String> = test.seen(|_| true).iter().map(|r| r.url.clone()).collect();
+    assert_eq!(asked.len(), 3, "the first page, then the sorted search and the second page together: {asked:?}");
+    assert!(asked[1..].iter().any(|u| u.contains("_sort=-date")) && asked[1..].iter().any(|u| u.ends_with("page=2")));
+}
+
+#[test]
+fn a_server_that_ignores_or_refuses_the_sort_is_read_page_by_page_to_the_bound() {
+    for sorted in [(200, "https://fhir.example.org/Patient?page=1"), (400, "")] {
+        let mut test = paged_with_sort(9, sorted);
+        let gathered = dated_search(&mut test);
+        assert_eq!(ids(&gathered), ["p1", "p2", "p3", "p4", "p5"], "{sorted:?}");
+        assert!(!gathered.newest_first && gathered.more, "{sorted:?}");
+        assert_eq!(test.seen(|_| true).len(), 6, "five pages and the sorted search: {sorted:?}");
+    }
     // The record bound stops it too.
-    let few = Reading { max_records: 3, ..newest_first };
+    let mut test = paged_with_sort(9, (200, "https://fhir.example.org/Patient?page=1"));
     let session = test.session;
-    let gathered =
-        test.run(async move { session.search(url("Patient?page=1"), few, parse_bundle::<Patient>, &|_| {}).await });
-    assert_eq!(gathered.unwrap().items.len(), 3);
-    assert_eq!(test.seen(|_| true).len(), 8);
+    let few = Reading { max_records: 3, ..DATED };
+    let sorted = Some(url("Patient?page=1&_sort=-date"));
+    let gathered = test
+        .run(async move { session.search(url("Patient?page=1"), sorted, few, parse_bundle::<Patient>, &|_| {}).await })
+        .unwrap();
+    assert_eq!(gathered.items.len(), 3);
+    assert!(gathered.more);
 }
 
 #[test]
@@ -697,7 +729,7 @@ fn a_next_link_back_to_a_page_already_read_ends_the_search_with_a_note() {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered = test.run(async move {
-        session.search(url("Patient?page=1"), Reading::pages(10), parse_bundle::<Patient>, &|_| {}).await
+        session.search(url("Patient?page=1"), None, Reading::pages(10), parse_bundle::<Patient>, &|_| {}).await
     });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 3, "each page once");
@@ -714,7 +746,7 @@ fn a_next_link_to_another_origin_is_never_followed() {
     .signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered = test.run(async move {
-        session.search(url("Patient?page=1"), Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await
+        session.search(url("Patient?page=1"), None, Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await
     });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1, "what the FHIR server gave is kept");
@@ -728,7 +760,7 @@ fn a_next_link_that_is_not_a_url_ends_the_search_with_a_note() {
         Test::new(5, |_| answer(200, &page(1, Some("not a url")))).signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
     let gathered = test
-        .run(async move { session.search(url("Patient"), Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await });
+        .run(async move { session.search(url("Patient"), None, Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1);
     assert!(matches!(gathered.stopped, Some(Error::FhirMalformed { .. })));

@@ -17,7 +17,8 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
     let session = context::<SessionHandle>();
     let first = session.with_untracked(|s| {
         let first = s.granted.require_search(section.resource_type());
-        (first.map(|()| section.search_url(&s.fhir_base, &patient_id)), s.context.encounter.clone())
+        let urls = first.map(|()| (section.search_url(&s.fhir_base, &patient_id), section.sorted_url(&s.fhir_base, &patient_id)));
+        (urls, s.context.encounter.clone())
     });
     // Ready with `true` while more pages are coming: the rows so far are
     // shown (and refined) as each page arrives.
@@ -35,7 +36,8 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
             state.set(Loadable::Ready((section.finish(so_far.to_vec()), None, None, true)))
         };
         let parse = |body: &str| section.rows(body, encounter.as_deref());
-        let gathered = session.search(first?, section.reading(), parse, &progress).await?;
+        let (first, sorted) = first?;
+        let gathered = session.search(first, sorted, section.reading(), parse, &progress).await?;
         let coverage = gathered.more.then(|| section.coverage(gathered.items.len(), gathered.newest_first));
         Ok((section.finish(gathered.items), gathered.stopped, coverage, false))
     });

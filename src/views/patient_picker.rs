@@ -5,7 +5,6 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use smart_core::fhir::display::{banner_identifier, patient_name};
 use smart_core::fhir::models::{parse_bundle, Patient};
-use smart_core::fhir::summary::Reading;
 use smart_core::Error;
 
 use super::loadable::{inline_error, load_into, Loadable};
@@ -33,13 +32,11 @@ pub fn PatientPicker(on_choose: Callback<String>) -> impl IntoView {
         let first = session.with_untracked(|s| {
             s.fhir_base.join_path("Patient").with_query_pairs([("name", name.as_str()), ("_count", "20")])
         });
+        // One page: a name search is for choosing, not for reading a record.
         load_into(found, None, async move {
-            Ok(Some(
-                session
-                    .search(first.ok_or(Error::NoSession)?, Reading::pages(1), parse_bundle::<Patient>, &|_| {})
-                    .await?
-                    .items,
-            ))
+            let body = session.get(&first.ok_or(Error::NoSession)?).await?;
+            let page = parse_bundle::<Patient>(&body).map_err(|e| Error::FhirMalformed { detail: e.0 })?;
+            Ok(Some(page.items))
         });
     };
     view! {

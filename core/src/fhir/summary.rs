@@ -72,18 +72,12 @@ pub struct Reading {
     pub max_pages: usize,
     /// No page is asked for once this many records are in.
     pub max_records: usize,
-    /// Whether the first page is enough when the server applied the
-    /// section's `_sort=-date`: it then holds the newest records. A server
-    /// may ignore a sort it does not support, and says which parameters
-    /// it applied in the Bundle's `self` link (FHIR R4 search §3.1.1.1);
-    /// without that word, pages are read up to the bound and ordered here.
-    pub newest_first_suffices: bool,
 }
 
 impl Reading {
     /// At most `max_pages` pages, whatever their order.
     pub const fn pages(max_pages: usize) -> Reading {
-        Reading { max_pages, max_records: usize::MAX, newest_first_suffices: false }
+        Reading { max_pages, max_records: usize::MAX }
     }
 }
 
@@ -159,34 +153,51 @@ impl Section {
         }
     }
 
-    /// The first search URL for `patient` on `fhir_base`.
+    /// The first search URL for `patient` on `fhir_base`. It asks for no
+    /// order: a sort can cost a server more than the whole answer (one
+    /// took 190 ms a page, issue #15), and when the record fits in one
+    /// page the rows are ordered here, by their own dates, exactly.
     pub fn search_url(self, fhir_base: &HttpUrl, patient: &str) -> HttpUrl {
         let base = fhir_base.join_path(self.resource_type());
         let patient = patient.strip_prefix("Patient/").unwrap_or(patient);
         let params: &[(&str, &str)] = match self {
             Section::Conditions | Section::Medications | Section::Allergies => &[("_count", "100")],
-            Section::VitalSigns => &[("category", "vital-signs"), ("_sort", "-date"), ("_count", "200")],
-            Section::Labs => &[("category", "laboratory"), ("_sort", "-date"), ("_count", "100")],
-            Section::Encounters => &[("_sort", "-date"), ("_count", "20")],
+            Section::VitalSigns => &[("category", "vital-signs"), ("_count", "200")],
+            Section::Labs => &[("category", "laboratory"), ("_count", "200")],
+            Section::Encounters => &[("_count", "50")],
         };
         base.with_query_pairs(std::iter::once(("patient", patient)).chain(params.iter().copied()))
     }
 
-    /// How far the section reads: the dated sections need only the first
-    /// page when the server sorted it newest first.
+    /// For a dated section, the same search sorted newest first: asked
+    /// only when the first answer shows the record runs past one page, and
+    /// then beside the unsorted second page (see `SessionHandle::search`),
+    /// because only the newest records matter, and a server that sorts
+    /// gives them in one page (`applied_newest_first` says whether it did).
+    pub fn sorted_url(self, fhir_base: &HttpUrl, patient: &str) -> Option<HttpUrl> {
+        self.is_dated().then(|| self.search_url(fhir_base, patient).with_query_pairs([("_sort", "-date")]))
+    }
+
+    /// Whether the section's newest records are the ones that matter.
+    fn is_dated(self) -> bool {
+        matches!(self, Section::VitalSigns | Section::Labs | Section::Encounters)
+    }
+
+    /// How far the section reads: a dated section must see every record
+    /// to know the newest when the server does not sort them, so its bound
+    /// is in records.
     pub fn reading(self) -> Reading {
-        match self {
-            Section::VitalSigns | Section::Labs | Section::Encounters => {
-                Reading { max_pages: MAX_DATED_PAGES, max_records: MAX_DATED_RECORDS, newest_first_suffices: true }
-            }
-            _ => Reading::pages(MAX_PAGES),
+        if self.is_dated() {
+            Reading { max_pages: MAX_DATED_PAGES, max_records: MAX_DATED_RECORDS }
+        } else {
+            Reading::pages(MAX_PAGES)
         }
     }
 
     /// What a section read, when a bound stopped it before the server's
     /// last page: `read` records, sorted newest first by the server or not.
     pub fn coverage(self, read: usize, newest_first: bool) -> String {
-        let (lead, rest) = match (self.reading().newest_first_suffices, newest_first) {
+        let (lead, rest) = match (self.is_dated(), newest_first) {
             (true, true) => ("From the", "most recent records; older records were not read."),
             (true, false) => {
                 ("From", "records; the server did not sort them by date, so newer ones may be among the rest.")
@@ -342,8 +353,13 @@ mod tests {
         let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
         assert_eq!(
             Section::VitalSigns.search_url(&base, "Patient/p 1").to_string(),
-            "https://ehr.example.org/fhir/Observation?patient=p%201&category=vital-signs&_sort=-date&_count=200"
+            "https://ehr.example.org/fhir/Observation?patient=p%201&category=vital-signs&_count=200"
         );
+        assert_eq!(
+            Section::Encounters.sorted_url(&base, "p1").unwrap().to_string(),
+            "https://ehr.example.org/fhir/Encounter?patient=p1&_count=50&_sort=-date"
+        );
+        assert_eq!(Section::Conditions.sorted_url(&base, "p1"), None, "not a dated section");
         assert_eq!(
             Section::Conditions.search_url(&base, "p1").to_string(),
             "https://ehr.example.org/fhir/Condition?patient=p1&_count=100"
@@ -539,8 +555,8 @@ mod tests {
         assert_eq!(Section::Labs.coverage(100, true), "From the 100 most recent records; older records were not read.");
         assert!(Section::VitalSigns.coverage(250, false).contains("did not sort them by date, so newer ones may be"));
         assert_eq!(Section::Conditions.coverage(500, false), "The first 500 records; the server has more.");
-        assert!(!Section::Conditions.reading().newest_first_suffices);
-        assert!(Section::Encounters.reading().newest_first_suffices);
+        assert_eq!(Section::Conditions.reading(), Reading::pages(MAX_PAGES));
+        assert_eq!(Section::Encounters.reading().max_records, MAX_DATED_RECORDS);
     }
 
     #[test]
