@@ -66,6 +66,35 @@ new MutationObserver(() => {
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
 "#;
 
+/// For `--trace`: each document, as it is left, adds its own timeline to
+/// its origin's `localStorage` (timings only, written by the benchmark's
+/// own script), so the launch page's timings can be read from the app's
+/// last document. (`window.name` does not outlive the app's navigations:
+/// its opener policy puts each page in a browsing context group of its own.)
+const RECORD_DOCUMENT: &str = r#"
+addEventListener('pagehide', () => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const entries = performance.getEntriesByType('resource').map(e => [e.name, e.startTime, e.responseStart, e.responseEnd])
+    .concat(performance.getEntriesByType('mark').map(e => ['mark ' + e.name, e.startTime, e.startTime, e.startTime]))
+    .concat(performance.getEntriesByType('paint').map(e => [e.name, e.startTime, e.startTime, e.startTime]));
+  const doc = { url: location.href, origin: performance.timeOrigin, nav: nav ? [nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null, entries };
+  let kept = []; try { kept = JSON.parse(localStorage.getItem('bench-timeline') || '[]'); } catch (e) {}
+  kept.push(doc); localStorage.setItem('bench-timeline', JSON.stringify(kept));
+});
+"#;
+
+/// The current document's timeline, in the form `RECORD_DOCUMENT` keeps,
+/// with the earlier ones.
+const READ_TIMELINE: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const entries = performance.getEntriesByType('resource').map(e => [e.name, e.startTime, e.responseStart, e.responseEnd])
+  .concat(performance.getEntriesByType('mark').map(e => ['mark ' + e.name, e.startTime, e.startTime, e.startTime]))
+  .concat(performance.getEntriesByType('paint').map(e => [e.name, e.startTime, e.startTime, e.startTime]));
+let kept = []; try { kept = JSON.parse(localStorage.getItem('bench-timeline') || '[]'); } catch (e) {}
+kept.push({ url: location.href, origin: performance.timeOrigin, nav: nav ? [nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null, entries });
+return kept;
+"#;
+
 /// The peer's state: `ready` is "1" when complete, "error" when it failed.
 const READ_PEER: &str = r#"
 return { ready: window.__ready ?? null, at: window.__readyAt ?? null, text: document.body ? document.body.innerText.slice(0, 300) : '' };
@@ -224,6 +253,42 @@ async fn launch_peer_once(
     }
 }
 
+/// `--trace`: one cold launch of the app and one of the peer, default
+/// shape, each document's requests, marks and paints printed in ms from
+/// the moment the browser was sent to the launch URL.
+async fn trace(peer_dist: &str, latency: u64) {
+    let (env, peer) = AppWithSandbox::start_with_peer(std::path::Path::new(peer_dist)).await;
+    env.control("/sandbox/faults", &json!({ "latency_ms": latency }));
+    for who in ["app", "peer"] {
+        let browser = observed_browser().await;
+        cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": RECORD_DOCUMENT}))
+            .await
+            .expect("install the recorder");
+        let started = epoch_ms();
+        let done = if who == "app" {
+            launch_once(&env, &browser.client, PATIENT).await.map(|r| r.to_summary)
+        } else {
+            launch_peer_once(&env, &peer.origin(), &browser.client, PATIENT).await.map(|(ms, _)| ms)
+        };
+        let timeline = script(&browser.client, READ_TIMELINE).await.expect("read the timeline");
+        println!("\n== {who}, {latency} ms, cold: complete at {:.0} ms", done.unwrap_or(f64::NAN));
+        for doc in timeline.as_array().into_iter().flatten() {
+            let origin = doc["origin"].as_f64().unwrap_or_default() - started;
+            let at = |v: &Value| v.as_f64().map_or("-".to_string(), |t| format!("{:.0}", origin + t));
+            let nav: Vec<String> = doc["nav"].as_array().into_iter().flatten().map(at).collect();
+            println!("document {} from {origin:.0}: response, interactive, DOMContentLoaded, load {}", doc["url"], nav.join(" "));
+            let mut entries: Vec<&Value> = doc["entries"].as_array().into_iter().flatten().collect();
+            entries.sort_by(|a, b| a[1].as_f64().unwrap_or_default().total_cmp(&b[1].as_f64().unwrap_or_default()));
+            for e in entries {
+                let name = e[0].as_str().unwrap_or_default();
+                let name = name.split_once('?').map_or(name, |(path, _)| path);
+                println!("  {:>6} {:>6} {:>6}  {name}", at(&e[1]), at(&e[2]), at(&e[3]));
+            }
+        }
+        browser.close().await;
+    }
+}
+
 /// Writes bench/crates.md from twiggy's CSV of a names-kept release build.
 fn by_crate(csv_path: &str) {
     let csv = std::fs::read_to_string(csv_path).expect("read the twiggy CSV");
@@ -324,15 +389,21 @@ enum Mode {
     Full { runs: usize, peer: String },
     Sizes,
     ByCrate { csv: String },
+    /// One cold launch of each at the given latency, its timeline printed.
+    Trace { peer: String, latency: u64 },
 }
 
 const USAGE: &str =
-    "usage: bench --peer PEER_DIST [--runs N] | --sizes | --by-crate TWIGGY_CSV (scripts/bench.sh runs it)";
+    "usage: bench --peer PEER_DIST [--runs N] | --sizes | --by-crate TWIGGY_CSV | --trace LATENCY_MS --peer PEER_DIST (scripts/bench.sh runs it)";
 
 fn parse_args(args: &[String]) -> Result<Mode, String> {
     match args {
         [flag] if flag == "--sizes" => return Ok(Mode::Sizes),
         [flag, csv] if flag == "--by-crate" => return Ok(Mode::ByCrate { csv: csv.clone() }),
+        [flag, latency, p, peer] if flag == "--trace" && p == "--peer" => {
+            let latency = latency.parse().map_err(|_| format!("--trace needs a latency in ms, not \"{latency}\""))?;
+            return Ok(Mode::Trace { peer: peer.clone(), latency });
+        }
         _ => {}
     }
     let (mut runs, mut peer) = (5, None);
@@ -365,6 +436,10 @@ async fn main() {
         }
         Mode::Sizes => None,
         Mode::Full { runs, peer } => Some((runs, peer)),
+        Mode::Trace { peer, latency } => {
+            trace(&peer, latency).await;
+            return;
+        }
     };
     let out = e2e::workspace_root().join("bench/results.md");
 
