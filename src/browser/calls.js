@@ -15,8 +15,16 @@
 // [status, body, then the value (or null) of each header named in `read`,
 // "\n"-separated]; rejects with text: "timeout", "dpop-sign" when the
 // proof could not be signed, or the browser's message. An answer longer
-// than `maxChars` resolves to [-1] unread (or unkept).
-export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
+// than `maxChars` resolves to [-1] unread (or unkept). The first GET of
+// config.json is given the request made as this module loaded (below).
+export function send(url, method, ...rest) {
+  const early = config;
+  if (early?.[0] !== url || method !== "GET") return fetchText(url, method, ...rest);
+  config = null;
+  return early[1];
+}
+
+async function fetchText(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
   const request = {
     method, headers: new Headers(), body, credentials: "omit",
     cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
@@ -38,13 +46,22 @@ export async function send(url, method, headers, body, noStore, refuseRedirects,
     }
     const text = await response.text();
     if (text.length > maxChars) return [-1];
-    return [response.status, text, ...read.split("\n").map((name) => response.headers.get(name))];
+    return [response.status, text, ...(read ? read.split("\n").map((name) => response.headers.get(name)) : [])];
   } catch (error) {
     throw error?.name === "AbortError" ? "timeout" : String(error?.message ?? error);
   } finally {
     clearTimeout(timer);
   }
 }
+
+// config.json, asked for as this module loads, beside the wasm's
+// compilation rather than after it: the app waits for it before anything
+// else. The app's own GET of it (browser/config.rs) is given this one:
+// the same request, with the app's default timeout (smart_core::config's
+// DEFAULT_REQUEST_TIMEOUT_SECONDS) and without reading its headers.
+let config = new URL("config.json", document.baseURI).href;
+config = [config, fetchText(config, "GET", "Accept\napplication/json", undefined, true, false, 30000, 1 << 20, "")];
+config[1].catch(() => {});
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 const rsa = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };

@@ -63,7 +63,11 @@ async fn release_build_renders_the_provider_picker_from_config() {
         let icon =
             script(&client, "const l = document.querySelector('link[rel=icon]'); return l ? l.href.slice(0, 19) : ''")
                 .await?;
-        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))
+        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))?;
+        // config.json is asked for once per page load: the request calls.js
+        // starts as it loads is the one the app reads.
+        let asked = app.requests().iter().filter(|r| r.target.starts_with("/config.json")).count();
+        check(asked == 1, format!("config.json was asked for {asked} times by one page load"))
     })
     .await;
 }
