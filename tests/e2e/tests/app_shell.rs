@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use e2e::browser::{
     check, console_messages, page_text, script, text_content, text_of, wait_for_text, wait_for_text_in,
 };
+use e2e::server::static_file;
 use e2e::{dist_dir, shipped_config, Browser, Response, TestServer};
 use serde_json::json;
 
@@ -63,11 +64,41 @@ async fn release_build_renders_the_provider_picker_from_config() {
         let icon =
             script(&client, "const l = document.querySelector('link[rel=icon]'); return l ? l.href.slice(0, 19) : ''")
                 .await?;
-        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))?;
-        // config.json is asked for once per page load: the request calls.js
-        // starts as it loads is the one the app reads.
-        let asked = app.requests().iter().filter(|r| r.target.starts_with("/config.json")).count();
-        check(asked == 1, format!("config.json was asked for {asked} times by one page load"))
+        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))
+    })
+    .await;
+}
+
+/// config.json is asked for while the wasm is still on its way (here held
+/// back 800 ms by the server), not after it has started, and once: the
+/// request calls.js makes as it loads is the one the app reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_is_asked_for_while_the_wasm_loads_and_once() {
+    let dir = dist_dir();
+    let app = TestServer::start(move |request| {
+        if request.path().ends_with("_bg.wasm") {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        static_file(&dir, request.path())
+    });
+    Browser::run("early-config", |client| async move {
+        client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "See your health record").await?;
+        let timing = script(
+            &client,
+            "const all = performance.getEntriesByType('resource'); \
+             const config = all.find(e => e.name.endsWith('/config.json')); \
+             const wasm = all.find(e => e.name.endsWith('_bg.wasm')); \
+             return [config.startTime, wasm.responseEnd]",
+        )
+        .await?;
+        let (asked, wasm_in) = (timing[0].as_f64().unwrap_or(f64::NAN), timing[1].as_f64().unwrap_or(f64::NAN));
+        check(
+            asked < wasm_in,
+            format!("config.json was asked for at {asked:.0} ms, after the wasm had arrived at {wasm_in:.0} ms"),
+        )?;
+        let times = app.requests().iter().filter(|r| r.path() == "/config.json").count();
+        check(times == 1, format!("config.json was asked for {times} times by one page load"))
     })
     .await;
 }
