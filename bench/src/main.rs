@@ -36,7 +36,9 @@ const at = name => { const e = performance.getEntriesByName(name, 'mark')[0]; re
 const sections = ['conditions', 'medications', 'allergies', 'vital-signs', 'labs', 'encounters'].map(s => at('smart:section:' + s));
 const banner = at('smart:banner');
 if (banner === null || sections.includes(null)) return { complete: false };
-const fetches = performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch').map(e => ({
+// The app's own files (config.json, asked for beside the wasm) are not
+// round trips to a server.
+const fetches = performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch' && !e.name.startsWith(location.origin + '/')).map(e => ({
   url: e.name,
   start: performance.timeOrigin + e.startTime,
   end: performance.timeOrigin + e.responseEnd,
