@@ -6,6 +6,9 @@
 #                                   beside the fhirclient peer, which it builds)
 #   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
+#   scripts/bench.sh --trace MS     one cold launch of the app and of the peer
+#                                   at MS of latency, every request, mark and
+#                                   paint of each page on one clock (printed)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -47,5 +50,9 @@ cp -r "$peer_src/." "$peer_work"
 (cd "$peer_work" && npm ci --no-audit --no-fund --loglevel=error \
   && VITE_CLIENT_ID=smart-app-local VITE_SCOPE='launch openid fhirUser patient/*.rs offline_access' \
      PEER_DIST="$peer_work/dist" npx vite build --logLevel warn)
+if [ "${1:-}" = "--trace" ]; then
+  cargo run -q -p bench --release -- --trace "${2:-50}" --peer "$peer_work/dist"
+  exit 0
+fi
 step "benchmark"
 cargo run -q -p bench --release -- --peer "$peer_work/dist" "$@"

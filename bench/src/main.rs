@@ -74,28 +74,22 @@ new MutationObserver(() => {
 /// last document. (`window.name` does not outlive the app's navigations:
 /// its opener policy puts each page in a browsing context group of its own.)
 const RECORD_DOCUMENT: &str = r#"
-addEventListener('pagehide', () => {
+window.__document = () => {
   const nav = performance.getEntriesByType('navigation')[0];
   const entries = performance.getEntriesByType('resource').map(e => [e.name, e.startTime, e.responseStart, e.responseEnd])
     .concat(performance.getEntriesByType('mark').map(e => ['mark ' + e.name, e.startTime, e.startTime, e.startTime]))
     .concat(performance.getEntriesByType('paint').map(e => [e.name, e.startTime, e.startTime, e.startTime]));
-  const doc = { url: location.href, origin: performance.timeOrigin, nav: nav ? [nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null, entries };
-  let kept = []; try { kept = JSON.parse(localStorage.getItem('bench-timeline') || '[]'); } catch (e) {}
-  kept.push(doc); localStorage.setItem('bench-timeline', JSON.stringify(kept));
+  return { url: location.href, origin: performance.timeOrigin, nav: nav ? [nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null, entries };
+};
+window.__kept = () => { try { return JSON.parse(localStorage.getItem('bench-timeline') || '[]'); } catch (e) { return []; } };
+addEventListener('pagehide', () => {
+  localStorage.setItem('bench-timeline', JSON.stringify([...window.__kept(), window.__document()]));
 });
 "#;
 
-/// The current document's timeline, in the form `RECORD_DOCUMENT` keeps,
-/// with the earlier ones.
-const READ_TIMELINE: &str = r#"
-const nav = performance.getEntriesByType('navigation')[0];
-const entries = performance.getEntriesByType('resource').map(e => [e.name, e.startTime, e.responseStart, e.responseEnd])
-  .concat(performance.getEntriesByType('mark').map(e => ['mark ' + e.name, e.startTime, e.startTime, e.startTime]))
-  .concat(performance.getEntriesByType('paint').map(e => [e.name, e.startTime, e.startTime, e.startTime]));
-let kept = []; try { kept = JSON.parse(localStorage.getItem('bench-timeline') || '[]'); } catch (e) {}
-kept.push({ url: location.href, origin: performance.timeOrigin, nav: nav ? [nav.responseEnd, nav.domInteractive, nav.domContentLoadedEventEnd, nav.loadEventEnd] : null, entries });
-return kept;
-"#;
+/// The current document's timeline, after the earlier ones
+/// `RECORD_DOCUMENT` kept.
+const READ_TIMELINE: &str = "return [...window.__kept(), window.__document()];";
 
 /// The peer's state: `ready` is "1" when complete, "error" when it failed.
 const READ_PEER: &str = r#"
@@ -278,7 +272,11 @@ async fn trace(peer_dist: &str, latency: u64) {
             let origin = doc["origin"].as_f64().unwrap_or_default() - started;
             let at = |v: &Value| v.as_f64().map_or("-".to_string(), |t| format!("{:.0}", origin + t));
             let nav: Vec<String> = doc["nav"].as_array().into_iter().flatten().map(at).collect();
-            println!("document {} from {origin:.0}: response, interactive, DOMContentLoaded, load {}", doc["url"], nav.join(" "));
+            println!(
+                "document {} from {origin:.0}: response, interactive, DOMContentLoaded, load {}",
+                doc["url"],
+                nav.join(" ")
+            );
             let mut entries: Vec<&Value> = doc["entries"].as_array().into_iter().flatten().collect();
             entries.sort_by(|a, b| a[1].as_f64().unwrap_or_default().total_cmp(&b[1].as_f64().unwrap_or_default()));
             for e in entries {
@@ -385,13 +383,13 @@ const SHAPES: [(&str, &str); 3] = [
     ("sorted pages cost 190 ms", r#"{"sort_cost_ms": 190}"#),
 ];
 
-/// What the command line asks for.
+/// What the command line asks for (`Trace`: one cold launch of each at
+/// the given latency, its timeline printed).
 #[derive(Debug, PartialEq)]
 enum Mode {
     Full { runs: usize, peer: String },
     Sizes,
     ByCrate { csv: String },
-    /// One cold launch of each at the given latency, its timeline printed.
     Trace { peer: String, latency: u64 },
 }
 
@@ -643,6 +641,8 @@ mod tests {
         assert!(parse(&["--runs", "3"]).unwrap_err().contains("--peer"));
         assert_eq!(parse(&["--sizes"]), Ok(Mode::Sizes));
         assert_eq!(parse(&["--by-crate", "top.csv"]), Ok(Mode::ByCrate { csv: "top.csv".into() }));
+        assert_eq!(parse(&["--trace", "50", "--peer", "p"]), Ok(Mode::Trace { peer: "p".into(), latency: 50 }));
+        assert!(parse(&["--trace", "slow", "--peer", "p"]).unwrap_err().contains("latency"));
         assert!(parse(&["--runs", "0"]).unwrap_err().contains("above 0"));
         assert!(parse(&["--runs", "many"]).is_err());
         assert!(parse(&["--help"]).unwrap_err().contains("--help"));

@@ -143,7 +143,8 @@ impl<E: Effects> SessionHandle<E> {
                     let (by_date, next) = futures::future::join(self.get(&sorted), self.get(&next)).await;
                     let by_date = by_date.ok().and_then(|body| parse(&body).ok());
                     if let Some(page) = by_date.filter(|page| applied_newest_first(page.self_link.as_deref())) {
-                        gathered = Gathered { items: page.items, more: page.next.is_some(), newest_first: true, ..gathered };
+                        gathered =
+                            Gathered { items: page.items, more: page.next.is_some(), newest_first: true, ..gathered };
                         break;
                     }
                     next?

@@ -668,8 +668,10 @@ fn paged_with_sort(last: u32, sorted: (u16, &'static str)) -> Test {
 fn dated_search(test: &mut Test) -> Gathered<Patient> {
     let session = test.session;
     let sorted = Some(url("Patient?page=1&_sort=-date"));
-    test.run(async move { session.search(url("Patient?page=1"), sorted, DATED, parse_bundle::<Patient>, &|_| {}).await })
-        .unwrap()
+    test.run(
+        async move { session.search(url("Patient?page=1"), sorted, DATED, parse_bundle::<Patient>, &|_| {}).await },
+    )
+    .unwrap()
 }
 
 fn ids(gathered: &Gathered<Patient>) -> Vec<String> {
@@ -759,8 +761,9 @@ fn a_next_link_that_is_not_a_url_ends_the_search_with_a_note() {
     let mut test =
         Test::new(5, |_| answer(200, &page(1, Some("not a url")))).signed_in(&tokens("at-1", Some("rt-1"), 3600));
     let session = test.session;
-    let gathered = test
-        .run(async move { session.search(url("Patient"), None, Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await });
+    let gathered = test.run(async move {
+        session.search(url("Patient"), None, Reading::pages(5), parse_bundle::<Patient>, &|_| {}).await
+    });
     let gathered = gathered.unwrap();
     assert_eq!(gathered.items.len(), 1);
     assert!(matches!(gathered.stopped, Some(Error::FhirMalformed { .. })));

@@ -17,7 +17,8 @@ pub fn ClinicalSection(section: Section, patient_id: String) -> impl IntoView {
     let session = context::<SessionHandle>();
     let first = session.with_untracked(|s| {
         let first = s.granted.require_search(section.resource_type());
-        let urls = first.map(|()| (section.search_url(&s.fhir_base, &patient_id), section.sorted_url(&s.fhir_base, &patient_id)));
+        let urls = first
+            .map(|()| (section.search_url(&s.fhir_base, &patient_id), section.sorted_url(&s.fhir_base, &patient_id)));
         (urls, s.context.encounter.clone())
     });
     // Ready with `true` while more pages are coming: the rows so far are
