@@ -27,8 +27,8 @@ pub struct Gathered<T> {
     /// Whether the server had more pages when reading stopped (at its
     /// bound, or on one page of records it sorted newest first).
     pub more: bool,
-    /// Whether the first page's `self` link says the server sorted the
-    /// records newest first.
+    /// Whether the items are the page of the sorted search, which the
+    /// server (its `self` link says) sorted newest first.
     pub newest_first: bool,
 }
 

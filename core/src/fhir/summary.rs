@@ -82,6 +82,9 @@ impl Reading {
 }
 
 /// Whether a search's `self` link says the server applied `_sort=-date`.
+/// A server may ignore a sort it does not support, and says which
+/// parameters it applied in the Bundle's `self` link (FHIR R4 search
+/// §3.1.1.1); without that word, the records are taken as unordered.
 pub fn applied_newest_first(self_link: Option<&str>) -> bool {
     let query = self_link.and_then(|link| link.split_once('?')).map_or("", |(_, query)| query);
     crate::route::query_value(query, "_sort").is_some_and(|sort| sort.split(',').next() == Some("-date"))
