@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::state::PressureForm;
+
 /// A small deterministic generator (SplitMix64): no dependency, same
 /// sequence everywhere.
 struct Rng(u64);
@@ -196,11 +198,16 @@ fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
     }
 }
 
+/// Systolic and diastolic: low below the first, high from the second up
+/// (90/60 and 140/90; 140/90 is stage 2 hypertension in the ACC/AHA 2017
+/// guideline; illustrative). Values are whole mm[Hg].
+const SYSTOLIC: (f64, f64) = (90.0, 140.0);
+const DIASTOLIC: (f64, f64) = (60.0, 90.0);
+
 /// A blood pressure component's interpretation, on the component (FHIR R4
 /// `Observation.component.interpretation`; the panel has none of its own,
-/// as EHRs send it): high from `high` up (140/90, stage 2 hypertension in
-/// the ACC/AHA 2017 guideline, illustrative), low below `low` (90/60).
-fn pressure_interpretation(value: f64, low: f64, high: f64) -> Value {
+/// as EHRs send it): high from `high` up, low below `low`.
+fn pressure_interpretation(value: f64, (low, high): (f64, f64)) -> Value {
     if value >= high {
         coding(INTERPRETATION, "H", "High")
     } else if value < low {
@@ -208,6 +215,52 @@ fn pressure_interpretation(value: f64, low: f64, high: f64) -> Value {
     } else {
         coding(INTERPRETATION, "N", "Normal")
     }
+}
+
+/// A blood pressure panel (LOINC 85354-9) as `form` says it is out of
+/// range, from the interpretations the sandbox puts on its components;
+/// `None` for any other resource, or for [`PressureForm::Components`],
+/// the form it is stored in. FHIR R4 allows each: an interpretation on
+/// the panel itself (`Observation.interpretation`: the components' one
+/// way, "A" for both ways), or reference ranges on the components
+/// (`Observation.component.referenceRange`: the same bounds, so a value
+/// is out of its range exactly when its interpretation said so).
+pub fn blood_pressure_as(resource: &Value, form: PressureForm) -> Option<Value> {
+    let panel = resource["code"]["coding"][0]["code"] == "85354-9";
+    if !panel || form == PressureForm::Components {
+        return None;
+    }
+    let mut resource = resource.clone();
+    let components = resource["component"].as_array_mut()?;
+    let codes: Vec<String> = components
+        .iter_mut()
+        .map(|c| {
+            let code = c["interpretation"][0]["coding"][0]["code"].as_str().unwrap_or("N").to_string();
+            c.as_object_mut().map(|c| c.remove("interpretation"));
+            code
+        })
+        .collect();
+    match form {
+        PressureForm::Components => {}
+        PressureForm::Panel => {
+            let (high, low) = (codes.iter().any(|c| c == "H"), codes.iter().any(|c| c == "L"));
+            let (code, display) = match (high, low) {
+                (true, true) => ("A", "Abnormal"),
+                (true, false) => ("H", "High"),
+                (false, true) => ("L", "Low"),
+                (false, false) => ("N", "Normal"),
+            };
+            resource["interpretation"] = json!([coding(INTERPRETATION, code, display)]);
+        }
+        PressureForm::Ranges => {
+            for (component, (low, high)) in components.iter_mut().zip([SYSTOLIC, DIASTOLIC]) {
+                // Whole mm[Hg]: high from `high` up is above `high - 1`.
+                component["referenceRange"] =
+                    json!([{"low": quantity(low, "mm[Hg]"), "high": quantity(high - 1.0, "mm[Hg]")}]);
+            }
+        }
+    }
+    Some(resource)
 }
 
 /// HL7's ObservationInterpretation code system (FHIR R4).
@@ -421,9 +474,9 @@ impl Store {
                 let diastolic = rng.around(80.0, 10.0).round();
                 bp["component"] = json!([
                     {"code": coding("http://loinc.org", "8480-6", "Systolic blood pressure"), "valueQuantity": quantity(systolic, "mm[Hg]"),
-                     "interpretation": [pressure_interpretation(systolic, 90.0, 140.0)]},
+                     "interpretation": [pressure_interpretation(systolic, SYSTOLIC)]},
                     {"code": coding("http://loinc.org", "8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(diastolic, "mm[Hg]"),
-                     "interpretation": [pressure_interpretation(diastolic, 60.0, 90.0)]}
+                     "interpretation": [pressure_interpretation(diastolic, DIASTOLIC)]}
                 ]);
                 let mut hr = vital("8867-4", "Heart rate");
                 hr["valueQuantity"] = quantity(rng.around(74.0, 12.0).round(), "/min");
@@ -527,6 +580,48 @@ mod tests {
         assert_eq!(a.read("Patient", "p001").unwrap()["identifier"][0]["system"], MRN_SYSTEM);
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(TODAY), "2026-05-27");
+    }
+
+    #[test]
+    fn a_blood_pressure_says_the_same_in_each_form() {
+        let store = Store::generate();
+        let panels: Vec<&Value> =
+            store.all("Observation").iter().filter(|o| o["code"]["coding"][0]["code"] == "85354-9").collect();
+        let code = |v: &Value| v["interpretation"][0]["coding"][0]["code"].as_str().map(str::to_string);
+        let mut seen = std::collections::BTreeSet::new();
+        for stored in panels {
+            assert_eq!(blood_pressure_as(stored, PressureForm::Components), None, "stored as it is served");
+            let parts: Vec<String> = stored["component"].as_array().unwrap().iter().filter_map(code).collect();
+            let panel = blood_pressure_as(stored, PressureForm::Panel).unwrap();
+            let want = match (parts.iter().any(|c| c == "H"), parts.iter().any(|c| c == "L")) {
+                (true, true) => "A",
+                (true, false) => "H",
+                (false, true) => "L",
+                (false, false) => "N",
+            };
+            assert_eq!(code(&panel).as_deref(), Some(want), "{parts:?}");
+            assert!(panel["component"].as_array().unwrap().iter().all(|c| c.get("interpretation").is_none()));
+            seen.insert(want);
+            let ranged = blood_pressure_as(stored, PressureForm::Ranges).unwrap();
+            assert!(code(&ranged).is_none());
+            for (part, was) in ranged["component"].as_array().unwrap().iter().zip(&parts) {
+                assert!(part.get("interpretation").is_none());
+                let value = part["valueQuantity"]["value"].as_f64().unwrap();
+                let range = &part["referenceRange"][0];
+                let (low, high) = (range["low"]["value"].as_f64().unwrap(), range["high"]["value"].as_f64().unwrap());
+                let by_range = if value < low {
+                    "L"
+                } else if value > high {
+                    "H"
+                } else {
+                    "N"
+                };
+                assert_eq!(by_range, was, "{value} against {low}–{high}");
+            }
+        }
+        assert!(seen.contains("H") && seen.contains("N"), "high and normal pressures on record: {seen:?}");
+        let heart_rate = store.all("Observation").iter().find(|o| o["code"]["coding"][0]["code"] == "8867-4").unwrap();
+        assert_eq!(blood_pressure_as(heart_rate, PressureForm::Panel), None, "only blood pressures change");
     }
 
     #[test]

@@ -198,6 +198,20 @@ pub struct RefreshRecord {
     pub jkt: Option<String>,
 }
 
+/// Where a blood pressure's abnormality is written (FHIR R4 allows each;
+/// see `data::blood_pressure_as`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PressureForm {
+    /// An interpretation on each component, none on the panel.
+    #[default]
+    Components,
+    /// One interpretation on the panel, none on the components.
+    Panel,
+    /// A reference range on each component, no interpretation.
+    Ranges,
+}
+
 /// FHIR fault switches (test control API).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -242,6 +256,9 @@ pub struct Faults {
     /// applied search there, but a Bundle's links are 0..*, and some
     /// servers leave it out (a client then cannot tell what was applied).
     pub omit_self_link: bool,
+    /// How a blood pressure says it is out of range: on its components
+    /// (as stored), on the panel, or as ranges on the components.
+    pub pressure_form: PressureForm,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
     /// Seconds added to the clock that expiry checks read (codes, launch

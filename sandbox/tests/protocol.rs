@@ -532,6 +532,30 @@ async fn server_shapes_ignore_the_sort_cap_pages_omit_the_total_and_shuffle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blood_pressure_is_served_in_the_form_the_switch_names() {
+    let env = auto_env().await;
+    let at = env.sign_in(&[])["access_token"].as_str().unwrap().to_string();
+    let search = "/fhir/Observation?patient=p003&code=85354-9&_count=5";
+    let first = |faults: Value| {
+        env.faults(faults);
+        env.get(search, &at).json()["entry"][0]["resource"].clone()
+    };
+    let stored = first(json!({}));
+    assert!(stored["component"][0]["interpretation"].is_array() && stored.get("interpretation").is_none());
+    let panel = first(json!({"pressure_form": "panel"}));
+    assert!(panel["interpretation"][0]["coding"][0]["code"].is_string());
+    assert!(panel["component"][0].get("interpretation").is_none());
+    let ranged = first(json!({"pressure_form": "ranges"}));
+    assert_eq!(ranged["component"][0]["referenceRange"][0]["high"]["value"], 139.0);
+    assert!(ranged.get("interpretation").is_none() && ranged["component"][0].get("interpretation").is_none());
+    // A read is served the same way.
+    let id = ranged["id"].as_str().unwrap();
+    assert!(env.get(&format!("/fhir/Observation/{id}"), &at).json()["component"][1]["referenceRange"].is_array());
+    let home = http("GET", &env.url("/ehr"), &[], "");
+    assert!(home.body.contains("name=\"pressure_form\""), "the EHR simulator's form has the switch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descopes_layout_inbound_app_metadata_and_the_federated_provider_beside_it() {
     let env = auto_env().await;
     let o = env.running.sandbox.origin.clone();

@@ -423,7 +423,7 @@ fn newest_pressure(env: &AppWithSandbox, patient: &str) -> Option<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_blood_pressure_is_flagged_from_its_components() {
+async fn a_blood_pressure_is_flagged_in_each_form_fhir_allows() {
     let env = AppWithSandbox::start().await;
     // Patients whose newest pressure is high, and one whose is normal (the
     // two with 2,000+ observations left out: they page slowly).
@@ -442,7 +442,13 @@ async fn a_blood_pressure_is_flagged_from_its_components() {
     assert_eq!(cases.len(), 2, "the sandbox has a high and a normal newest pressure: {cases:?}");
     let env_ref = &env;
     Browser::run("server-shapes-blood-pressure", |client| async move {
-        for (patient, want) in &cases {
+        // Each form FHIR R4 allows (the sandbox's `pressure_form`): an
+        // interpretation on each component, one on the panel, or reference
+        // ranges on the components; each says the same of each pressure.
+        for (form, (patient, want)) in
+            ["components", "panel", "ranges"].iter().flat_map(|form| cases.iter().map(move |case| (form, case)))
+        {
+            env_ref.control("/sandbox/faults", &json!({ "pressure_form": form }));
             client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
             rows(&client, "#section-vital-signs").await?;
             let mark = script(
@@ -454,7 +460,7 @@ async fn a_blood_pressure_is_flagged_from_its_components() {
             .await?;
             check(
                 mark.as_str() == *want,
-                format!("{patient}: the blood pressure is marked {mark}; its components call for {want:?}"),
+                format!("{patient}, {form}: the blood pressure is marked {mark}; its components call for {want:?}"),
             )?;
         }
         Ok(())
