@@ -198,6 +198,10 @@ fn lab_assessment(lab: &mut Value, code: &str, value: f64, unit: &str) {
     }
 }
 
+/// LOINC's blood pressure panel, the observation whose components carry
+/// the systolic and diastolic values.
+pub const BLOOD_PRESSURE_PANEL: &str = "85354-9";
+
 /// Systolic and diastolic: low below the first, high from the second up
 /// (90/60 and 140/90; 140/90 is stage 2 hypertension in the ACC/AHA 2017
 /// guideline; illustrative). Values are whole mm[Hg].
@@ -217,7 +221,7 @@ fn pressure_interpretation(value: f64, (low, high): (f64, f64)) -> Value {
     }
 }
 
-/// A blood pressure panel (LOINC 85354-9) as `form` says it is out of
+/// A blood pressure panel ([`BLOOD_PRESSURE_PANEL`]) as `form` says it is out of
 /// range, from the interpretations the sandbox puts on its components;
 /// `None` for any other resource, or for [`PressureForm::Components`],
 /// the form it is stored in. FHIR R4 allows each: an interpretation on
@@ -226,7 +230,7 @@ fn pressure_interpretation(value: f64, (low, high): (f64, f64)) -> Value {
 /// (`Observation.component.referenceRange`: the same bounds, so a value
 /// is out of its range exactly when its interpretation said so).
 pub fn blood_pressure_as(resource: &Value, form: PressureForm) -> Option<Value> {
-    let panel = resource["code"]["coding"][0]["code"] == "85354-9";
+    let panel = resource["code"]["coding"][0]["code"] == BLOOD_PRESSURE_PANEL;
     if !panel || form == PressureForm::Components {
         return None;
     }
@@ -469,7 +473,7 @@ impl Store {
                     json!({"resourceType": "Observation", "status": "final", "category": category("vital-signs", "Vital Signs"),
                            "code": coding("http://loinc.org", code, display), "subject": subject, "effectiveDateTime": when})
                 };
-                let mut bp = vital("85354-9", "Blood pressure panel with all children optional");
+                let mut bp = vital(BLOOD_PRESSURE_PANEL, "Blood pressure panel with all children optional");
                 let systolic = rng.around(128.0, 18.0).round();
                 let diastolic = rng.around(80.0, 10.0).round();
                 bp["component"] = json!([
@@ -585,8 +589,11 @@ mod tests {
     #[test]
     fn a_blood_pressure_says_the_same_in_each_form() {
         let store = Store::generate();
-        let panels: Vec<&Value> =
-            store.all("Observation").iter().filter(|o| o["code"]["coding"][0]["code"] == "85354-9").collect();
+        let panels: Vec<&Value> = store
+            .all("Observation")
+            .iter()
+            .filter(|o| o["code"]["coding"][0]["code"] == BLOOD_PRESSURE_PANEL)
+            .collect();
         let code = |v: &Value| v["interpretation"][0]["coding"][0]["code"].as_str().map(str::to_string);
         let mut seen = std::collections::BTreeSet::new();
         for stored in panels {

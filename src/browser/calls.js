@@ -59,8 +59,8 @@ async function fetchText(url, method, headers, body, noStore, refuseRedirects, t
 // else. The app's own GET of it (browser/config.rs) is given this one:
 // the same request, with the app's default timeout (smart_core::config's
 // DEFAULT_REQUEST_TIMEOUT_SECONDS) and without reading its headers.
-let config = new URL("config.json", document.baseURI).href;
-config = [config, fetchText(config, "GET", "Accept\napplication/json", undefined, true, false, 30000, 1 << 20, "")];
+const configUrl = new URL("config.json", document.baseURI).href;
+let config = [configUrl, fetchText(configUrl, "GET", "Accept\napplication/json", undefined, true, false, 30000, 1 << 20, "")];
 config[1].catch(() => {});
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
