@@ -7,14 +7,14 @@
 //! Only [`PendingAuthorization::accept`] turns a callback into a
 //! [`CodeExchange`], so a code cannot be exchanged without the state check.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::callback::AuthorizationResponse;
 use crate::config::IssuerConfig;
 use crate::discovery::AuthorizationServer;
 use crate::dpop::{DpopBinding, DpopUse};
 use crate::form::FormPost;
-use crate::json::{read, required, FromJson, JsonError, Object};
+use crate::json::{quoted, read, required, FromJson, JsonError, Object};
 use crate::pkce::PkceChallenge;
 use crate::random::{Nonce, State};
 use crate::scopes::{Scope, ScopeSet};
@@ -153,34 +153,30 @@ impl PendingAuthorization {
         &self.state
     }
 
+    /// The record as JSON, put together field by field ([`quoted`] says why).
     pub fn to_storage(&self) -> String {
-        let mut record = Map::new();
-        record.insert("version".into(), RECORD_VERSION.into());
-        record.insert("state".into(), self.state.as_str().into());
-        record.insert("verifier".into(), self.verifier.secret().into());
-        record.insert("nonce".into(), self.nonce.as_ref().map(Nonce::as_str).into());
-        record.insert("issuer_id".into(), self.issuer_id.clone().into());
-        record.insert("fhir_base".into(), self.fhir_base.to_string().into());
-        record.insert("client_id".into(), self.client_id.clone().into());
-        record.insert("redirect_uri".into(), self.redirect_uri.to_string().into());
-        record.insert("requested_scope".into(), self.requested_scope.clone().into());
         let kind = match self.kind {
             LaunchKind::Ehr => "ehr",
             LaunchKind::Standalone => "standalone",
         };
-        record.insert("kind".into(), kind.into());
-        record.insert("server".into(), self.server.to_json());
         let dpop = match self.dpop {
             DpopUse::Off => "off",
             DpopUse::Preferred => "preferred",
             DpopUse::Required => "required",
         };
-        record.insert("dpop".into(), dpop.into());
-        record.insert("created_at".into(), self.created_at.into());
-        // Writing a `Value` into a String cannot fail (its keys are strings).
-        // Not `Value`'s Display: that path goes through std::io's error
-        // types and links in their Debug text.
-        serde_json::to_string(&Value::Object(record)).unwrap_or_default()
+        let nonce = self.nonce.as_ref().map_or("null".into(), |n| quoted(n.as_str()));
+        format!(
+            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{nonce},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{}}}"#,
+            quoted(self.state.as_str()),
+            quoted(self.verifier.secret()),
+            quoted(&self.issuer_id),
+            quoted(&self.fhir_base.to_string()),
+            quoted(&self.client_id),
+            quoted(&self.redirect_uri.to_string()),
+            quoted(&self.requested_scope),
+            self.server.to_stored(),
+            self.created_at
+        )
     }
 
     pub fn from_storage(json: &str) -> Result<PendingAuthorization, Error> {
@@ -500,6 +496,40 @@ pub(crate) mod tests {
             Err(Error::PendingCorrupt { detail }) if detail == "record version 1 is not supported"));
         let bad_verifier = stored.replace(pending.verifier.secret(), "short");
         assert!(matches!(PendingAuthorization::from_storage(&bad_verifier), Err(Error::PendingCorrupt { .. })));
+    }
+
+    #[test]
+    fn text_that_json_must_escape_and_a_missing_nonce_survive_the_record() {
+        // A discovery document with quotes, a backslash, control characters
+        // and non-ASCII text, kept as it came.
+        let base = HttpUrl::parse("https://ehr.example.org/fhir").unwrap();
+        let document = "{\"authorization_endpoint\": \"https://as.example.org/authorize\",\n\t\"token_endpoint\": \"https://as.example.org/token\",
+            \"service_documentation\": \"say \\\"hi\\\" \\\\ Zoë \\u0001\", \"capabilities\": [\"launch-standalone\"]}";
+        let server = AuthorizationServer::from_response(
+            DiscoveryKind::Smart,
+            &base.join_path(".well-known/smart-configuration"),
+            &base,
+            200,
+            document,
+        )
+        .unwrap();
+        // Without openid in the scopes, no nonce (stored as null).
+        let config = AppConfig::parse(
+            r#"{"issuers": [{"id": "ehr-one", "name": "EHR", "fhir_base_url": "https://ehr.example.org/fhir",
+                "authorization_server": {"type": "smart"}, "client_id": "app \"one\" \\ 1",
+                "ehr_launch_scopes": "launch patient/*.rs", "standalone_scopes": "launch/patient patient/*.rs"}]}"#,
+        )
+        .unwrap();
+        let (_, pending) =
+            PendingAuthorization::begin(&config.issuers[0], server, redirect(), LaunchMode::Standalone, None, NOW)
+                .unwrap();
+        assert_eq!(pending.nonce, None);
+        let stored = pending.to_storage();
+        let value: Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(value["nonce"], Value::Null);
+        assert_eq!(value["client_id"], "app \"one\" \\ 1");
+        assert_eq!(value["server"]["document"], document);
+        assert_eq!(PendingAuthorization::from_storage(&stored).unwrap(), pending);
     }
 
     fn response(state: &str, iss: Option<&str>) -> AuthorizationResponse {

@@ -8,9 +8,9 @@
 //! are resolved against the FHIR base for SMART (SMART App Launch §Discovery)
 //! and against the document's own URL for OpenID.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::json::{required, JsonError, Object};
+use crate::json::{quoted, required, JsonError, Object};
 use crate::url::HttpUrl;
 use crate::Error;
 
@@ -58,21 +58,22 @@ pub struct AuthorizationServer {
 }
 
 impl AuthorizationServer {
-    /// The form the pending authorization stores: the document as the
-    /// server sent it, read back by [`AuthorizationServer::from_stored`].
-    pub(crate) fn to_json(&self) -> Value {
+    /// The form the pending authorization stores (a JSON object): the
+    /// document as the server sent it, read back by
+    /// [`AuthorizationServer::from_stored`].
+    pub(crate) fn to_stored(&self) -> String {
         let kind = match self.kind {
             DiscoveryKind::Smart => "smart",
             DiscoveryKind::OpenId => "openid",
         };
-        let mut doc = Map::new();
-        doc.insert("kind".into(), kind.into());
-        doc.insert("url".into(), self.source.0.to_string().into());
-        doc.insert("document".into(), self.source.1.clone().into());
-        Value::Object(doc)
+        format!(
+            r#"{{"kind":"{kind}","url":{},"document":{}}}"#,
+            quoted(&self.source.0.to_string()),
+            quoted(&self.source.1)
+        )
     }
 
-    /// Reads back what [`AuthorizationServer::to_json`] stored, with the
+    /// Reads back what [`AuthorizationServer::to_stored`] stored, with the
     /// rules discovery applied to it (one reader, not two).
     pub(crate) fn from_stored(o: Object<'_>, fhir_base: &HttpUrl) -> Result<AuthorizationServer, JsonError> {
         let kind = match o.text("kind")?.as_deref() {
@@ -372,7 +373,7 @@ mod tests {
     #[test]
     fn survives_the_pending_record_round_trip() {
         let stored = |server: &AuthorizationServer| {
-            let json = server.to_json();
+            let json = crate::json::parse(server.to_stored().as_bytes()).unwrap();
             AuthorizationServer::from_stored(Object::of(&json).unwrap(), &fhir_base()).unwrap()
         };
         // Relative SMART endpoints resolve against the FHIR base again.
@@ -386,7 +387,7 @@ mod tests {
         assert_eq!(stored(&openid), openid);
         assert_eq!(stored(&openid).dpop_signing_alg_values_supported, Some(vec!["ES256".to_string()]));
         // A record whose document was altered is refused, not half-read.
-        let mut json = openid.to_json();
+        let mut json = crate::json::parse(openid.to_stored().as_bytes()).unwrap();
         json["document"] = "{}".into();
         assert!(AuthorizationServer::from_stored(Object::of(&json).unwrap(), &fhir_base()).is_err());
     }

@@ -113,8 +113,10 @@ pub fn decode(token: &str) -> Result<DecodedJwt, JwtError> {
 pub fn string_claim(claims: &Claims, name: &str) -> Option<String> {
     match claims.get(name) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-        // Some servers emit numeric ids.
-        Some(Value::Number(n)) => Some(n.to_string()),
+        // Some servers emit numeric ids: whole numbers (an id with a
+        // fraction or an exponent is none; formatting one would also link
+        // the float formatter into the wasm for nothing else).
+        Some(Value::Number(n)) => n.as_u64().map(|n| n.to_string()),
         _ => None,
     }
 }
@@ -235,7 +237,7 @@ pub(crate) mod tests {
     #[test]
     fn claim_helpers_tolerate_real_world_shapes() {
         let claims = serde_json::json!({
-            "patient": "", "encounter": "  ", "n": 42, "s": "abc",
+            "patient": "", "encounter": "  ", "n": 42, "f": 4.2, "s": "abc",
             "b1": true, "b2": "false", "b3": "TRUE", "b4": "yes",
             "exp1": 1700000000, "exp2": "1700000000", "exp3": -5, "exp4": 1.7e9,
             "aud": ["https://a", "https://b"]
@@ -244,6 +246,7 @@ pub(crate) mod tests {
         assert_eq!(string_claim(claims, "patient"), None);
         assert_eq!(string_claim(claims, "encounter"), None);
         assert_eq!(string_claim(claims, "n").as_deref(), Some("42"));
+        assert_eq!(string_claim(claims, "f"), None, "no id has a fraction");
         assert_eq!(string_claim(claims, "s").as_deref(), Some("abc"));
         assert_eq!(string_claim(claims, "missing"), None);
         assert_eq!(bool_claim(claims, "b1"), Some(true));
