@@ -5,7 +5,7 @@
 //! (a blood pressure) from its components'. A flag is said in words and a
 //! symbol, so it never rests on colour alone.
 
-use super::display::{concept_text, number};
+use super::display::{concept_text, has_code, number};
 use super::models::{CodeableConcept, Observation, Quantity, ReferenceRange};
 
 /// How a result stands against normal.
@@ -101,10 +101,9 @@ pub struct Assessment {
 }
 
 /// Flags `observation`: its interpretation when it has one (the lab's
-/// word stands over any range), else its quantity against its first
-/// reference range (a bound in another unit is not compared). Ranges for
-/// other ages or sexes (`appliesTo`) are not told apart: the first is the
-/// one shown.
+/// word stands over any range), else its quantity against its normal
+/// reference range (a bound in another unit is not compared; see
+/// [`assess_one`] for several ranges).
 pub fn assess(observation: &Observation) -> Assessment {
     let o = observation;
     if !o.interpretation.is_empty() || o.value_quantity.is_some() || o.component.is_empty() {
@@ -124,10 +123,34 @@ pub fn assess(observation: &Observation) -> Assessment {
     panel
 }
 
-/// One result: its interpretation, else its value against its first range.
+/// One result: its interpretation, else its value against its normal
+/// range. FHIR R4 reads several reference ranges as alternatives ("OR"),
+/// each for another group of patients (`appliesTo`, `age`) or with
+/// another meaning (`type`; normal when absent). So the value is compared
+/// only when the normal ranges agree (one range, or the same bounds for
+/// every group); normal ranges that differ are all shown, and none is
+/// compared, since which one is this patient's is not known here. A range
+/// of another meaning alone (therapeutic, …) is shown under its own name
+/// and not compared: high and low are said of normal.
 fn assess_one(interpretation: &[CodeableConcept], value: Option<&Quantity>, ranges: &[ReferenceRange]) -> Assessment {
-    let range = ranges.first();
-    let mut assessment = Assessment { range: range.and_then(range_text), ..Assessment::default() };
+    let normal = |r: &&ReferenceRange| r.meaning.is_none() || has_code(r.meaning.as_ref(), "normal");
+    // Each normal range's text once: the same bounds for every group are one range.
+    let (mut texts, mut compared) = (Vec::<String>::new(), None);
+    for r in ranges.iter().filter(normal) {
+        if let Some(text) = range_text(r, "normal").filter(|t| !texts.contains(t)) {
+            compared = Some(r);
+            texts.push(text);
+        }
+    }
+    let range = match texts.len() {
+        0 => ranges.iter().filter(|r| !normal(r)).find_map(|r| range_text(r, &concept_text(r.meaning.as_ref()))),
+        1 => texts.pop(),
+        _ => {
+            compared = None;
+            Some(texts.join(" or ") + " (for different groups of patients)")
+        }
+    };
+    let mut assessment = Assessment { range, ..Assessment::default() };
     for concept in interpretation {
         let known = concept
             .coding
@@ -140,7 +163,7 @@ fn assess_one(interpretation: &[CodeableConcept], value: Option<&Quantity>, rang
         }
     }
     if interpretation.is_empty() {
-        if let (Some(value), Some(range)) = (value, range) {
+        if let (Some(value), Some(range)) = (value, compared) {
             assessment.flag = against_range(value, range);
         }
     }
@@ -172,15 +195,15 @@ fn same_unit(a: &Quantity, b: &Quantity) -> bool {
 }
 
 /// "normal 3.5–5.1 mmol/L", "normal ≥ 60 mL/min", "normal ≤ 200 mg/dL",
-/// or "normal: " and the range's own text.
-fn range_text(range: &ReferenceRange) -> Option<String> {
+/// or "normal: " and the range's own text (with `label` "normal").
+fn range_text(range: &ReferenceRange, label: &str) -> Option<String> {
     let value = |b: &Option<Quantity>| b.as_ref().and_then(|q| q.value).map(number);
-    let mut text = String::from("normal ");
+    let mut text = String::from(label) + " ";
     match (value(&range.low), value(&range.high)) {
         (Some(low), Some(high)) => text = text + &low + "–" + &high,
         (Some(low), None) => text = text + "≥ " + &low,
         (None, Some(high)) => text = text + "≤ " + &high,
-        (None, None) => return Some(format!("normal: {}", range.text.as_deref()?)),
+        (None, None) => return Some(format!("{label}: {}", range.text.as_deref()?)),
     }
     if let Some(unit) =
         [&range.high, &range.low].into_iter().flatten().find_map(|q| q.unit.as_ref().or(q.code.as_ref()))
@@ -310,6 +333,64 @@ mod tests {
         assert_eq!(assess(&observation("")), Assessment::default());
         // A range without bounds or text.
         assert_eq!(ranged(r#"{"value": 12}"#, "{}"), Assessment::default());
+    }
+
+    /// `ranges` (JSON objects), each with low and high in g/dL.
+    fn haemoglobin(value: &str, ranges: &[&str]) -> Assessment {
+        let ranges: Vec<String> = ranges.iter().map(|r| format!(r#"{{{r}}}"#)).collect();
+        let unit = r#""unit": "g/dL""#;
+        assess(&observation(&format!(
+            r#", "valueQuantity": {{"value": {value}, {unit}}}, "referenceRange": [{}]"#,
+            ranges.join(", ")
+        )))
+    }
+
+    const MEANING: &str = "http://terminology.hl7.org/CodeSystem/referencerange-meaning";
+    const MALE: &str = r#""low": {"value": 13.5}, "high": {"value": 17.5, "unit": "g/dL"},
+        "appliesTo": [{"coding": [{"system": "http://hl7.org/fhir/administrative-gender", "code": "male"}]}]"#;
+    const FEMALE: &str = r#""low": {"value": 12.0}, "high": {"value": 15.5, "unit": "g/dL"},
+        "appliesTo": [{"coding": [{"system": "http://hl7.org/fhir/administrative-gender", "code": "female"}]}]"#;
+
+    #[test]
+    fn several_normal_ranges_are_all_shown_and_none_is_compared() {
+        // 13.0 is low for a man and normal for a woman: the app cannot
+        // tell which range is this patient's, so it says neither.
+        let a = haemoglobin("13.0", &[MALE, FEMALE]);
+        assert_eq!(a.flag, None);
+        assert_eq!(
+            a.range.as_deref(),
+            Some("normal 13.5–17.5 g/dL or normal 12–15.5 g/dL (for different groups of patients)")
+        );
+        // Above both: still not compared (the ranges' groups are not read).
+        assert_eq!(haemoglobin("19.0", &[MALE, FEMALE]).flag, None);
+        assert_eq!(haemoglobin("13.0", &[MALE, FEMALE, MALE]), a, "each range said once");
+        // Age groups, and a `type` of normal, the same.
+        let child = format!(
+            r#""low": {{"value": 11.0}}, "high": {{"value": 13.5}}, "age": {{"high": {{"value": 12, "unit": "a"}}}}, "type": {{"coding": [{{"system": "{MEANING}", "code": "normal"}}]}}"#
+        );
+        assert_eq!(haemoglobin("10.0", &[&child, MALE]).flag, None);
+        // One range given twice is one range, and the same bounds for
+        // every group are compared whoever the patient is.
+        let a = haemoglobin("19.0", &[MALE, MALE]);
+        assert_eq!((a.flag, a.range.as_deref()), (Some(Flag::High), Some("normal 13.5–17.5 g/dL")));
+        let same_for_women = MALE.replace("\"male\"", "\"female\"");
+        assert_eq!(haemoglobin("13.0", &[MALE, &same_for_women]).flag, Some(Flag::Low));
+    }
+
+    #[test]
+    fn a_range_of_another_meaning_is_named_and_not_compared_with() {
+        let therapeutic = format!(
+            r#""low": {{"value": 2.0}}, "high": {{"value": 3.0}}, "type": {{"coding": [{{"system": "{MEANING}", "code": "therapeutic", "display": "Therapeutic Desired Level"}}]}}"#
+        );
+        // Beside a normal range, the normal one is the one read against.
+        let normal = r#""low": {"value": 0.8}, "high": {"value": 1.2}"#;
+        let a = haemoglobin("2.5", &[&therapeutic, normal]);
+        assert_eq!((a.flag, a.range.as_deref()), (Some(Flag::High), Some("normal 0.8–1.2")));
+        // Alone, it is shown under its own name, and nothing is flagged;
+        // beside a normal range without bounds or text, the same.
+        let a = haemoglobin("3.6", &[&therapeutic]);
+        assert_eq!((a.flag, a.range.as_deref()), (None, Some("Therapeutic Desired Level 2–3")));
+        assert_eq!(haemoglobin("3.6", &["", &therapeutic]), a);
     }
 
     /// A blood pressure panel whose components carry `parts` (JSON).

@@ -131,12 +131,14 @@ pub struct Observation {
     pub reference_range: Vec<ReferenceRange>,
 }
 
-/// `Observation.referenceRange`: the normal range, as bounds or text.
+/// `Observation.referenceRange`: a range, as bounds or text, and what it
+/// means (`type`: normal when absent, FHIR R4; or therapeutic, …).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReferenceRange {
     pub low: Option<Quantity>,
     pub high: Option<Quantity>,
     pub text: Option<String>,
+    pub meaning: Option<CodeableConcept>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -310,7 +312,12 @@ impl FromJson for Observation {
 impl FromJson for ReferenceRange {
     fn read(o: Object<'_>) -> Result<Self, JsonError> {
         let f = Fields::new(o);
-        f.finish(ReferenceRange { low: f.one("low"), high: f.one("high"), text: f.text("text") })
+        f.finish(ReferenceRange {
+            low: f.one("low"),
+            high: f.one("high"),
+            text: f.text("text"),
+            meaning: f.one("type"),
+        })
     }
 }
 
