@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::state::PressureForm;
+use crate::state::{Faults, PressureForm, RangeForm};
 
 /// A small deterministic generator (SplitMix64): no dependency, same
 /// sequence everywhere.
@@ -265,6 +265,62 @@ pub fn blood_pressure_as(resource: &Value, form: PressureForm) -> Option<Value> 
         }
     }
     Some(resource)
+}
+
+/// A lab result with its reference range given as `form` says; `None` for
+/// any other resource, a lab without a range, or [`RangeForm::One`], the
+/// form it is stored in. FHIR R4 allows several ranges (`referenceRange`
+/// 0..*, read as alternatives: "OR"), each for a group of patients
+/// (`appliesTo`; SNOMED CT's male and female, as FHIR's example value set
+/// for it has) or with a meaning (`type`, from the referencerange-meaning
+/// code system; normal when absent).
+pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
+    let lab = resource["category"][0]["coding"][0]["code"] == "laboratory";
+    let stored = resource["referenceRange"][0].as_object()?;
+    if !lab || form == RangeForm::One {
+        return None;
+    }
+    let scaled = |factor: f64| {
+        let mut range = stored.clone();
+        for bound in ["low", "high"] {
+            if let Some(value) = range.get_mut(bound).and_then(|b| b.get_mut("value")) {
+                *value = json!((value.as_f64().unwrap_or_default() * factor * 10.0).round() / 10.0);
+            }
+        }
+        range
+    };
+    let for_sex = |mut range: serde_json::Map<String, Value>, code: &str, display: &str| {
+        range.insert("appliesTo".into(), json!([coding("http://snomed.info/sct", code, display)]));
+        Value::Object(range)
+    };
+    let ranges = match form {
+        RangeForm::One => return None,
+        RangeForm::PerSex => {
+            vec![for_sex(stored.clone(), "248153007", "Male"), for_sex(stored.clone(), "248152002", "Female")]
+        }
+        RangeForm::PerSexDiffering => {
+            vec![for_sex(stored.clone(), "248153007", "Male"), for_sex(scaled(0.9), "248152002", "Female")]
+        }
+        RangeForm::WithTreatment => {
+            let mut treatment = scaled(0.95);
+            treatment.remove("text");
+            treatment.insert(
+                "type".into(),
+                coding("http://terminology.hl7.org/CodeSystem/referencerange-meaning", "treatment", "Treatment Range"),
+            );
+            vec![Value::Object(stored.clone()), Value::Object(treatment)]
+        }
+    };
+    let mut resource = resource.clone();
+    resource["referenceRange"] = Value::Array(ranges);
+    Some(resource)
+}
+
+/// A resource as the FHIR server serves it under `faults`' forms.
+pub fn served(resource: &Value, faults: &Faults) -> Value {
+    blood_pressure_as(resource, faults.pressure_form)
+        .or_else(|| lab_ranges_as(resource, faults.lab_ranges))
+        .unwrap_or_else(|| resource.clone())
 }
 
 /// HL7's ObservationInterpretation code system (FHIR R4).
@@ -670,5 +726,41 @@ mod tests {
         assert_eq!(of_errors_patient("Condition", "cond-error").as_deref(), Some(ERRORS_PATIENT));
         assert_eq!(of_errors_patient("MedicationRequest", "med-error").as_deref(), Some(ERRORS_PATIENT));
         assert_eq!(of_errors_patient("MedicationRequest", "med-hold").as_deref(), Some(ERRORS_PATIENT));
+    }
+
+    #[test]
+    fn each_range_form_keeps_the_stored_range_for_some_patients() {
+        let store = Store::generate();
+        let labs: Vec<&Value> = store
+            .all("Observation")
+            .iter()
+            .filter(|o| o["category"][0]["coding"][0]["code"] == "laboratory")
+            .take(200)
+            .collect();
+        assert!(!labs.is_empty());
+        let heart_rate = store.all("Observation").iter().find(|o| o["code"]["coding"][0]["code"] == "8867-4").unwrap();
+        for form in [RangeForm::PerSex, RangeForm::PerSexDiffering, RangeForm::WithTreatment] {
+            assert_eq!(lab_ranges_as(heart_rate, form), None, "only labs change");
+        }
+        for lab in labs {
+            let stored = &lab["referenceRange"][0];
+            assert_eq!(lab_ranges_as(lab, RangeForm::One), None, "stored as it is served");
+            let per_sex = lab_ranges_as(lab, RangeForm::PerSex).unwrap();
+            let ranges = per_sex["referenceRange"].as_array().unwrap();
+            assert_eq!(ranges.len(), 2);
+            for range in ranges {
+                assert_eq!((&range["low"], &range["high"], &range["text"]), (&stored["low"], &stored["high"], &stored["text"]));
+                assert_eq!(range["appliesTo"][0]["coding"][0]["system"], "http://snomed.info/sct");
+            }
+            let differing = lab_ranges_as(lab, RangeForm::PerSexDiffering).unwrap();
+            let [male, female] = [&differing["referenceRange"][0], &differing["referenceRange"][1]];
+            assert_eq!((&male["low"], &male["high"]), (&stored["low"], &stored["high"]));
+            if stored["high"].is_object() {
+                assert!(female["high"]["value"].as_f64() < stored["high"]["value"].as_f64(), "{female}");
+            }
+            let treated = lab_ranges_as(lab, RangeForm::WithTreatment).unwrap();
+            assert_eq!(&treated["referenceRange"][0], stored, "the normal range first, as stored");
+            assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");
+        }
     }
 }

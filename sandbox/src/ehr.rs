@@ -86,7 +86,8 @@ pub async fn home(State(sandbox): Shared) -> Response {
          <label><input type=\"checkbox\" name=\"omit_total\" value=\"true\"> Leaves out <code>Bundle.total</code></label>\
          <label><input type=\"checkbox\" name=\"shuffle\" value=\"true\"> Shuffles the entries of each page</label>\
          <label><input type=\"checkbox\" name=\"omit_self_link\" value=\"true\"> Sends no <code>self</code> link</label>\
-         <label>A blood pressure out of range says so {}</label></fieldset>\
+         <label>A blood pressure out of range says so {}</label>\
+         <label>A lab's reference range is given as {}</label></fieldset>\
          <fieldset><legend>What the deployment check looks for, broken (<code>smart-deploy check</code>)</legend>\
          <label><input type=\"checkbox\" name=\"no_s256\" value=\"true\"> The metadata offers PKCE <code>plain</code> only</label>\
          <label><input type=\"checkbox\" name=\"cors_closed\" value=\"true\"> CORS allows no origin</label>\
@@ -103,6 +104,7 @@ pub async fn home(State(sandbox): Shared) -> Response {
         select("inject", &injections, "none"),
         select("dpop", &pairs(&[("off", "not supported (bearer tokens)"), ("offered", "offered in the metadata"), ("required", "required"), ("required-unadvertised", "required, not in the metadata")]), "off"),
         select("pressure_form", &pairs(&[("components", "on each component (interpretation)"), ("panel", "on the panel (interpretation)"), ("ranges", "by ranges on the components")]), "components"),
+        select("lab_ranges", &pairs(&[("one", "one range"), ("per-sex", "one per sex, the same bounds"), ("per-sex-differing", "one per sex, differing bounds"), ("with-treatment", "the normal range and a treatment range")]), "one"),
         escape(&sandbox.app_url),
     );
     html_response(StatusCode::OK, page("Sandbox EHR — launch an app", &body))
@@ -209,6 +211,7 @@ pub async fn launch_page(State(sandbox): Shared, Form(form): Form<HashMap<String
         registry.faults.shuffle = get("shuffle") == "true";
         registry.faults.omit_self_link = get("omit_self_link") == "true";
         registry.faults.pressure_form = parse(&form, "pressure_form").unwrap_or_default();
+        registry.faults.lab_ranges = parse(&form, "lab_ranges").unwrap_or_default();
         registry.faults.no_s256 = get("no_s256") == "true";
         registry.faults.cors_closed = get("cors_closed") == "true";
         registry.faults.cors_without_dpop = get("cors_without_dpop") == "true";

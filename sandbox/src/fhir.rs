@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use smart_core::scopes::{Scope, ScopeContext, ScopeSet};
 
 use crate::auth::{smart_configuration, validate_bearer, Target};
-use crate::data::{blood_pressure_as, display_name, patient_of};
+use crate::data::{display_name, patient_of, served};
 use crate::http::{fhir_response, outcome, query, with_type};
 use crate::state::{AccessRecord, Base, Sandbox};
 
@@ -206,8 +206,8 @@ pub async fn read(sandbox: Arc<Sandbox>, base: Base, kind: String, id: String, h
             return forbidden(&format!("{kind}/{id} is outside the patient compartment of this token"));
         }
     }
-    let form = sandbox.registry().faults.pressure_form;
-    fhir_response(StatusCode::OK, &blood_pressure_as(resource, form).unwrap_or_else(|| resource.clone()))
+    let faults = sandbox.registry().faults.clone();
+    fhir_response(StatusCode::OK, &served(resource, &faults))
 }
 
 /// The date a resource is searched by.
@@ -334,7 +334,7 @@ pub async fn search(sandbox: Arc<Sandbox>, base: Base, kind: String, params: Par
         .skip(offset)
         .take(count)
         .map(|r| {
-            let resource = blood_pressure_as(r, faults.pressure_form).unwrap_or_else(|| (*r).clone());
+            let resource = served(r, &faults);
             json!({"fullUrl": format!("{}/{kind}/{}", sandbox.fhir_base(base), r["id"].as_str().unwrap_or_default()),
                    "resource": resource, "search": {"mode": "match"}})
         })

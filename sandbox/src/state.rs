@@ -212,6 +212,22 @@ pub enum PressureForm {
     Ranges,
 }
 
+/// How a lab result's reference range is given (FHIR R4 allows each; see
+/// `data::lab_ranges_as`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RangeForm {
+    /// One range, for every patient.
+    #[default]
+    One,
+    /// One range per sex (`appliesTo`), with the same bounds.
+    PerSex,
+    /// One range per sex, a woman's bounds a tenth lower (illustrative).
+    PerSexDiffering,
+    /// The normal range, and a narrower one whose `type` is treatment.
+    WithTreatment,
+}
+
 /// FHIR fault switches (test control API).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -259,6 +275,9 @@ pub struct Faults {
     /// How a blood pressure says it is out of range: on its components
     /// (as stored), on the panel, or as ranges on the components.
     pub pressure_form: PressureForm,
+    /// How a lab's reference range is given: one range (as stored), one per
+    /// sex with the same or differing bounds, or beside a treatment range.
+    pub lab_ranges: RangeForm,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,
     /// Seconds added to the clock that expiry checks read (codes, launch

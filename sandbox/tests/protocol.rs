@@ -556,6 +556,30 @@ async fn a_blood_pressure_is_served_in_the_form_the_switch_names() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labs_reference_range_is_served_in_the_form_the_switch_names() {
+    let env = auto_env().await;
+    let at = env.sign_in(&[])["access_token"].as_str().unwrap().to_string();
+    let search = "/fhir/Observation?patient=p003&category=laboratory&_count=5";
+    let first = |faults: Value| {
+        env.faults(faults);
+        env.get(search, &at).json()["entry"][0]["resource"].clone()
+    };
+    let stored = first(json!({}));
+    assert_eq!(stored["referenceRange"].as_array().map(Vec::len), Some(1));
+    let per_sex = first(json!({"lab_ranges": "per-sex"}));
+    assert_eq!(per_sex["referenceRange"][1]["appliesTo"][0]["coding"][0]["display"], "Female");
+    let treated = first(json!({"lab_ranges": "with-treatment"}));
+    assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");
+    // A read is served the same way.
+    env.faults(json!({"lab_ranges": "per-sex-differing"}));
+    let id = stored["id"].as_str().unwrap();
+    let read = env.get(&format!("/fhir/Observation/{id}"), &at).json();
+    assert_ne!(read["referenceRange"][0], read["referenceRange"][1]);
+    let home = http("GET", &env.url("/ehr"), &[], "");
+    assert!(home.body.contains("name=\"lab_ranges\""), "the EHR simulator's form has the switch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descopes_layout_inbound_app_metadata_and_the_federated_provider_beside_it() {
     let env = auto_env().await;
     let o = env.running.sandbox.origin.clone();

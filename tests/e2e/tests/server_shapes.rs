@@ -264,12 +264,10 @@ fn expected_panel_flag(panel: &Value) -> Option<&'static str> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown_as_a_clinician_expects() {
-    let env = AppWithSandbox::start().await;
-    let patient = smart_sandbox::data::ERRORS_PATIENT;
+/// The newest lab record per test (by its title) of `patient`, from the
+/// sandbox's records.
+fn newest_labs(env: &AppWithSandbox, patient: &str) -> BTreeMap<String, Value> {
     let subject = format!("Patient/{patient}");
-    // The newest lab per test, from the sandbox's records.
     let mut newest: BTreeMap<String, Value> = BTreeMap::new();
     for lab in env.sandbox.sandbox.store.all("Observation") {
         if lab["subject"]["reference"] != subject || lab["category"][0]["coding"][0]["code"] != "laboratory" {
@@ -284,6 +282,67 @@ async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown
         }
     }
     assert!(!newest.is_empty(), "{patient} has labs");
+    newest
+}
+
+/// The labs section's rows: title, detail and mark.
+const LAB_ROWS: &str = "return [...document.querySelectorAll('#section-labs li.row')].map(r => ({ \
+    title: r.querySelector('.row-title').textContent, detail: r.querySelector('.row-detail').textContent, \
+    mark: r.querySelector('.row-mark')?.textContent || null }));";
+
+/// A lab's reference range in each form FHIR R4 allows (the sandbox's
+/// `lab_ranges`). One range, one per sex with the same bounds, or the
+/// normal range beside a treatment range: each lab is flagged as its one
+/// stored range calls for. One per sex with differing bounds: which range
+/// is this patient's is not known to the app, so a lab without the lab's
+/// own word is not flagged, and both ranges are shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_known() {
+    let env = AppWithSandbox::start().await;
+    let patient = smart_sandbox::data::ERRORS_PATIENT;
+    let newest = newest_labs(&env, patient);
+    let by_range = |lab: &Value| lab["interpretation"].is_null() && lab["referenceRange"][0]["text"].is_null();
+    assert!(
+        newest.values().any(|lab| by_range(lab) && expected_flag(lab).is_some()),
+        "{patient} has a lab flagged by its range alone"
+    );
+    let env_ref = &env;
+    Browser::run("server-shapes-lab-ranges", |client| async move {
+        for form in ["one", "per-sex", "with-treatment", "per-sex-differing"] {
+            env_ref.control("/sandbox/faults", &json!({ "lab_ranges": form }));
+            client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
+            rows(&client, "#section-labs").await?;
+            let labs = script(&client, LAB_ROWS).await?;
+            let labs = labs.as_array().cloned().unwrap_or_default();
+            check(labs.len() == newest.len(), format!("{form}: {} lab rows for {} tests", labs.len(), newest.len()))?;
+            for row in &labs {
+                let title = row["title"].as_str().unwrap_or_default();
+                let record = newest.get(title).ok_or_else(|| format!("{form}: lab {title} is not on record"))?;
+                // Ranges with bounds differ by sex; a text-only one does not.
+                let differing = form == "per-sex-differing" && record["referenceRange"][0]["text"].is_null();
+                let want = if differing && by_range(record) { None } else { expected_flag(record) };
+                check(
+                    row["mark"].as_str() == want,
+                    format!("{form}: {title} is marked {:?}; the app should say {want:?}", row["mark"]),
+                )?;
+                let detail = row["detail"].as_str().unwrap_or_default();
+                let groups = detail.contains(" or normal ") && detail.contains("(for different groups of patients)");
+                check(
+                    detail.contains(" · normal") && groups == differing,
+                    format!("{form}: {title}'s range is shown as {detail:?}"),
+                )?;
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_records_in_error_past_records_and_the_current_encounter_are_shown_as_a_clinician_expects() {
+    let env = AppWithSandbox::start().await;
+    let patient = smart_sandbox::data::ERRORS_PATIENT;
+    let newest = newest_labs(&env, patient);
 
     let current = format!("{patient}-enc-current");
     let env_ref = &env;
