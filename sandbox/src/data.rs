@@ -749,7 +749,10 @@ mod tests {
             let ranges = per_sex["referenceRange"].as_array().unwrap();
             assert_eq!(ranges.len(), 2);
             for range in ranges {
-                assert_eq!((&range["low"], &range["high"], &range["text"]), (&stored["low"], &stored["high"], &stored["text"]));
+                assert_eq!(
+                    (&range["low"], &range["high"], &range["text"]),
+                    (&stored["low"], &stored["high"], &stored["text"])
+                );
                 assert_eq!(range["appliesTo"][0]["coding"][0]["system"], "http://snomed.info/sct");
             }
             let differing = lab_ranges_as(lab, RangeForm::PerSexDiffering).unwrap();
