@@ -129,16 +129,20 @@ pub fn assess(observation: &Observation) -> Assessment {
 /// another meaning (`type`; normal when absent). So the value is compared
 /// only when the normal ranges agree (one range, or the same bounds for
 /// every group); normal ranges that differ are all shown, and none is
-/// compared, since which one is this patient's is not known here. A range
+/// compared, since which one is this patient's is not known here; each
+/// is followed by whom it is for ("(Female)", "(age ≤ 12 a)"). A range
 /// of another meaning alone (therapeutic, …) is shown under its own name
 /// and not compared: high and low are said of normal.
 fn assess_one(interpretation: &[CodeableConcept], value: Option<&Quantity>, ranges: &[ReferenceRange]) -> Assessment {
     let normal = |r: &&ReferenceRange| r.meaning.is_none() || has_code(r.meaning.as_ref(), "normal");
-    // Each normal range's text once: the same bounds for every group are one range.
-    let (mut texts, mut compared) = (Vec::<String>::new(), None);
+    // Each normal range's bounds once: the same for every group are one range.
+    let (mut texts, mut shown, mut compared, mut named) = (Vec::<String>::new(), Vec::<String>::new(), None, false);
     for r in ranges.iter().filter(normal) {
         if let Some(text) = range_text(r, "normal").filter(|t| !texts.contains(t)) {
+            let group = group_text(r);
+            named |= !group.is_empty();
             compared = Some(r);
+            shown.push(text.clone() + &group);
             texts.push(text);
         }
     }
@@ -147,7 +151,7 @@ fn assess_one(interpretation: &[CodeableConcept], value: Option<&Quantity>, rang
         1 => texts.pop(),
         _ => {
             compared = None;
-            Some(texts.join(" or ") + " (for different groups of patients)")
+            Some(shown.join(" or ") + if named { "" } else { " (for different groups of patients)" })
         }
     };
     let mut assessment = Assessment { range, ..Assessment::default() };
@@ -192,6 +196,17 @@ fn same_unit(a: &Quantity, b: &Quantity) -> bool {
         (Some((x, y)), _) | (None, Some((x, y))) => x == y,
         (None, None) => true,
     }
+}
+
+/// Whom a range is for, as " (Female, age ≥ 18 a)", or "" when it does
+/// not say.
+fn group_text(range: &ReferenceRange) -> String {
+    let mut groups: Vec<String> = range.applies_to.iter().map(|c| concept_text(Some(c))).collect();
+    groups.extend(range.age.as_deref().and_then(|age| range_text(age, "age")));
+    if groups.is_empty() {
+        return String::new();
+    }
+    " (".to_string() + &groups.join(", ") + ")"
 }
 
 /// "normal 3.5–5.1 mmol/L", "normal ≥ 60 mL/min", "normal ≤ 200 mg/dL",
@@ -357,18 +372,28 @@ mod tests {
         // tell which range is this patient's, so it says neither.
         let a = haemoglobin("13.0", &[MALE, FEMALE]);
         assert_eq!(a.flag, None);
+        assert_eq!(a.range.as_deref(), Some("normal 13.5–17.5 g/dL (male) or normal 12–15.5 g/dL (female)"));
+        // Ranges that do not say whom they are for are said to differ all the same.
+        let unnamed = |r: &str| r.split(",\n").next().unwrap().to_string();
+        let a = haemoglobin("13.0", &[&unnamed(MALE), &unnamed(FEMALE)]);
         assert_eq!(
-            a.range.as_deref(),
-            Some("normal 13.5–17.5 g/dL or normal 12–15.5 g/dL (for different groups of patients)")
+            (a.flag, a.range.as_deref()),
+            (None, Some("normal 13.5–17.5 g/dL or normal 12–15.5 g/dL (for different groups of patients)"))
         );
         // Above both: still not compared (the ranges' groups are not read).
         assert_eq!(haemoglobin("19.0", &[MALE, FEMALE]).flag, None);
-        assert_eq!(haemoglobin("13.0", &[MALE, FEMALE, MALE]), a, "each range said once");
+        assert_eq!(
+            haemoglobin("13.0", &[MALE, FEMALE, MALE]),
+            haemoglobin("13.0", &[MALE, FEMALE]),
+            "each range said once"
+        );
         // Age groups, and a `type` of normal, the same.
         let child = format!(
             r#""low": {{"value": 11.0}}, "high": {{"value": 13.5}}, "age": {{"high": {{"value": 12, "unit": "a"}}}}, "type": {{"coding": [{{"system": "{MEANING}", "code": "normal"}}]}}"#
         );
-        assert_eq!(haemoglobin("10.0", &[&child, MALE]).flag, None);
+        let a = haemoglobin("10.0", &[&child, MALE]);
+        assert_eq!(a.flag, None);
+        assert_eq!(a.range.as_deref(), Some("normal 11–13.5 (age ≤ 12 a) or normal 13.5–17.5 g/dL (male)"));
         // One range given twice is one range, and the same bounds for
         // every group are compared whoever the patient is.
         let a = haemoglobin("19.0", &[MALE, MALE]);

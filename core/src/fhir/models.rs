@@ -131,14 +131,18 @@ pub struct Observation {
     pub reference_range: Vec<ReferenceRange>,
 }
 
-/// `Observation.referenceRange`: a range, as bounds or text, and what it
-/// means (`type`: normal when absent, FHIR R4; or therapeutic, …).
+/// `Observation.referenceRange`: a range, as bounds or text, what it
+/// means (`type`: normal when absent, FHIR R4; or therapeutic, …) and
+/// whom it is for (`appliesTo`: a sex, a race, …; `age`, read as a range
+/// of bounds alone).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReferenceRange {
     pub low: Option<Quantity>,
     pub high: Option<Quantity>,
     pub text: Option<String>,
     pub meaning: Option<CodeableConcept>,
+    pub applies_to: Vec<CodeableConcept>,
+    pub age: Option<Box<ReferenceRange>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -317,6 +321,8 @@ impl FromJson for ReferenceRange {
             high: f.one("high"),
             text: f.text("text"),
             meaning: f.one("type"),
+            applies_to: f.many("appliesTo"),
+            age: f.one("age").map(Box::new),
         })
     }
 }

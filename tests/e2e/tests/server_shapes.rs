@@ -295,7 +295,7 @@ const LAB_ROWS: &str = "return [...document.querySelectorAll('#section-labs li.r
 /// normal range beside a treatment range: each lab is flagged as its one
 /// stored range calls for. One per sex with differing bounds: which range
 /// is this patient's is not known to the app, so a lab without the lab's
-/// own word is not flagged, and both ranges are shown.
+/// own word is not flagged, and both ranges are shown with whom each is for.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_known() {
     let env = AppWithSandbox::start().await;
@@ -326,7 +326,8 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
                     format!("{form}: {title} is marked {:?}; the app should say {want:?}", row["mark"]),
                 )?;
                 let detail = row["detail"].as_str().unwrap_or_default();
-                let groups = detail.contains(" or normal ") && detail.contains("(for different groups of patients)");
+                // Each range followed by whom it is for (the sandbox's `appliesTo`).
+                let groups = detail.contains(" (Male) or normal ") && detail.ends_with(" (Female)");
                 check(
                     detail.contains(" · normal") && groups == differing,
                     format!("{form}: {title}'s range is shown as {detail:?}"),
