@@ -380,7 +380,7 @@ mod tests {
             (a.flag, a.range.as_deref()),
             (None, Some("normal 13.5–17.5 g/dL or normal 12–15.5 g/dL (for different groups of patients)"))
         );
-        // Above both: still not compared (the ranges' groups are not read).
+        // Above both: still not compared (no range is matched to the patient).
         assert_eq!(haemoglobin("19.0", &[MALE, FEMALE]).flag, None);
         assert_eq!(
             haemoglobin("13.0", &[MALE, FEMALE, MALE]),
