@@ -277,7 +277,7 @@ pub fn blood_pressure_as(resource: &Value, form: PressureForm) -> Option<Value> 
 pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
     let lab = resource["category"][0]["coding"][0]["code"] == "laboratory";
     let stored = resource["referenceRange"][0].as_object()?;
-    if !lab || form == RangeForm::One {
+    if !lab {
         return None;
     }
     let scaled = |factor: f64| {
