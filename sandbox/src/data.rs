@@ -272,8 +272,8 @@ pub fn blood_pressure_as(resource: &Value, form: PressureForm) -> Option<Value> 
 /// form it is stored in. FHIR R4 allows several ranges (`referenceRange`
 /// 0..*, read as alternatives: "OR"), each for a group of patients
 /// (`appliesTo`; SNOMED CT's male and female, as FHIR's example value set
-/// for it has) or with a meaning (`type`, from the referencerange-meaning
-/// code system; normal when absent).
+/// for it has), for an age (`age`), or with a meaning (`type`, from the
+/// referencerange-meaning code system; normal when absent).
 pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
     let lab = resource["category"][0]["coding"][0]["code"] == "laboratory";
     let stored = resource["referenceRange"][0].as_object()?;
@@ -293,6 +293,11 @@ pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
         range.insert("appliesTo".into(), json!([coding("http://snomed.info/sct", code, display)]));
         Value::Object(range)
     };
+    // `age` is a Range of ages; UCUM's "a" is a year.
+    let for_age = |mut range: serde_json::Map<String, Value>, age: Value| {
+        range.insert("age".into(), age);
+        Value::Object(range)
+    };
     let ranges = match form {
         RangeForm::One => return None,
         RangeForm::PerSex => {
@@ -301,6 +306,10 @@ pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
         RangeForm::PerSexDiffering => {
             vec![for_sex(stored.clone(), "248153007", "Male"), for_sex(scaled(0.9), "248152002", "Female")]
         }
+        RangeForm::ByAge => vec![
+            for_age(stored.clone(), json!({"low": quantity(18.0, "a")})),
+            for_age(scaled(0.9), json!({"high": quantity(17.0, "a")})),
+        ],
         RangeForm::WithTreatment => {
             let mut treatment = scaled(0.95);
             treatment.remove("text");
@@ -739,7 +748,7 @@ mod tests {
             .collect();
         assert!(!labs.is_empty());
         let heart_rate = store.all("Observation").iter().find(|o| o["code"]["coding"][0]["code"] == "8867-4").unwrap();
-        for form in [RangeForm::PerSex, RangeForm::PerSexDiffering, RangeForm::WithTreatment] {
+        for form in [RangeForm::PerSex, RangeForm::PerSexDiffering, RangeForm::ByAge, RangeForm::WithTreatment] {
             assert_eq!(lab_ranges_as(heart_rate, form), None, "only labs change");
         }
         for lab in labs {
@@ -761,6 +770,13 @@ mod tests {
             if stored["high"].is_object() {
                 assert!(female["high"]["value"].as_f64() < stored["high"]["value"].as_f64(), "{female}");
             }
+            let by_age = lab_ranges_as(lab, RangeForm::ByAge).unwrap();
+            let [adult, child] = [&by_age["referenceRange"][0], &by_age["referenceRange"][1]];
+            assert_eq!((&adult["low"], &adult["high"]), (&stored["low"], &stored["high"]));
+            assert_eq!(
+                (adult["age"]["low"]["value"].as_f64(), child["age"]["high"]["value"].as_f64()),
+                (Some(18.0), Some(17.0))
+            );
             let treated = lab_ranges_as(lab, RangeForm::WithTreatment).unwrap();
             assert_eq!(&treated["referenceRange"][0], stored, "the normal range first, as stored");
             assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");

@@ -224,6 +224,9 @@ pub enum RangeForm {
     PerSex,
     /// One range per sex, a woman's bounds a tenth lower (illustrative).
     PerSexDiffering,
+    /// One range for adults (`age` from 18 years) and one for children (to
+    /// 17), a child's bounds a tenth lower (illustrative).
+    ByAge,
     /// The normal range, and a narrower one whose `type` is treatment.
     WithTreatment,
 }
@@ -276,7 +279,8 @@ pub struct Faults {
     /// (as stored), on the panel, or as ranges on the components.
     pub pressure_form: PressureForm,
     /// How a lab's reference range is given: one range (as stored), one per
-    /// sex with the same or differing bounds, or beside a treatment range.
+    /// sex with the same or differing bounds, one per age group, or beside
+    /// a treatment range.
     pub lab_ranges: RangeForm,
     /// Standalone authorizations skip the consent page.
     pub auto_approve_standalone: bool,

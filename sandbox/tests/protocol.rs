@@ -568,6 +568,8 @@ async fn a_labs_reference_range_is_served_in_the_form_the_switch_names() {
     assert_eq!(stored["referenceRange"].as_array().map(Vec::len), Some(1));
     let per_sex = first(json!({"lab_ranges": "per-sex"}));
     assert_eq!(per_sex["referenceRange"][1]["appliesTo"][0]["coding"][0]["display"], "Female");
+    let by_age = first(json!({"lab_ranges": "by-age"}));
+    assert_eq!(by_age["referenceRange"][1]["age"]["high"]["unit"], "a");
     let treated = first(json!({"lab_ranges": "with-treatment"}));
     assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");
     // A read is served the same way.

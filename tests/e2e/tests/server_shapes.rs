@@ -295,7 +295,8 @@ const LAB_ROWS: &str = "return [...document.querySelectorAll('#section-labs li.r
 /// normal range beside a treatment range: each lab is flagged as its one
 /// stored range calls for. One per sex with differing bounds: which range
 /// is this patient's is not known to the app, so a lab without the lab's
-/// own word is not flagged, and both ranges are shown with whom each is for.
+/// own word is not flagged, and both ranges are shown with whom each is
+/// for; the same for an adult's and a child's range (`age`).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_known() {
     let env = AppWithSandbox::start().await;
@@ -308,7 +309,13 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
     );
     let env_ref = &env;
     Browser::run("server-shapes-lab-ranges", |client| async move {
-        for form in ["one", "per-sex", "with-treatment", "per-sex-differing"] {
+        // The groups each form's differing ranges are for, as the app names them.
+        let groups_of = |form: &str| match form {
+            "per-sex-differing" => Some((" (Male) or normal ", " (Female)")),
+            "by-age" => Some((" (age ≥ 18 a) or normal ", " (age ≤ 17 a)")),
+            _ => None,
+        };
+        for form in ["one", "per-sex", "with-treatment", "per-sex-differing", "by-age"] {
             env_ref.control("/sandbox/faults", &json!({ "lab_ranges": form }));
             client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
             rows(&client, "#section-labs").await?;
@@ -318,16 +325,17 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
             for row in &labs {
                 let title = row["title"].as_str().unwrap_or_default();
                 let record = newest.get(title).ok_or_else(|| format!("{form}: lab {title} is not on record"))?;
-                // Ranges with bounds differ by sex; a text-only one does not.
-                let differing = form == "per-sex-differing" && record["referenceRange"][0]["text"].is_null();
+                // Ranges with bounds differ by group; a text-only one does not.
+                let differing = groups_of(form).is_some() && record["referenceRange"][0]["text"].is_null();
                 let want = if differing && by_range(record) { None } else { expected_flag(record) };
                 check(
                     row["mark"].as_str() == want,
                     format!("{form}: {title} is marked {:?}; the app should say {want:?}", row["mark"]),
                 )?;
                 let detail = row["detail"].as_str().unwrap_or_default();
-                // Each range followed by whom it is for (the sandbox's `appliesTo`).
-                let groups = detail.contains(" (Male) or normal ") && detail.ends_with(" (Female)");
+                // Each range followed by whom it is for (the sandbox's `appliesTo` or `age`).
+                let groups =
+                    groups_of(form).is_some_and(|(first, last)| detail.contains(first) && detail.ends_with(last));
                 check(
                     detail.contains(" · normal") && groups == differing,
                     format!("{form}: {title}'s range is shown as {detail:?}"),
