@@ -298,6 +298,11 @@ pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
         range.insert("age".into(), age);
         Value::Object(range)
     };
+    let treatment = |mut range: serde_json::Map<String, Value>| {
+        let meaning = "http://terminology.hl7.org/CodeSystem/referencerange-meaning";
+        range.insert("type".into(), coding(meaning, "treatment", "Treatment Range"));
+        Value::Object(range)
+    };
     let ranges = match form {
         RangeForm::One => return None,
         RangeForm::PerSex => {
@@ -311,14 +316,11 @@ pub fn lab_ranges_as(resource: &Value, form: RangeForm) -> Option<Value> {
             for_age(scaled(0.9), json!({"high": quantity(17.0, "a")})),
         ],
         RangeForm::WithTreatment => {
-            let mut treatment = scaled(0.95);
-            treatment.remove("text");
-            treatment.insert(
-                "type".into(),
-                coding("http://terminology.hl7.org/CodeSystem/referencerange-meaning", "treatment", "Treatment Range"),
-            );
-            vec![Value::Object(stored.clone()), Value::Object(treatment)]
+            let mut narrower = scaled(0.95);
+            narrower.remove("text");
+            vec![Value::Object(stored.clone()), treatment(narrower)]
         }
+        RangeForm::TreatmentOnly => vec![treatment(stored.clone())],
     };
     let mut resource = resource.clone();
     resource["referenceRange"] = Value::Array(ranges);
@@ -748,7 +750,13 @@ mod tests {
             .collect();
         assert!(!labs.is_empty());
         let heart_rate = store.all("Observation").iter().find(|o| o["code"]["coding"][0]["code"] == "8867-4").unwrap();
-        for form in [RangeForm::PerSex, RangeForm::PerSexDiffering, RangeForm::ByAge, RangeForm::WithTreatment] {
+        for form in [
+            RangeForm::PerSex,
+            RangeForm::PerSexDiffering,
+            RangeForm::ByAge,
+            RangeForm::WithTreatment,
+            RangeForm::TreatmentOnly,
+        ] {
             assert_eq!(lab_ranges_as(heart_rate, form), None, "only labs change");
         }
         for lab in labs {
@@ -780,6 +788,13 @@ mod tests {
             let treated = lab_ranges_as(lab, RangeForm::WithTreatment).unwrap();
             assert_eq!(&treated["referenceRange"][0], stored, "the normal range first, as stored");
             assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");
+            let treatment_only = lab_ranges_as(lab, RangeForm::TreatmentOnly).unwrap();
+            let [only] = treatment_only["referenceRange"].as_array().unwrap().as_slice() else { panic!("one range") };
+            assert_eq!(
+                (&only["low"], &only["high"], &only["text"]),
+                (&stored["low"], &stored["high"], &stored["text"])
+            );
+            assert_eq!(only["type"]["coding"][0]["code"], "treatment");
         }
     }
 }

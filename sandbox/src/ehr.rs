@@ -104,7 +104,7 @@ pub async fn home(State(sandbox): Shared) -> Response {
         select("inject", &injections, "none"),
         select("dpop", &pairs(&[("off", "not supported (bearer tokens)"), ("offered", "offered in the metadata"), ("required", "required"), ("required-unadvertised", "required, not in the metadata")]), "off"),
         select("pressure_form", &pairs(&[("components", "on each component (interpretation)"), ("panel", "on the panel (interpretation)"), ("ranges", "by ranges on the components")]), "components"),
-        select("lab_ranges", &pairs(&[("one", "one range"), ("per-sex", "one per sex, the same bounds"), ("per-sex-differing", "one per sex, differing bounds"), ("by-age", "one for adults, one for children"), ("with-treatment", "the normal range and a treatment range")]), "one"),
+        select("lab_ranges", &pairs(&[("one", "one range"), ("per-sex", "one per sex, the same bounds"), ("per-sex-differing", "one per sex, differing bounds"), ("by-age", "one for adults, one for children"), ("with-treatment", "the normal range and a treatment range"), ("treatment-only", "a treatment range alone")]), "one"),
         escape(&sandbox.app_url),
     );
     html_response(StatusCode::OK, page("Sandbox EHR — launch an app", &body))

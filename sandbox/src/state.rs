@@ -229,6 +229,8 @@ pub enum RangeForm {
     ByAge,
     /// The normal range, and a narrower one whose `type` is treatment.
     WithTreatment,
+    /// The stored bounds as a treatment range alone: no normal range given.
+    TreatmentOnly,
 }
 
 /// FHIR fault switches (test control API).

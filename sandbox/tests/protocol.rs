@@ -572,6 +572,9 @@ async fn a_labs_reference_range_is_served_in_the_form_the_switch_names() {
     assert_eq!(by_age["referenceRange"][1]["age"]["high"]["unit"], "a");
     let treated = first(json!({"lab_ranges": "with-treatment"}));
     assert_eq!(treated["referenceRange"][1]["type"]["coding"][0]["code"], "treatment");
+    let treatment_only = first(json!({"lab_ranges": "treatment-only"}));
+    assert_eq!(treatment_only["referenceRange"].as_array().map(Vec::len), Some(1));
+    assert_eq!(treatment_only["referenceRange"][0]["type"]["coding"][0]["code"], "treatment");
     // A read is served the same way.
     env.faults(json!({"lab_ranges": "per-sex-differing"}));
     let id = stored["id"].as_str().unwrap();

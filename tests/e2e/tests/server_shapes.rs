@@ -296,7 +296,9 @@ const LAB_ROWS: &str = "return [...document.querySelectorAll('#section-labs li.r
 /// stored range calls for. One per sex with differing bounds: which range
 /// is this patient's is not known to the app, so a lab without the lab's
 /// own word is not flagged, and both ranges are shown with whom each is
-/// for; the same for an adult's and a child's range (`age`).
+/// for; the same for an adult's and a child's range (`age`). A treatment
+/// range alone: no normal range is given, so only the lab's own word
+/// flags, and the range is shown under its own name.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_known() {
     let env = AppWithSandbox::start().await;
@@ -315,7 +317,7 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
             "by-age" => Some((" (age ≥ 18 a) or normal ", " (age ≤ 17 a)")),
             _ => None,
         };
-        for form in ["one", "per-sex", "with-treatment", "per-sex-differing", "by-age"] {
+        for form in ["one", "per-sex", "with-treatment", "per-sex-differing", "by-age", "treatment-only"] {
             env_ref.control("/sandbox/faults", &json!({ "lab_ranges": form }));
             client.goto(&env_ref.launch(json!({"patient": patient, "auto_approve": true}))).await.map_err(err)?;
             rows(&client, "#section-labs").await?;
@@ -327,7 +329,8 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
                 let record = newest.get(title).ok_or_else(|| format!("{form}: lab {title} is not on record"))?;
                 // Ranges with bounds differ by group; a text-only one does not.
                 let differing = groups_of(form).is_some() && record["referenceRange"][0]["text"].is_null();
-                let want = if differing && by_range(record) { None } else { expected_flag(record) };
+                let no_normal = form == "treatment-only";
+                let want = if (differing || no_normal) && by_range(record) { None } else { expected_flag(record) };
                 check(
                     row["mark"].as_str() == want,
                     format!("{form}: {title} is marked {:?}; the app should say {want:?}", row["mark"]),
@@ -336,8 +339,9 @@ async fn a_lab_is_compared_with_its_range_only_when_the_range_that_applies_is_kn
                 // Each range followed by whom it is for (the sandbox's `appliesTo` or `age`).
                 let groups =
                     groups_of(form).is_some_and(|(first, last)| detail.contains(first) && detail.ends_with(last));
+                let named = if no_normal { " · Treatment Range" } else { " · normal" };
                 check(
-                    detail.contains(" · normal") && groups == differing,
+                    detail.contains(named) && groups == differing,
                     format!("{form}: {title}'s range is shown as {detail:?}"),
                 )?;
             }
