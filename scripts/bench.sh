@@ -4,6 +4,8 @@
 # 0 ms and 50 ms of injected latency. Writes bench/results.md.
 #   scripts/bench.sh [--runs N]     (default 5 measured runs per case, each
 #                                   beside the fhirclient peer, which it builds)
+#   scripts/bench.sh --only CASE    only the cases whose name holds CASE
+#                                   ("default, 0 ms, cold"), printed, not written
 #   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
 #   scripts/bench.sh --trace MS     one cold launch of the app and of the peer

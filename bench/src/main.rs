@@ -47,7 +47,7 @@ const fetches = performance.getEntriesByType('resource').filter(e => e.initiator
 // A section read in one page has no rows mark: its own mark is its first rows.
 const rows = ['conditions', 'medications', 'allergies', 'vital-signs', 'labs', 'encounters']
   .map((s, i) => Math.min(at('smart:rows:' + s) ?? Infinity, sections[i]));
-return { complete: true, banner, summary: Math.max(...sections), first_rows: Math.min(...rows), fetches, long_tasks: window.__longTasks ?? null };
+return { complete: true, banner, summary: Math.max(...sections), first_rows: Math.min(...rows), fetches, long_tasks: window.__longTasks ?? null, origin: performance.timeOrigin };
 "#;
 
 /// Installed in every new document: collects long tasks (over 50 ms),
@@ -93,7 +93,7 @@ const READ_TIMELINE: &str = "return [...window.__kept(), window.__document()];";
 
 /// The peer's state: `ready` is "1" when complete, "error" when it failed.
 const READ_PEER: &str = r#"
-return { ready: window.__ready ?? null, at: window.__readyAt ?? null, text: document.body ? document.body.innerText.slice(0, 300) : '' };
+return { ready: window.__ready ?? null, at: window.__readyAt ?? null, origin: performance.timeOrigin, text: document.body ? document.body.innerText.slice(0, 300) : '' };
 "#;
 
 struct Fetch {
@@ -126,6 +126,18 @@ struct Run {
     long_tasks: Vec<f64>,
     /// FHIR reads the launch made (searches' pages included).
     reads: usize,
+    /// When the launch page was left: the navigation to the authorization
+    /// server began (the last document's time origin).
+    left_launch: f64,
+}
+
+/// One launch of the fhirclient peer.
+struct PeerRun {
+    /// To its complete view (`data-ready`).
+    to_view: f64,
+    reads: usize,
+    /// When its launch page was left (as [`Run::left_launch`]).
+    left_launch: f64,
 }
 
 fn epoch_ms() -> f64 {
@@ -214,6 +226,7 @@ async fn launch_once(env: &AppWithSandbox, client: &Client, patient: &str) -> Re
             .map(number)
             .collect(),
         reads: fhir_reads(env) - reads_before,
+        left_launch: number(&page["origin"]) - started,
     })
 }
 
@@ -226,7 +239,7 @@ async fn launch_peer_once(
     peer_origin: &str,
     client: &Client,
     patient: &str,
-) -> Result<(f64, usize), String> {
+) -> Result<PeerRun, String> {
     let app_url = env.launch(launch_settings(patient));
     let query = app_url.split_once('?').map(|(_, q)| q).ok_or_else(|| format!("no launch query in {app_url}"))?;
     let url = format!("{peer_origin}/launch.html?{query}");
@@ -238,7 +251,11 @@ async fn launch_peer_once(
         let page = script(client, READ_PEER).await?;
         match page["ready"].as_str() {
             Some("1") => {
-                return Ok((page["at"].as_f64().unwrap_or_default() - started, fhir_reads(env) - reads_before))
+                return Ok(PeerRun {
+                    to_view: page["at"].as_f64().unwrap_or_default() - started,
+                    reads: fhir_reads(env) - reads_before,
+                    left_launch: page["origin"].as_f64().unwrap_or_default() - started,
+                })
             }
             Some(other) => return Err(format!("the peer ended with ready={other}: {}", page["text"])),
             None if waiting.elapsed() > Duration::from_secs(60) => {
@@ -264,7 +281,7 @@ async fn trace(peer_dist: &str, latency: u64) {
         let done = if who == "app" {
             launch_once(&env, &browser.client, PATIENT).await.map(|r| r.to_summary)
         } else {
-            launch_peer_once(&env, &peer.origin(), &browser.client, PATIENT).await.map(|(ms, _)| ms)
+            launch_peer_once(&env, &peer.origin(), &browser.client, PATIENT).await.map(|r| r.to_view)
         };
         let timeline = script(&browser.client, READ_TIMELINE).await.expect("read the timeline");
         println!("\n== {who}, {latency} ms, cold: complete at {:.0} ms", done.unwrap_or(f64::NAN));
@@ -387,14 +404,25 @@ const SHAPES: [(&str, &str); 3] = [
 /// the given latency, its timeline printed).
 #[derive(Debug, PartialEq)]
 enum Mode {
-    Full { runs: usize, peer: String },
+    /// `only`: the cases whose name ("default, 0 ms, cold") holds this
+    /// text, printed and not written (for comparing a change quickly).
+    Full {
+        runs: usize,
+        peer: String,
+        only: Option<String>,
+    },
     Sizes,
-    ByCrate { csv: String },
-    Trace { peer: String, latency: u64 },
+    ByCrate {
+        csv: String,
+    },
+    Trace {
+        peer: String,
+        latency: u64,
+    },
 }
 
 const USAGE: &str =
-    "usage: bench --peer PEER_DIST [--runs N] | --sizes | --by-crate TWIGGY_CSV | --trace LATENCY_MS --peer PEER_DIST (scripts/bench.sh runs it)";
+    "usage: bench --peer PEER_DIST [--runs N] [--only CASE] | --sizes | --by-crate TWIGGY_CSV | --trace LATENCY_MS --peer PEER_DIST (scripts/bench.sh runs it)";
 
 fn parse_args(args: &[String]) -> Result<Mode, String> {
     match args {
@@ -406,7 +434,7 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
         }
         _ => {}
     }
-    let (mut runs, mut peer) = (5, None);
+    let (mut runs, mut peer, mut only) = (5, None, None);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         match (flag.as_str(), rest.next()) {
@@ -415,11 +443,12 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
                 _ => return Err(format!("--runs needs a number of runs above 0, not \"{n}\"")),
             },
             ("--peer", Some(dir)) => peer = Some(dir.clone()),
+            ("--only", Some(case)) => only = Some(case.clone()),
             _ => return Err(format!("unexpected arguments: {}", args.join(" "))),
         }
     }
     let peer = peer.ok_or("the timing run needs --peer: the fhirclient peer's build, which scripts/bench.sh makes")?;
-    Ok(Mode::Full { runs, peer })
+    Ok(Mode::Full { runs, peer, only })
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -435,7 +464,7 @@ async fn main() {
             return;
         }
         Mode::Sizes => None,
-        Mode::Full { runs, peer } => Some((runs, peer)),
+        Mode::Full { runs, peer, only } => Some((runs, peer, only)),
         Mode::Trace { peer, latency } => {
             trace(&peer, latency).await;
             return;
@@ -455,7 +484,7 @@ async fn main() {
     if check_page > 0 {
         println!("not in a first visit: the deployment check page (/check/), {} brotli", kb(check_page));
     }
-    let Some((runs, peer_dist)) = runs else {
+    let Some((runs, peer_dist, only)) = runs else {
         // Sizes only: a quick look while trimming, and the budget check
         // scripts/test.sh makes after the release build. Nothing written.
         match sizes::against_budget(brotli) {
@@ -484,6 +513,11 @@ async fn main() {
     let mut timing_rows = Vec::new();
     for (shape, faults) in SHAPES {
         for (latency, cold) in [(0u64, false), (50, false), (0, true), (50, true)] {
+            let cache = if cold { "cold" } else { "warm" };
+            let case = format!("{shape}, {latency} ms, {cache}");
+            if only.as_ref().is_some_and(|only| !case.contains(only.as_str())) {
+                continue;
+            }
             let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
             switches["latency_ms"] = json!(latency);
             env.control("/sandbox/faults", &switches);
@@ -508,22 +542,25 @@ async fn main() {
                     }
                 }
             }
-            let cache = if cold { "cold" } else { "warm" };
             let banner = spread(app.iter().map(|r| r.to_banner));
             let summary = spread(app.iter().map(|r| r.to_summary));
-            let peer_view = spread(fhirclient.iter().map(|(ms, _)| *ms));
+            let peer_view = spread(fhirclient.iter().map(|r| r.to_view));
             let reads = format!(
                 "{} / {}",
                 range(app.iter().map(|r| r.reads).collect()),
-                range(fhirclient.iter().map(|(_, n)| *n).collect())
+                range(fhirclient.iter().map(|r| r.reads).collect())
             );
             let trips = |f: fn(&Run) -> usize| range(app.iter().map(f).collect());
             let ratio = |a: (f64, f64, f64)| if peer_view.0 > 0.0 { a.0 / peer_view.0 } else { f64::NAN };
             println!(
-                "{shape}, {latency} ms, {cache}: banner {}, summary {}, peer {}",
+                "{case}: banner {}, summary {}, peer {} ({:.2} / {:.2}); launch page left at {} (app), {} (peer)",
                 ms(banner),
                 ms(summary),
-                ms(peer_view)
+                ms(peer_view),
+                ratio(summary),
+                ratio(banner),
+                ms(spread(app.iter().map(|r| r.left_launch))),
+                ms(spread(fhirclient.iter().map(|r| r.left_launch)))
             );
             timing_rows.push(format!(
                 "| {shape} | {latency} ms | {cache} | {runs} | {} | {} | {} | **{:.2}** | **{:.2}** | {} | {} | {reads} |",
@@ -538,6 +575,10 @@ async fn main() {
         }
     }
 
+    if only.is_some() {
+        browser.close().await;
+        return;
+    }
     env.control("/sandbox/faults", &json!({"latency_ms": 0}));
     launch_once(&env, &client, LARGE_PATIENT).await.expect("warm-up launch");
     let mut large = Vec::new();
@@ -635,8 +676,12 @@ mod tests {
 
     #[test]
     fn reads_the_modes_and_refuses_anything_else() {
-        assert_eq!(parse(&["--peer", "p"]), Ok(Mode::Full { runs: 5, peer: "p".into() }));
-        assert_eq!(parse(&["--runs", "10", "--peer", "p"]), Ok(Mode::Full { runs: 10, peer: "p".into() }));
+        assert_eq!(parse(&["--peer", "p"]), Ok(Mode::Full { runs: 5, peer: "p".into(), only: None }));
+        assert_eq!(parse(&["--runs", "10", "--peer", "p"]), Ok(Mode::Full { runs: 10, peer: "p".into(), only: None }));
+        assert_eq!(
+            parse(&["--only", "0 ms, cold", "--peer", "p"]),
+            Ok(Mode::Full { runs: 5, peer: "p".into(), only: Some("0 ms, cold".into()) })
+        );
         assert!(parse(&[]).unwrap_err().contains("--peer"));
         assert!(parse(&["--runs", "3"]).unwrap_err().contains("--peer"));
         assert_eq!(parse(&["--sizes"]), Ok(Mode::Sizes));
