@@ -6,5 +6,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 
 fn main() {
     smart_app::browser::stopped::install_panic_hook();
+    // index.html's own header and "Loading…" showed while the wasm loaded.
+    smart_app::browser::drop_placeholder();
     leptos::mount::mount_to_body(smart_app::App);
 }

@@ -157,6 +157,11 @@ export function stopped(detail, notice) {
   target.textContent = notice;
 }
 
+// Takes away what index.html shows (its #loading) until the app draws.
+export function dropPlaceholder() {
+  document.getElementById("loading")?.remove();
+}
+
 // The page's address: `part` is "base" (the document's base URL) or a
 // part of `location` ("origin", "pathname", "search").
 export function here(part) {

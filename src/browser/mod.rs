@@ -88,6 +88,9 @@ extern "C" {
     /// The value of field `name` of the form `event` was sent from.
     #[wasm_bindgen(js_name = formField)]
     pub fn form_field(event: &web_sys::Event, name: &str) -> String;
+    /// Takes away what `index.html` shows until the app draws its page.
+    #[wasm_bindgen(js_name = dropPlaceholder)]
+    pub fn drop_placeholder();
 }
 
 /// Today's date on this computer's calendar: (year, month 1–12, day).
