@@ -8,9 +8,12 @@
 #                                   ("default, 0 ms, cold"), printed, not written
 #   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
-#   scripts/bench.sh --trace MS     one cold launch of the app and of the peer
-#                                   at MS of latency, every request, mark and
-#                                   paint of each page on one clock (printed)
+#   scripts/bench.sh --trace MS [SHAPE]
+#                                   one cold launch of the app and of the peer
+#                                   at MS of latency (against the server shape
+#                                   named, e.g. "sort ignored, pages of 20"),
+#                                   every request, mark and paint of each page
+#                                   on one clock (printed)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -53,7 +56,7 @@ cp -r "$peer_src/." "$peer_work"
   && VITE_CLIENT_ID=smart-app-local VITE_SCOPE='launch openid fhirUser patient/*.rs offline_access' \
      PEER_DIST="$peer_work/dist" npx vite build --logLevel warn)
 if [ "${1:-}" = "--trace" ]; then
-  cargo run -q -p bench --release -- --trace "${2:-50}" --peer "$peer_work/dist"
+  cargo run -q -p bench --release -- --trace "${2:-50}" --peer "$peer_work/dist" "${@:3}"
   exit 0
 fi
 step "benchmark"

@@ -266,12 +266,16 @@ async fn launch_peer_once(
     }
 }
 
-/// `--trace`: one cold launch of the app and one of the peer, default
-/// shape, each document's requests, marks and paints printed in ms from
-/// the moment the browser was sent to the launch URL.
-async fn trace(peer_dist: &str, latency: u64) {
+/// `--trace`: one cold launch of the app and one of the peer, against the
+/// server shape named (default when none), each document's requests,
+/// marks and paints printed in ms from the moment the browser was sent to
+/// the launch URL.
+async fn trace(peer_dist: &str, latency: u64, shape: Option<&str>) {
     let (env, peer) = AppWithSandbox::start_with_peer(std::path::Path::new(peer_dist)).await;
-    env.control("/sandbox/faults", &json!({ "latency_ms": latency }));
+    let faults = SHAPES.iter().find(|(name, _)| Some(*name) == shape).map_or("{}", |(_, faults)| faults);
+    let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
+    switches["latency_ms"] = json!(latency);
+    env.control("/sandbox/faults", &switches);
     for who in ["app", "peer"] {
         let browser = observed_browser().await;
         cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": RECORD_DOCUMENT}))
@@ -415,22 +419,29 @@ enum Mode {
     ByCrate {
         csv: String,
     },
+    /// `shape`: one of [`SHAPES`] by its name (default when `None`).
     Trace {
         peer: String,
         latency: u64,
+        shape: Option<String>,
     },
 }
 
 const USAGE: &str =
-    "usage: bench --peer PEER_DIST [--runs N] [--only CASE] | --sizes | --by-crate TWIGGY_CSV | --trace LATENCY_MS --peer PEER_DIST (scripts/bench.sh runs it)";
+    "usage: bench --peer PEER_DIST [--runs N] [--only CASE] | --sizes | --by-crate TWIGGY_CSV | --trace LATENCY_MS --peer PEER_DIST [SHAPE] (scripts/bench.sh runs it)";
 
 fn parse_args(args: &[String]) -> Result<Mode, String> {
     match args {
         [flag] if flag == "--sizes" => return Ok(Mode::Sizes),
         [flag, csv] if flag == "--by-crate" => return Ok(Mode::ByCrate { csv: csv.clone() }),
-        [flag, latency, p, peer] if flag == "--trace" && p == "--peer" => {
+        [flag, latency, p, peer, shape @ ..] if flag == "--trace" && p == "--peer" && shape.len() < 2 => {
             let latency = latency.parse().map_err(|_| format!("--trace needs a latency in ms, not \"{latency}\""))?;
-            return Ok(Mode::Trace { peer: peer.clone(), latency });
+            let shape = shape.first().cloned();
+            if let Some(name) = shape.as_deref().filter(|name| !SHAPES.iter().any(|(known, _)| known == name)) {
+                let known: Vec<&str> = SHAPES.iter().map(|(known, _)| *known).collect();
+                return Err(format!("no server shape \"{name}\"; the shapes are: {}", known.join("; ")));
+            }
+            return Ok(Mode::Trace { peer: peer.clone(), latency, shape });
         }
         _ => {}
     }
@@ -465,8 +476,8 @@ async fn main() {
         }
         Mode::Sizes => None,
         Mode::Full { runs, peer, only } => Some((runs, peer, only)),
-        Mode::Trace { peer, latency } => {
-            trace(&peer, latency).await;
+        Mode::Trace { peer, latency, shape } => {
+            trace(&peer, latency, shape.as_deref()).await;
             return;
         }
     };
@@ -686,7 +697,15 @@ mod tests {
         assert!(parse(&["--runs", "3"]).unwrap_err().contains("--peer"));
         assert_eq!(parse(&["--sizes"]), Ok(Mode::Sizes));
         assert_eq!(parse(&["--by-crate", "top.csv"]), Ok(Mode::ByCrate { csv: "top.csv".into() }));
-        assert_eq!(parse(&["--trace", "50", "--peer", "p"]), Ok(Mode::Trace { peer: "p".into(), latency: 50 }));
+        assert_eq!(
+            parse(&["--trace", "50", "--peer", "p"]),
+            Ok(Mode::Trace { peer: "p".into(), latency: 50, shape: None })
+        );
+        assert_eq!(
+            parse(&["--trace", "0", "--peer", "p", "sort ignored, pages of 20"]),
+            Ok(Mode::Trace { peer: "p".into(), latency: 0, shape: Some("sort ignored, pages of 20".into()) })
+        );
+        assert!(parse(&["--trace", "0", "--peer", "p", "sorted"]).unwrap_err().contains("the shapes are: default;"));
         assert!(parse(&["--trace", "slow", "--peer", "p"]).unwrap_err().contains("latency"));
         assert!(parse(&["--runs", "0"]).unwrap_err().contains("above 0"));
         assert!(parse(&["--runs", "many"]).is_err());
