@@ -9,7 +9,8 @@
 //! which requests waited for which. The clock starts just before the
 //! browser is sent to the EHR's launch URL.
 //!
-//! `--runs N` sets the measured launches per case (default 5); `--sizes`
+//! `--runs N` sets the measured launches per case (default 5); `--only
+//! CASE` runs the cases whose name holds CASE and writes nothing; `--sizes`
 //! prints the sizes and stops (nothing is written), failing when the first
 //! visit is over the 150 KB brotli budget: `scripts/test.sh` runs it after
 //! the release build, so the budget holds from change to change.
@@ -404,6 +405,18 @@ const SHAPES: [(&str, &str); 3] = [
     ("sorted pages cost 190 ms", r#"{"sort_cost_ms": 190}"#),
 ];
 
+/// The latencies and caches each shape is measured with, in order.
+const RUNS: [(u64, bool); 4] = [(0, false), (50, false), (0, true), (50, true)];
+
+/// A case's name, as `--only` matches it: "default, 0 ms, cold".
+fn case_name(shape: &str, latency: u64, cold: bool) -> String {
+    format!("{shape}, {latency} ms, {}", if cold { "cold" } else { "warm" })
+}
+
+fn cases() -> Vec<String> {
+    SHAPES.iter().flat_map(|(shape, _)| RUNS.map(|(latency, cold)| case_name(shape, latency, cold))).collect()
+}
+
 /// What the command line asks for (`Trace`: one cold launch of each at
 /// the given latency, its timeline printed).
 #[derive(Debug, PartialEq)]
@@ -512,6 +525,10 @@ async fn main() {
         return;
     };
 
+    if let Some(only) = only.as_deref().filter(|only| !cases().iter().any(|case| case.contains(only))) {
+        eprintln!("no case holds \"{only}\"; the cases are:\n{}", cases().join("\n"));
+        std::process::exit(2);
+    }
     let (env, peer) = AppWithSandbox::start_with_peer(std::path::Path::new(&peer_dist)).await;
     let peer_origin = peer.origin();
     // One browser for every warm run: a clinician opens the app many
@@ -523,9 +540,9 @@ async fn main() {
 
     let mut timing_rows = Vec::new();
     for (shape, faults) in SHAPES {
-        for (latency, cold) in [(0u64, false), (50, false), (0, true), (50, true)] {
+        for (latency, cold) in RUNS {
+            let case = case_name(shape, latency, cold);
             let cache = if cold { "cold" } else { "warm" };
-            let case = format!("{shape}, {latency} ms, {cache}");
             if only.as_ref().is_some_and(|only| !case.contains(only.as_str())) {
                 continue;
             }
@@ -683,6 +700,15 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Mode, String> {
         parse_args(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn cases_are_named_as_only_matches_them() {
+        let cases = cases();
+        assert_eq!(cases.len(), SHAPES.len() * RUNS.len());
+        assert_eq!(cases[0], "default, 0 ms, warm");
+        assert!(cases.contains(&"sort ignored, pages of 20, 50 ms, cold".to_string()));
+        assert_eq!(cases.iter().filter(|c| c.contains("0 ms, cold")).count(), 6, "\"0 ms\" is in \"50 ms\" too");
     }
 
     #[test]
