@@ -274,9 +274,7 @@ async fn launch_peer_once(
 async fn trace(peer_dist: &str, latency: u64, shape: Option<&str>) {
     let (env, peer) = AppWithSandbox::start_with_peer(std::path::Path::new(peer_dist)).await;
     let faults = SHAPES.iter().find(|(name, _)| Some(*name) == shape).map_or("{}", |(_, faults)| faults);
-    let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
-    switches["latency_ms"] = json!(latency);
-    env.control("/sandbox/faults", &switches);
+    env.control("/sandbox/faults", &switches(faults, latency));
     for who in ["app", "peer"] {
         let browser = observed_browser().await;
         cdp(&browser.client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": RECORD_DOCUMENT}))
@@ -410,7 +408,22 @@ const RUNS: [(u64, bool); 4] = [(0, false), (50, false), (0, true), (50, true)];
 
 /// A case's name, as `--only` matches it: "default, 0 ms, cold".
 fn case_name(shape: &str, latency: u64, cold: bool) -> String {
-    format!("{shape}, {latency} ms, {}", if cold { "cold" } else { "warm" })
+    format!("{shape}, {latency} ms, {}", cache_name(cold))
+}
+
+fn cache_name(cold: bool) -> &'static str {
+    if cold {
+        "cold"
+    } else {
+        "warm"
+    }
+}
+
+/// The sandbox's switches for a shape (`faults`, its JSON) at `latency`.
+fn switches(faults: &str, latency: u64) -> Value {
+    let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
+    switches["latency_ms"] = json!(latency);
+    switches
 }
 
 fn cases() -> Vec<String> {
@@ -542,13 +555,11 @@ async fn main() {
     for (shape, faults) in SHAPES {
         for (latency, cold) in RUNS {
             let case = case_name(shape, latency, cold);
-            let cache = if cold { "cold" } else { "warm" };
             if only.as_ref().is_some_and(|only| !case.contains(only.as_str())) {
                 continue;
             }
-            let mut switches: Value = serde_json::from_str(faults).expect("a shape's switches");
-            switches["latency_ms"] = json!(latency);
-            env.control("/sandbox/faults", &switches);
+            let cache = cache_name(cold);
+            env.control("/sandbox/faults", &switches(faults, latency));
             let (mut app, mut fhirclient) = (Vec::new(), Vec::new());
             if !cold {
                 launch_once(&env, &client, PATIENT).await.expect("warm-up launch");
