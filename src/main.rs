@@ -6,6 +6,9 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 
 fn main() {
     smart_app::browser::stopped::install_panic_hook();
+    // When the wasm began to run: what calls.js sent before it is on the
+    // timeline before this mark (the benchmark and the tests read it).
+    smart_app::browser::marks::mark("smart:started");
     // index.html's own header and "Loading…" showed while the wasm loaded.
     smart_app::browser::drop_placeholder();
     leptos::mount::mount_to_body(smart_app::App);

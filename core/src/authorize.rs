@@ -164,11 +164,30 @@ impl PendingAuthorization {
             DpopUse::Preferred => "preferred",
             DpopUse::Required => "required",
         };
-        let nonce = self.nonce.as_ref().map_or("null".into(), |n| quoted(n.as_str()));
+        let or_null = |text: Option<&str>| text.map_or("null".into(), quoted);
+        // What the page needs to send this record's token request (and read
+        // its key set) as it loads, before the app has started (calls.js):
+        // never for a request that needs a DPoP proof. A callback is sent
+        // on early only before `until`, and only when its `iss` is `issuer`,
+        // or it has none and none is `iss_required` (the checks of
+        // `accept` that keep a code from going to another server, RFC 9207).
+        let early = match self.dpop {
+            DpopUse::Off => format!(
+                r#"{{"token":{},"form":{},"keys":{},"issuer":{},"iss_required":{},"until":{}}}"#,
+                quoted(&self.server.token_endpoint.to_string()),
+                quoted(self.token_form().body()),
+                or_null(self.key_set_to_fetch().map(HttpUrl::to_string).as_deref()),
+                or_null(self.server.issuer.as_deref()),
+                self.server.authorization_response_iss_parameter_supported,
+                self.created_at + PENDING_LIFETIME_SECONDS
+            ),
+            DpopUse::Preferred | DpopUse::Required => "null".into(),
+        };
         format!(
-            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{nonce},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{}}}"#,
+            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{},"early":{early}}}"#,
             quoted(self.state.as_str()),
             quoted(self.verifier.secret()),
+            or_null(self.nonce.as_ref().map(Nonce::as_str)),
             quoted(&self.issuer_id),
             quoted(&self.fhir_base.to_string()),
             quoted(&self.client_id),
@@ -198,6 +217,29 @@ impl PendingAuthorization {
 
     pub fn is_expired(&self, now: UnixTime) -> bool {
         now.saturating_sub(self.created_at) > PENDING_LIFETIME_SECONDS || now < self.created_at
+    }
+
+    /// The token request without its code (RFC 6749 §4.1.3 with RFC 7636
+    /// §4.5): a public client sends its `client_id` and the verifier, never
+    /// a secret. The code goes last, so the request can be written down
+    /// before the code exists ([`Self::to_storage`]'s `early`).
+    fn token_form(&self) -> FormPost {
+        FormPost::new(
+            self.server.token_endpoint.clone(),
+            [
+                ("grant_type", "authorization_code"),
+                ("redirect_uri", &self.redirect_uri.to_string()),
+                ("client_id", &self.client_id),
+                ("code_verifier", self.verifier.secret()),
+            ],
+        )
+    }
+
+    /// The key set to fetch alongside the token request: the server's
+    /// `jwks_uri` when `openid` was requested.
+    fn key_set_to_fetch(&self) -> Option<&HttpUrl> {
+        let requested = ScopeSet::parse_lenient(&self.requested_scope);
+        self.server.jwks_uri.as_ref().filter(|_| requested.contains(&Scope::OpenId))
     }
 
     /// Checks the callback against this record: same `state`, not expired,
@@ -285,20 +327,9 @@ pub struct CodeExchange {
 }
 
 impl CodeExchange {
-    /// The token request (RFC 6749 §4.1.3 with RFC 7636 §4.5): a public
-    /// client sends its `client_id` and the verifier, never a secret.
+    /// The token request: the pending record's, with the code.
     pub fn token_request(&self) -> FormPost {
-        let redirect = self.pending.redirect_uri.to_string();
-        FormPost::new(
-            self.pending.server.token_endpoint.clone(),
-            [
-                ("grant_type", "authorization_code"),
-                ("code", self.code.secret()),
-                ("redirect_uri", &redirect),
-                ("client_id", &self.pending.client_id),
-                ("code_verifier", self.pending.verifier.secret()),
-            ],
-        )
+        self.pending.token_form().and("code", self.code.secret())
     }
 
     pub fn pending(&self) -> &PendingAuthorization {
@@ -309,8 +340,7 @@ impl CodeExchange {
     /// id_token adds no round trip: the server's `jwks_uri` when `openid`
     /// was requested.
     pub fn key_set_to_fetch(&self) -> Option<&HttpUrl> {
-        let requested = crate::scopes::ScopeSet::parse_lenient(&self.pending.requested_scope);
-        self.pending.server.jwks_uri.as_ref().filter(|_| requested.contains(&crate::scopes::Scope::OpenId))
+        self.pending.key_set_to_fetch()
     }
 
     /// Whether the token request must carry a DPoP proof.
@@ -612,6 +642,41 @@ pub(crate) mod tests {
                 .unwrap();
         let state = standalone.state().as_str().to_string();
         assert_eq!(standalone.accept(response(&state, None), NOW).unwrap().key_set_to_fetch(), None);
+    }
+
+    #[test]
+    fn the_record_says_how_to_send_its_token_request_before_the_app_starts() {
+        let config = config(r#"{"type": "smart"}"#);
+        let (_, pending) = begin_ehr(&config);
+        let stored: serde_json::Value = serde_json::from_str(&pending.to_storage()).unwrap();
+        let early = &stored["early"];
+        assert_eq!(early["token"], "https://as.example.org/token");
+        assert_eq!(early["keys"], "https://as.example.org/jwks", "openid was asked: the keys are read beside");
+        assert_eq!(early["issuer"], "https://as.example.org");
+        assert_eq!(early["iss_required"], false);
+        assert_eq!(early["until"], NOW + PENDING_LIFETIME_SECONDS);
+        // The stored form, with the code appended as calls.js appends it,
+        // is the very request the app sends (calls.js hands the app its
+        // answer only for an identical request).
+        let state = pending.state().as_str().to_string();
+        let callback = format!("code=a%20b%2B%2F%26c&state={state}");
+        let Ok(Callback::Authorized(response)) = parse_callback(&callback) else { panic!("{callback}") };
+        let post = pending.accept(response, NOW).unwrap().token_request();
+        assert_eq!(post.body(), format!("{}&code=a+b%2B%2F%26c", early["form"].as_str().unwrap()));
+
+        let (_, standalone) =
+            PendingAuthorization::begin(&config.issuers[0], server(), redirect(), LaunchMode::Standalone, None, NOW)
+                .unwrap();
+        let stored: serde_json::Value = serde_json::from_str(&standalone.to_storage()).unwrap();
+        assert_eq!(stored["early"]["keys"], serde_json::Value::Null, "no openid, no key set");
+
+        // A request that must carry a DPoP proof is the app's alone.
+        let mut dpop = config.clone();
+        dpop.issuers[0].dpop = crate::dpop::DpopPolicy::Required;
+        let (_, bound) = begin_ehr(&dpop);
+        let stored: serde_json::Value = serde_json::from_str(&bound.to_storage()).unwrap();
+        assert_eq!(stored["early"], serde_json::Value::Null);
+        assert_eq!(PendingAuthorization::from_storage(&bound.to_storage()).unwrap(), bound, "early is not read back");
     }
 
     #[test]

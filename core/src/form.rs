@@ -22,6 +22,12 @@ impl FormPost {
         FormPost { url, body: serializer.finish() }
     }
 
+    /// This form with one more pair at its end.
+    pub fn and(mut self, key: &str, value: &str) -> FormPost {
+        self.body = form_urlencoded::Serializer::for_suffix(self.body, 0).append_pair(key, value).finish();
+        self
+    }
+
     /// The encoded body. Secret-bearing: send it, never log it.
     pub fn body(&self) -> &str {
         &self.body
@@ -48,5 +54,13 @@ mod tests {
         let shown = format!("{post:?}");
         assert!(!shown.contains("a%2Bb"), "{shown}");
         assert!(shown.contains("https://as.example.org/token"));
+    }
+
+    #[test]
+    fn a_pair_added_later_is_encoded_as_if_given_at_first() {
+        let url = HttpUrl::parse("https://as.example.org/token").unwrap();
+        let whole = FormPost::new(url.clone(), [("a", "1"), ("code", "x y&z")]);
+        assert_eq!(FormPost::new(url.clone(), [("a", "1")]).and("code", "x y&z"), whole);
+        assert_eq!(FormPost::new(url, []).and("code", "x").body(), "code=x", "no separator before the first pair");
     }
 }

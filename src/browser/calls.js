@@ -15,16 +15,18 @@
 // [status, body, then the value (or null) of each header named in `read`,
 // "\n"-separated]; rejects with text: "timeout", "dpop-sign" when the
 // proof could not be signed, or the browser's message. An answer longer
-// than `maxChars` resolves to [-1] unread (or unkept). The first GET of
-// config.json is given the request made as this module loaded (below).
-export function send(url, method, ...rest) {
-  const early = config;
-  if (early?.[0] !== url || method !== "GET") return fetchText(url, method, ...rest);
-  config = null;
-  return early[1];
+// than `maxChars` resolves to [-1] unread (or unkept). A request without a
+// proof that this module sent as it loaded (below), alike in everything
+// but its timeout, is given that request's answer, once.
+export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
+  const request = [url, method, headers, body, noStore, refuseRedirects, maxChars];
+  const at = key ? -1 : sentEarly.findIndex(([sent]) => sent === JSON.stringify(request));
+  const [status, text, received] = await (at < 0 ? fetchText(request, timeoutMs, key, signingInput) : sentEarly.splice(at, 1)[0][1]);
+  return status < 0 ? [-1] : [status, text, ...(read ? read.split("\n").map((name) => received.get(name)) : [])];
 }
 
-async function fetchText(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
+// Resolves to [status, body, the response's headers], or [-1].
+async function fetchText([url, method, headers, body, noStore, refuseRedirects, maxChars], timeoutMs, key, signingInput) {
   const request = {
     method, headers: new Headers(), body, credentials: "omit",
     cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
@@ -45,8 +47,7 @@ async function fetchText(url, method, headers, body, noStore, refuseRedirects, t
       return [-1];
     }
     const text = await response.text();
-    if (text.length > maxChars) return [-1];
-    return [response.status, text, ...(read ? read.split("\n").map((name) => response.headers.get(name)) : [])];
+    return text.length > maxChars ? [-1] : [response.status, text, response.headers];
   } catch (error) {
     throw error?.name === "AbortError" ? "timeout" : String(error?.message ?? error);
   } finally {
@@ -54,14 +55,44 @@ async function fetchText(url, method, headers, body, noStore, refuseRedirects, t
   }
 }
 
-// config.json, asked for as this module loads, beside the wasm's
-// compilation rather than after it: the app waits for it before anything
-// else. The app's own GET of it (browser/config.rs) is given this one:
-// the same request, with the app's default timeout (smart_core::config's
-// DEFAULT_REQUEST_TIMEOUT_SECONDS) and without reading its headers.
-const configUrl = new URL("config.json", document.baseURI).href;
-let config = [configUrl, fetchText(configUrl, "GET", "Accept\napplication/json", undefined, true, false, 30000, 1 << 20, "")];
-config[1].catch(() => {});
+// Requests sent as this module loads, beside the wasm's compilation rather
+// than after it, each with its answer to come; `send` hands them over.
+// They are sent as the app would send them (src/browser/http.rs: the
+// headers, the cache, redirects, the size limit), with its default timeout
+// (smart_core::config's DEFAULT_REQUEST_TIMEOUT_SECONDS): one that differs
+// from the app's is not handed over, and the app sends its own.
+const sentEarly = [];
+function sendEarly(...request) {
+  const answer = fetchText(request, 30000);
+  answer.catch(() => {});
+  sentEarly.push([JSON.stringify(request), answer]);
+}
+
+// config.json: the app waits for it before anything else.
+sendEarly(new URL("config.json", document.baseURI).href, "GET", "Accept\napplication/json", undefined, true, false, 1 << 20);
+
+// The token request of a sign-in that comes back to this page, and the read
+// of the keys that vouch for its id_token: the pending record the app
+// stored under the answer's `state` says how to send them (its `early`,
+// smart_core::authorize; none when the request needs a DPoP proof). Sent
+// only before the record's expiry, and only when the answer names the
+// issuer the sign-in went to, or names none and the server does not say
+// it always does: a code is never sent to another server than the one it
+// came from (RFC 9207). The app checks the answer again, all of it, before
+// it uses the token.
+try {
+  const answer = new URLSearchParams(location.search);
+  const code = answer.get("code");
+  const iss = answer.get("iss");
+  const early = JSON.parse(sessionStorage.getItem("smart-pending:" + answer.get("state"))).early;
+  if (code && Date.now() / 1000 <= early.until && (iss === null ? !early.iss_required : iss === early.issuer)) {
+    sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
+      early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);
+    if (early.keys) sendEarly(early.keys, "GET", "Accept\napplication/json", undefined, true, true, 1 << 20);
+  }
+} catch {
+  // No record for this state (or no state, or no storage): nothing to send.
+}
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 const rsa = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };

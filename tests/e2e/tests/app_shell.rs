@@ -197,18 +197,23 @@ async fn callback_errors_are_shown_as_text_only_for_a_sign_in_started_here_and_l
 /// A scripted EHR: SMART discovery with relative endpoints, an authorize
 /// endpoint that records and stops, and a token endpoint.
 fn fake_ehr() -> TestServer {
-    TestServer::start(|request| match (request.method.as_str(), request.path()) {
-        ("GET", "/fhir/.well-known/smart-configuration") => Response::json(
-            200,
-            &json!({
-                "authorization_endpoint": "/auth/authorize",
-                "token_endpoint": "/auth/token",
-                "code_challenge_methods_supported": ["S256"],
-                "grant_types_supported": ["authorization_code"],
-                "capabilities": ["launch-ehr", "client-public"]
-            }),
-        ),
+    fake_ehr_with(json!({}))
+}
+
+/// [`fake_ehr`], with `more` fields in its SMART configuration.
+fn fake_ehr_with(more: serde_json::Value) -> TestServer {
+    let mut metadata = json!({
+        "authorization_endpoint": "/auth/authorize",
+        "token_endpoint": "/auth/token",
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": ["authorization_code"],
+        "capabilities": ["launch-ehr", "client-public"]
+    });
+    metadata.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
+    TestServer::start(move |request| match (request.method.as_str(), request.path()) {
+        ("GET", "/fhir/.well-known/smart-configuration") => Response::json(200, &metadata),
         ("GET", "/auth/authorize") => Response::text(200, "authorization page"),
+        ("GET", "/auth/jwks") => Response::json(200, &json!({"keys": []})),
         ("GET", "/fhir/Condition") => Response::json(
             200,
             &json!({"resourceType": "Bundle", "type": "searchset", "entry": [
@@ -309,6 +314,62 @@ async fn ehr_launch_runs_pkce_end_to_end_and_uses_state_once() {
     .await;
 }
 
+/// The page sends the token request (and reads the key set) as it loads,
+/// before the wasm has started, but never with a code whose answer names
+/// another issuer, or none from a server that says it always names itself
+/// (RFC 9207): the code would go to a server it did not come from.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_named() {
+    let ehr = fake_ehr_with(json!({
+        "issuer": "https://as.example.org", "authorization_response_iss_parameter_supported": true,
+        "jwks_uri": "/auth/jwks"
+    }));
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let app = app_with_config(Some(Response::json(200, &config_for(&fhir_base))));
+    let ehr_ref = &ehr;
+    Browser::run("early-token", |client| async move {
+        let app_origin = app.origin();
+        let sent = |path: &str| ehr_ref.requests().iter().filter(|r| r.path() == path && r.method != "OPTIONS").count();
+        let mut launches = 0;
+        for (iss, refusal) in [
+            ("&iss=https%3A%2F%2Fevil.example.org", "names the issuer \"https://evil.example.org\""),
+            ("", "names no issuer"),
+            ("&iss=https%3A%2F%2Fas.example.org", ""),
+        ] {
+            client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{launches}")).await.map_err(|e| e.to_string())?;
+            launches += 1;
+            let state = loop {
+                let authorized = ehr_ref.requests().into_iter().filter(|r| r.path() == "/auth/authorize").nth(launches - 1);
+                match authorized {
+                    Some(request) => break request.query_pairs()["state"].clone(),
+                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            };
+            client.goto(&format!("{app_origin}/callback?code=C-1&state={state}{iss}")).await.map_err(|e| e.to_string())?;
+            if !refusal.is_empty() {
+                wait_for_text(&client, refusal).await?;
+                let (token, keys) = (sent("/auth/token"), sent("/auth/jwks"));
+                check(token + keys == 0, format!("{token} token requests, {keys} key-set reads for an answer that {refusal}"))?;
+            }
+        }
+        wait_for_text_in(&client, "#section-conditions", "Asthma").await?;
+        let (token, keys) = (sent("/auth/token"), sent("/auth/jwks"));
+        check(token == 1 && keys == 1, format!("{token} token requests and {keys} key-set reads for one sign-in"))?;
+        let before = script(
+            &client,
+            "const started = performance.getEntriesByName('smart:started')[0].startTime; \
+             return performance.getEntriesByType('resource').filter(e => e.name.includes('/auth/')) \
+               .map(e => [new URL(e.name).pathname, e.startTime < started])",
+        )
+        .await?;
+        check(
+            before == json!([["/auth/token", true], ["/auth/jwks", true]]),
+            format!("[request, sent before the wasm started]: {before}"),
+        )
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
     let ehr = fake_ehr();
@@ -320,13 +381,14 @@ async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
         client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-9")).await.map_err(|e| e.to_string())?;
         let state = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs()["state"].clone();
         // Back on the app's origin (same tab, same sessionStorage), age the
-        // pending record by an hour.
+        // pending record by an hour: its creation, and the expiry of the
+        // token request the page may send before the app starts.
         client.goto(&format!("{app_origin}/")).await.map_err(|e| e.to_string())?;
         let aged = script(
             &client,
             &format!(
                 "const k = 'smart-pending:{state}'; const r = JSON.parse(sessionStorage.getItem(k)); \
-                 r.created_at -= 3600; sessionStorage.setItem(k, JSON.stringify(r)); return true"
+                 r.created_at -= 3600; r.early.until -= 3600; sessionStorage.setItem(k, JSON.stringify(r)); return true"
             ),
         )
         .await?;
