@@ -84,14 +84,15 @@ try {
   const answer = new URLSearchParams(location.search);
   const code = answer.get("code");
   const iss = answer.get("iss");
-  const early = JSON.parse(sessionStorage.getItem("smart-pending:" + answer.get("state"))).early;
-  if (code && Date.now() / 1000 <= early.until && (iss === null ? !early.iss_required : iss === early.issuer)) {
+  const early = code && JSON.parse(sessionStorage.getItem("smart-pending:" + answer.get("state"))).early;
+  if (Date.now() / 1000 <= early.until && (iss === null ? !early.iss_required : iss === early.issuer)) {
     sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
       early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);
     if (early.keys) sendEarly(early.keys, "GET", "Accept\napplication/json", undefined, true, true, 1 << 20);
   }
 } catch {
-  // No record for this state (or no state, or no storage): nothing to send.
+  // No code (sessionStorage is not even read), no record for this state,
+  // or no storage: nothing to send.
 }
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
