@@ -338,10 +338,12 @@ async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_n
         ] {
             client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{launches}")).await.map_err(|e| e.to_string())?;
             launches += 1;
+            let asked = Instant::now();
             let state = loop {
                 let authorized = ehr_ref.requests().into_iter().filter(|r| r.path() == "/auth/authorize").nth(launches - 1);
                 match authorized {
                     Some(request) => break request.query_pairs()["state"].clone(),
+                    None if asked.elapsed() > Duration::from_secs(15) => return Err(format!("launch {launches} never reached authorize")),
                     None => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
             };
