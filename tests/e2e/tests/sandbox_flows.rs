@@ -197,6 +197,20 @@ async fn a_standalone_sign_in_can_run_in_a_popup() {
     .await;
 }
 
+/// Whether this page's token request left before the wasm started (calls.js
+/// sent it from the pending record, and the app was handed its answer):
+/// the callback named the issuer the sign-in went to (RFC 9207).
+async fn token_request_sent_early(client: &Client) -> Result<(), String> {
+    let sent = script(
+        client,
+        "const started = performance.getEntriesByName('smart:started')[0].startTime; \
+         return performance.getEntriesByType('resource').filter(e => e.name.includes('/token')) \
+           .map(e => e.startTime < started)",
+    )
+    .await?;
+    check(sent == json!([true]), format!("[token request sent before the wasm started]: {sent}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ehr_launch_against_a_standard_smart_server_reads_the_token_response() {
     let env = AppWithSandbox::start().await;
@@ -208,6 +222,7 @@ async fn ehr_launch_against_a_standard_smart_server_reads_the_token_response() {
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p006 (from the token response)", format!("patient: {patient}"))?;
         wait_for_text_in(&client, "[data-testid=diagnostics]", "p006-enc-current (from the token response)").await?;
+        token_request_sent_early(&client).await?;
         no_token_left_behind(&client, env_ref).await
     })
     .await;
@@ -227,6 +242,9 @@ async fn standalone_sign_in_through_the_consent_page() {
         wait_for_text_in(&client, "[data-testid=patient-name]", "Søren Kierkegård").await?;
         let patient = text_content(&client, "[data-testid=context-patient]").await?;
         check(patient == "p004 (from the access-token claim)", format!("patient: {patient}"))?;
+        // Against the Descope-shaped server too, whose answers name its issuer.
+        token_request_sent_early(&client).await?;
+        check(token_requests(env_ref) == 1, "one token request for one sign-in")?;
         no_token_left_behind(&client, env_ref).await
     })
     .await;
