@@ -8,6 +8,15 @@
 #                                   ("default, 0 ms, cold"), printed, not written
 #   scripts/bench.sh --sizes        sizes only, nothing written; fails over budget
 #   scripts/bench.sh --by-crate     what the wasm is made of: bench/crates.md
+#   scripts/bench.sh --compare DIST CASE [ROUNDS [RUNS]]
+#                                   the cases whose name holds CASE for this
+#                                   build and for the one in DIST (another
+#                                   `trunk build --release --dist DIST`), in
+#                                   turn, ROUNDS rounds (default 3) of RUNS
+#                                   launches (default 5), each beside the peer:
+#                                   how a change is judged, as the machine's
+#                                   speed drifts more between hours than the
+#                                   change moves the ratios
 #   scripts/bench.sh --trace MS [SHAPE]
 #                                   one cold launch of the app and of the peer
 #                                   at MS of latency (against the server shape
@@ -55,6 +64,26 @@ cp -r "$peer_src/." "$peer_work"
 (cd "$peer_work" && npm ci --no-audit --no-fund --loglevel=error \
   && VITE_CLIENT_ID=smart-app-local VITE_SCOPE='launch openid fhirUser patient/*.rs offline_access' \
      PEER_DIST="$peer_work/dist" npx vite build --logLevel warn)
+if [ "${1:-}" = "--compare" ]; then
+  other="${2:?--compare needs the directory of the other build}"
+  case_name="${3:?--compare needs a case, such as: default, 50 ms, cold}"
+  rounds="${4:-3}" runs="${5:-5}"
+  [ -f "$other/index.html" ] || { echo "no build in $other (trunk build --release --dist $other)" >&2; exit 2; }
+  # Relative to the workspace, as E2E_DIST is read there.
+  other=$(cd "$other" && pwd)
+  for round in $(seq 1 "$rounds"); do
+    # This build first in odd rounds, the other first in even ones.
+    order=("$ROOT/dist" "$other")
+    [ $((round % 2)) -eq 0 ] && order=("$other" "$ROOT/dist")
+    for dist in "${order[@]}"; do
+      name="this build"
+      [ "$dist" = "$other" ] && name="$other"
+      step "round $round of $rounds: $name"
+      E2E_DIST="$dist" cargo run -q -p bench --release -- --peer "$peer_work/dist" --only "$case_name" --runs "$runs"
+    done
+  done
+  exit 0
+fi
 if [ "${1:-}" = "--trace" ]; then
   cargo run -q -p bench --release -- --trace "${2:-50}" --peer "$peer_work/dist" "${@:3}"
   exit 0
