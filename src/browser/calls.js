@@ -20,7 +20,8 @@
 // but its timeout, is given that request's answer, once.
 export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
   const request = [url, method, headers, body, noStore, refuseRedirects, maxChars];
-  const at = key ? -1 : sentEarly.findIndex(([sent]) => sent === JSON.stringify(request));
+  const id = !key && sentEarly.length && JSON.stringify(request);
+  const at = id ? sentEarly.findIndex(([sent]) => sent === id) : -1;
   const [status, text, received] = await (at < 0 ? fetchText(request, timeoutMs, key, signingInput) : sentEarly.splice(at, 1)[0][1]);
   return status < 0 ? [-1] : [status, text, ...(read ? read.split("\n").map((name) => received.get(name)) : [])];
 }
@@ -84,6 +85,7 @@ try {
   const answer = new URLSearchParams(location.search);
   const code = answer.get("code");
   const iss = answer.get("iss");
+  // The record's key as src/browser/pending_store.rs writes it.
   const early = code && JSON.parse(sessionStorage.getItem("smart-pending:" + answer.get("state"))).early;
   if (Date.now() / 1000 <= early.until && (iss === null ? !early.iss_required : iss === early.issuer)) {
     sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
