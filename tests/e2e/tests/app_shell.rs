@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use e2e::browser::{
-    check, console_messages, page_text, script, text_content, text_of, wait_for_text, wait_for_text_in,
+    check, console_messages, page_text, script, sent_before_the_app_started, text_content, text_of, wait_for_text,
+    wait_for_text_in,
 };
 use e2e::server::static_file;
 use e2e::{dist_dir, shipped_config, Browser, Response, TestServer};
@@ -45,7 +46,11 @@ async fn release_build_renders_the_provider_picker_from_config() {
         check(title == "See your health record", format!("title was {title:?}"))?;
         // index.html's placeholder (shown while the wasm loads) is gone:
         // one shell, one main landmark.
-        let shells = script(&client, "return [document.querySelectorAll('.shell, main').length, !!document.getElementById('loading')]").await?;
+        let shells = script(
+            &client,
+            "return [document.querySelectorAll('.shell, main').length, !!document.getElementById('loading')]",
+        )
+        .await?;
         check(shells == json!([2, false]), format!("[shells and mains, placeholder left]: {shells}"))?;
         let buttons =
             script(&client, "return [...document.querySelectorAll('button.provider')].map(b => b.innerText)").await?;
@@ -234,14 +239,20 @@ fn fake_ehr_with(more: serde_json::Value) -> TestServer {
 
 /// The first non-preflight request to `path`.
 async fn wait_for_request(server: &TestServer, path: &str) -> Result<e2e::Request, String> {
+    wait_for_nth_request(server, path, 0).await
+}
+
+/// The non-preflight request to `path` after `n` others (counted from 0).
+async fn wait_for_nth_request(server: &TestServer, path: &str, n: usize) -> Result<e2e::Request, String> {
     let started = Instant::now();
     loop {
-        if let Some(found) = server.requests().into_iter().find(|r| r.path() == path && r.method != "OPTIONS") {
+        if let Some(found) = server.requests().into_iter().filter(|r| r.path() == path && r.method != "OPTIONS").nth(n)
+        {
             return Ok(found);
         }
         if started.elapsed() > Duration::from_secs(15) {
             return Err(format!(
-                "no request to {path}; saw {:?}",
+                "no request {n} (from 0) to {path}; saw {:?}",
                 server.requests().iter().map(|r| r.target.clone()).collect::<Vec<_>>()
             ));
         }
@@ -334,40 +345,36 @@ async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_n
     Browser::run("early-token", |client| async move {
         let app_origin = app.origin();
         let sent = |path: &str| ehr_ref.requests().iter().filter(|r| r.path() == path && r.method != "OPTIONS").count();
-        let mut launches = 0;
-        for (iss, refusal) in [
+        for (launch, (iss, refusal)) in [
             ("&iss=https%3A%2F%2Fevil.example.org", "names the issuer \"https://evil.example.org\""),
             ("", "names no issuer"),
             ("&iss=https%3A%2F%2Fas.example.org", ""),
-        ] {
-            client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{launches}")).await.map_err(|e| e.to_string())?;
-            launches += 1;
-            let asked = Instant::now();
-            let state = loop {
-                let authorized = ehr_ref.requests().into_iter().filter(|r| r.path() == "/auth/authorize").nth(launches - 1);
-                match authorized {
-                    Some(request) => break request.query_pairs()["state"].clone(),
-                    None if asked.elapsed() > Duration::from_secs(15) => return Err(format!("launch {launches} never reached authorize")),
-                    None => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            };
-            client.goto(&format!("{app_origin}/callback?code=C-1&state={state}{iss}")).await.map_err(|e| e.to_string())?;
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            client
+                .goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{launch}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let state = wait_for_nth_request(ehr_ref, "/auth/authorize", launch).await?.query_pairs()["state"].clone();
+            client
+                .goto(&format!("{app_origin}/callback?code=C-1&state={state}{iss}"))
+                .await
+                .map_err(|e| e.to_string())?;
             if !refusal.is_empty() {
                 wait_for_text(&client, refusal).await?;
                 let (token, keys) = (sent("/auth/token"), sent("/auth/jwks"));
-                check(token + keys == 0, format!("{token} token requests, {keys} key-set reads for an answer that {refusal}"))?;
+                check(
+                    token + keys == 0,
+                    format!("{token} token requests, {keys} key-set reads for an answer that {refusal}"),
+                )?;
             }
         }
         wait_for_text_in(&client, "#section-conditions", "Asthma").await?;
         let (token, keys) = (sent("/auth/token"), sent("/auth/jwks"));
         check(token == 1 && keys == 1, format!("{token} token requests and {keys} key-set reads for one sign-in"))?;
-        let before = script(
-            &client,
-            "const started = performance.getEntriesByName('smart:started')[0].startTime; \
-             return performance.getEntriesByType('resource').filter(e => e.name.includes('/auth/')) \
-               .map(e => [new URL(e.name).pathname, e.startTime < started])",
-        )
-        .await?;
+        let before = sent_before_the_app_started(&client, "/auth/").await?;
         check(
             before == json!([["/auth/token", true], ["/auth/jwks", true]]),
             format!("[request, sent before the wasm started]: {before}"),

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use e2e::browser::{
-    back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script, sign_in_through_the_popup,
-    standalone_to_the_picker, text_content, wait_for_popup, wait_for_text, wait_for_text_in,
+    back_to_the_app_frame, cdp, check, click, console_messages, launch_from_the_ehr, script,
+    sent_before_the_app_started, sign_in_through_the_popup, standalone_to_the_picker, text_content, wait_for_popup,
+    wait_for_text, wait_for_text_in,
 };
 use e2e::{AppWithSandbox, Browser};
 use fantoccini::{Client, Locator};
@@ -201,14 +202,11 @@ async fn a_standalone_sign_in_can_run_in_a_popup() {
 /// sent it from the pending record, and the app was handed its answer):
 /// the callback named the issuer the sign-in went to (RFC 9207).
 async fn token_request_sent_early(client: &Client) -> Result<(), String> {
-    let sent = script(
-        client,
-        "const started = performance.getEntriesByName('smart:started')[0].startTime; \
-         return performance.getEntriesByType('resource').filter(e => e.name.includes('/token')) \
-           .map(e => e.startTime < started)",
+    let sent = sent_before_the_app_started(client, "/token").await?;
+    check(
+        sent == json!([["/oauth2/v1/apps/token", true]]),
+        format!("[token request, sent before the wasm started]: {sent}"),
     )
-    .await?;
-    check(sent == json!([true]), format!("[token request sent before the wasm started]: {sent}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
