@@ -67,10 +67,30 @@ function sendEarly(...request) {
   const answer = fetchText(request, 30000);
   answer.catch(() => {});
   sentEarly.push([JSON.stringify(request), answer]);
+  return answer;
 }
 
 // config.json: the app waits for it before anything else.
-sendEarly(new URL("config.json", document.baseURI).href, "GET", "Accept\napplication/json", undefined, true, false, 1 << 20);
+const config = sendEarly(new URL("config.json", document.baseURI).href, "GET", "Accept\napplication/json", undefined, true, false, 1 << 20);
+
+// On the EHR launch page, the discovery request for the issuer whose FHIR
+// base is `iss` (src/sign_in/start.rs `discover`), sent as soon as
+// config.json is in. Its URL is reckoned as smart_core::config's
+// `discovery_url` does, from config.json alone: it goes only to a server
+// the deployment names. The app still checks `iss` itself, and takes this
+// answer only when it asks for the same URL. The module waits for it (and
+// so the wasm's start does): sent from a callback alone, it waited behind
+// the wasm's start on the page's thread (bench/README.md).
+const query = new URLSearchParams(location.search);
+const iss = /\/launch\/?$/.test(location.pathname) && query.get("launch") && query.get("iss");
+const base = (url) => (url = new URL(url)).origin + url.pathname.replace(/\/+$/, "");
+if (iss) await config.then(([, text]) => {
+  const issuer = JSON.parse(text).issuers.find((issuer) => base(issuer.fhir_base_url) === base(iss));
+  const server = issuer.authorization_server;
+  sendEarly(server.type === "smart" ? base(issuer.fhir_base_url) + "/.well-known/smart-configuration"
+    : server.type === "descope" ? base(server.base_url ?? "https://api.descope.com") + "/v1/apps/" + server.project_id + "/.well-known/openid-configuration"
+    : new URL(server.configuration_url).href, "GET", "Accept\napplication/json", undefined, false, false, 1 << 20);
+}).catch(() => {});
 
 // The token request of a sign-in that comes back to this page, and the read
 // of the keys that vouch for its id_token: the pending record the app
@@ -82,12 +102,11 @@ sendEarly(new URL("config.json", document.baseURI).href, "GET", "Accept\napplica
 // came from (RFC 9207). The app checks the answer again, all of it, before
 // it uses the token.
 try {
-  const answer = new URLSearchParams(location.search);
-  const code = answer.get("code");
-  const iss = answer.get("iss");
+  const code = query.get("code");
+  const named = query.get("iss");
   // The record's key as src/browser/pending_store.rs writes it.
-  const early = code && JSON.parse(sessionStorage.getItem("smart-pending:" + answer.get("state"))).early;
-  if (Date.now() / 1000 <= early.until && (iss === null ? !early.iss_required : iss === early.issuer)) {
+  const early = code && JSON.parse(sessionStorage.getItem("smart-pending:" + query.get("state"))).early;
+  if (Date.now() / 1000 <= early.until && (named === null ? !early.iss_required : named === early.issuer)) {
     sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
       early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);
     if (early.keys) sendEarly(early.keys, "GET", "Accept\napplication/json", undefined, true, true, 1 << 20);

@@ -58,7 +58,9 @@ impl Response {
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-/// A running server on 127.0.0.1; stops when the test process ends.
+/// A running server on 127.0.0.1; stops when the test process ends. A
+/// clone sees the same server (another's handler may wait on its requests).
+#[derive(Clone)]
 pub struct TestServer {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,

@@ -4,6 +4,8 @@
 //! scripted EHR on another origin.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::browser::{
@@ -108,6 +110,66 @@ async fn config_is_asked_for_while_the_wasm_loads_and_once() {
         )?;
         let times = app.requests().iter().filter(|r| r.path() == "/config.json").count();
         check(times == 1, format!("config.json was asked for {times} times by one page load"))
+    })
+    .await;
+}
+
+/// On the EHR launch page the discovery request leaves once config.json is
+/// in, while the wasm is still on its way (the server holds the wasm back
+/// until the EHR has been asked, for at most 5 seconds), and it is the one
+/// the app reads: one request, and the sign-in goes on to authorize. For
+/// SMART discovery at the FHIR base, and for an explicit OpenID
+/// configuration URL (the sandbox's popup test covers Descope's).
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_is_asked_for_while_the_wasm_loads_and_once() {
+    discovery_while_the_wasm_loads("early-discovery-smart", None, "/fhir/.well-known/smart-configuration").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openid_configuration_is_asked_for_while_the_wasm_loads_and_once() {
+    let discovery = "/oidc/.well-known/openid-configuration";
+    discovery_while_the_wasm_loads("early-discovery-openid", Some(discovery), discovery).await;
+}
+
+/// [`discovery_is_asked_for_while_the_wasm_loads_and_once`], for an issuer
+/// configured with SMART discovery, or with `openid` at this path of the
+/// EHR's.
+async fn discovery_while_the_wasm_loads(name: &str, openid: Option<&str>, discovery: &'static str) {
+    let ehr = fake_ehr();
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let mut config = config_for(&fhir_base);
+    if let Some(path) = openid {
+        config["issuers"][0]["authorization_server"] =
+            json!({"type": "openid", "configuration_url": format!("http://localhost:{}{path}", ehr.port)});
+    }
+    let asked_first = Arc::new(AtomicBool::new(false));
+    let (dir, asked, seen) = (dist_dir(), ehr.clone(), asked_first.clone());
+    let app = TestServer::start(move |request| {
+        if request.path() == "/config.json" {
+            return Response::json(200, &config);
+        }
+        if request.path().ends_with("_bg.wasm") {
+            let held = Instant::now();
+            while held.elapsed() < Duration::from_secs(5) {
+                if asked.requests().iter().any(|r| r.path() == discovery) {
+                    seen.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        static_file(&dir, request.path())
+    });
+    let ehr_ref = &ehr;
+    Browser::run(name, |client| async move {
+        client.goto(&format!("{}/launch?iss={fhir_base}&launch=L-1", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_request(ehr_ref, "/auth/authorize").await?;
+        check(
+            asked_first.load(Ordering::SeqCst),
+            "the EHR was not asked for its discovery document while the wasm was held back",
+        )?;
+        let asked = ehr_ref.requests().iter().filter(|r| r.path() == discovery && r.method != "OPTIONS").count();
+        check(asked == 1, format!("{asked} discovery requests from one launch"))
     })
     .await;
 }
@@ -221,6 +283,14 @@ fn fake_ehr_with(more: serde_json::Value) -> TestServer {
     metadata.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
     TestServer::start(move |request| match (request.method.as_str(), request.path()) {
         ("GET", "/fhir/.well-known/smart-configuration") => Response::json(200, &metadata),
+        // The same server's metadata as an OpenID configuration, which
+        // names its issuer: the URL it is published at, without the
+        // well-known part (OpenID Connect Discovery 1.0 §4.3).
+        ("GET", "/oidc/.well-known/openid-configuration") => {
+            let mut openid = metadata.clone();
+            openid["issuer"] = json!(format!("http://{}/oidc", request.header("host").unwrap_or_default()));
+            Response::json(200, &openid)
+        }
         ("GET", "/auth/authorize") => Response::text(200, "authorization page"),
         ("GET", "/auth/jwks") => Response::json(200, &json!({"keys": []})),
         ("GET", "/fhir/Condition") => Response::json(

@@ -166,9 +166,16 @@ async fn blocked_and_closed_sign_in_windows_are_explained_and_other_messages_ign
         click(&client, "#approve").await?;
         back_to_the_app_frame(&client, ehr_window).await?;
         wait_for_text_in(&client, "[data-testid=patient-name]", "Amélie Lefèvre").await?;
-        // Three sign-in attempts from one page, one discovery request.
+        // Three sign-in attempts from one page, one discovery request, sent
+        // before the wasm started (calls.js, from config.json's Descope
+        // project), and the one the app read.
         let discoveries = discovery_requests(env_ref);
-        check(discoveries == 1, format!("{discoveries} discovery requests from one page"))
+        check(discoveries == 1, format!("{discoveries} discovery requests from one page"))?;
+        let sent = sent_before_the_app_started(&client, "openid-configuration").await?;
+        check(
+            sent == json!([["/v1/apps/P2SANDBOX/.well-known/openid-configuration", true]]),
+            format!("[discovery request, sent before the wasm started]: {sent}"),
+        )
     })
     .await;
 }
