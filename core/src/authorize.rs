@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::callback::AuthorizationResponse;
-use crate::config::IssuerConfig;
+use crate::config::{IssuerConfig, DEFAULT_REQUEST_TIMEOUT_SECONDS};
 use crate::discovery::AuthorizationServer;
 use crate::dpop::{DpopBinding, DpopUse};
 use crate::form::FormPost;
@@ -28,7 +28,7 @@ use crate::{Error, UnixTime};
 pub const PENDING_LIFETIME_SECONDS: u64 = 600;
 
 /// Bumped when the stored record's shape changes; an older record is refused.
-const RECORD_VERSION: u32 = 3;
+const RECORD_VERSION: u32 = 4;
 
 /// Which launch this authorization belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +78,11 @@ pub struct PendingAuthorization {
     /// the issuer's `dpop` and the server's metadata).
     pub dpop: DpopUse,
     pub created_at: UnixTime,
+    /// The deployment's `request_timeout_seconds`, carried to the callback
+    /// page, whose token request leaves before config.json is read there.
+    /// [`PendingAuthorization::begin`] sets the default; the caller sets
+    /// the configured value.
+    pub request_timeout_seconds: u32,
 }
 
 impl PendingAuthorization {
@@ -144,6 +149,7 @@ impl PendingAuthorization {
             server,
             dpop,
             created_at: now,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
         };
         Ok((url, pending))
     }
@@ -184,7 +190,7 @@ impl PendingAuthorization {
             DpopUse::Preferred | DpopUse::Required => "null".into(),
         };
         format!(
-            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{},"early":{early}}}"#,
+            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{},"request_timeout_seconds":{},"early":{early}}}"#,
             quoted(self.state.as_str()),
             quoted(self.verifier.secret()),
             or_null(self.nonce.as_ref().map(Nonce::as_str)),
@@ -194,7 +200,8 @@ impl PendingAuthorization {
             quoted(&self.redirect_uri.to_string()),
             quoted(&self.requested_scope),
             self.server.to_stored(),
-            self.created_at
+            self.created_at,
+            self.request_timeout_seconds
         )
     }
 
@@ -284,6 +291,9 @@ impl FromJson for PendingAuthorization {
         }
         o.text("nonce")?;
         let created_at = required(o.whole_number("created_at")?, "created_at")?;
+        // Written from the checked configuration (1 to 300 seconds).
+        let request_timeout_seconds =
+            required(o.whole_number("request_timeout_seconds")?, "request_timeout_seconds")?.min(300) as u32;
         let text = |field: &str| o.text(field).ok().flatten().unwrap_or_default();
         let kind = match text("kind").as_str() {
             "ehr" => LaunchKind::Ehr,
@@ -315,6 +325,7 @@ impl FromJson for PendingAuthorization {
             server,
             dpop,
             created_at,
+            request_timeout_seconds,
         })
     }
 }
@@ -526,6 +537,15 @@ pub(crate) mod tests {
             Err(Error::PendingCorrupt { detail }) if detail == "record version 1 is not supported"));
         let bad_verifier = stored.replace(pending.verifier.secret(), "short");
         assert!(matches!(PendingAuthorization::from_storage(&bad_verifier), Err(Error::PendingCorrupt { .. })));
+        // The deployment's timeout goes with it to the callback page.
+        let (_, mut timed) = begin_ehr(&config);
+        assert_eq!(timed.request_timeout_seconds, DEFAULT_REQUEST_TIMEOUT_SECONDS);
+        timed.request_timeout_seconds = 7;
+        assert_eq!(reread(&timed).request_timeout_seconds, 7);
+        let untimed = stored.replace(&format!("\"request_timeout_seconds\":{DEFAULT_REQUEST_TIMEOUT_SECONDS},"), "");
+        assert_ne!(untimed, stored);
+        assert!(matches!(PendingAuthorization::from_storage(&untimed),
+            Err(Error::PendingCorrupt { detail }) if detail.contains("request_timeout_seconds")));
     }
 
     #[test]

@@ -17,17 +17,21 @@
 // proof could not be signed, or the browser's message. An answer longer
 // than `maxChars` resolves to [-1] unread (or unkept). A request without a
 // proof that this module sent as it loaded (below), alike in everything
-// but its timeout, is given that request's answer, once.
+// but its timeout, is given that request's answer, once, and is given up
+// on `timeoutMs` after it was sent.
 export async function send(url, method, headers, body, noStore, refuseRedirects, timeoutMs, maxChars, read, key, signingInput) {
   const request = [url, method, headers, body, noStore, refuseRedirects, maxChars];
   const id = !key && sentEarly.length && JSON.stringify(request);
   const at = id ? sentEarly.findIndex(([sent]) => sent === id) : -1;
-  const [status, text, received] = await (at < 0 ? fetchText(request, timeoutMs, key, signingInput) : sentEarly.splice(at, 1)[0][1]);
+  const [, early, abort, sentAt] = at < 0 ? [] : sentEarly.splice(at, 1)[0];
+  if (early) setTimeout(() => abort.abort(), sentAt + timeoutMs - performance.now());
+  const [status, text, received] = await (early ?? fetchText(request, timeoutMs, key, signingInput));
   return status < 0 ? [-1] : [status, text, ...(read ? read.split("\n").map((name) => received.get(name)) : [])];
 }
 
-// Resolves to [status, body, the response's headers], or [-1].
-async function fetchText([url, method, headers, body, noStore, refuseRedirects, maxChars], timeoutMs, key, signingInput) {
+// Resolves to [status, body, the response's headers], or [-1]; `abort`
+// cuts it short, as its timeout does.
+async function fetchText([url, method, headers, body, noStore, refuseRedirects, maxChars], timeoutMs, key, signingInput, abort = new AbortController()) {
   const request = {
     method, headers: new Headers(), body, credentials: "omit",
     cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
@@ -38,7 +42,6 @@ async function fetchText([url, method, headers, body, noStore, refuseRedirects, 
     const signature = await signEs256(key, signingInput).catch(() => Promise.reject("dpop-sign"));
     request.headers.set("DPoP", signingInput + "." + signature);
   }
-  const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   request.signal = abort.signal;
   try {
@@ -56,17 +59,18 @@ async function fetchText([url, method, headers, body, noStore, refuseRedirects, 
   }
 }
 
-// Requests sent as this module loads, beside the wasm's compilation rather
+// Requests sent as this module loads, before the wasm has started rather
 // than after it, each with its answer to come; `send` hands them over.
 // They are sent as the app would send them (src/browser/http.rs: the
-// headers, the cache, redirects, the size limit), with its default timeout
-// (smart_core::config's DEFAULT_REQUEST_TIMEOUT_SECONDS): one that differs
-// from the app's is not handed over, and the app sends its own.
+// headers, the cache, redirects, the size limit), with the longest
+// timeout config.json allows (smart_core::config: 300 seconds); `send`
+// gives one up once the app's own timeout has passed since it was sent.
 const sentEarly = [];
 function sendEarly(...request) {
-  const answer = fetchText(request, 30000);
+  const abort = new AbortController();
+  const answer = fetchText(request, 300000, undefined, undefined, abort);
   answer.catch(() => {});
-  sentEarly.push([JSON.stringify(request), answer]);
+  sentEarly.push([JSON.stringify(request), answer, abort, performance.now()]);
   return answer;
 }
 
@@ -76,7 +80,8 @@ const config = sendEarly(new URL("config.json", document.baseURI).href, "GET", "
 // On the EHR launch page, the discovery request for the issuer whose FHIR
 // base is `iss` (src/sign_in/start.rs `discover`), sent as soon as
 // config.json is in. Its URL is reckoned as smart_core::config's
-// `discovery_url` does, from config.json alone: it goes only to a server
+// `discovery_url` does (with its DESCOPE_DEFAULT_BASE_URL), from
+// config.json alone: it goes only to a server
 // the deployment names. The app still checks `iss` itself, and takes this
 // answer only when it asks for the same URL. The module waits for it (and
 // so the wasm's start does): sent from a callback alone, it waited behind

@@ -18,7 +18,7 @@ use smart_core::Error;
 
 use super::start::new_dpop_key;
 use super::{SignIn, Step};
-use crate::browser::{marks, navigation, now, pending_store, style, webcrypto};
+use crate::browser::{http, marks, navigation, now, pending_store, style, webcrypto};
 use crate::session::SessionHandle;
 
 /// Exchanges the checked code for tokens, verifies the id_token's
@@ -125,6 +125,8 @@ pub fn complete_early(session: SessionHandle) -> Option<SignIn> {
     if pending.redirect_uri.path() != navigation::current_path() {
         return None;
     }
+    // The deployment's timeout, which config.json (not yet read) would set.
+    http::set_timeout_seconds(pending.request_timeout_seconds);
     Some(arrive(&query, session, move |_| {
         pending_store::remove(&state);
         Ok(Some(pending))

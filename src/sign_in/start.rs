@@ -79,7 +79,10 @@ async fn prepare(
 /// sessionStorage (it must survive leaving the page) and leaves for the
 /// authorize endpoint. Returns only on error.
 async fn redirect(config: &AppConfig, issuer: &IssuerConfig, mode: LaunchMode) -> Result<(), Error> {
-    let (url, pending) = prepare(config, issuer, mode, None).await?;
+    let (url, mut pending) = prepare(config, issuer, mode, None).await?;
+    // For the callback page, which exchanges the code before it has read
+    // config.json.
+    pending.request_timeout_seconds = config.request_timeout_seconds;
     pending_store::save(&pending, now())?;
     navigation::go_to(&url);
     Ok(())

@@ -453,6 +453,44 @@ async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_n
     .await;
 }
 
+/// A deployment's `request_timeout_seconds` holds for the token request
+/// the page sent before the app had read it: a token endpoint slower than
+/// that is given up on and named, not waited for (and not asked twice).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_configured_timeout_holds_for_the_token_request_sent_as_the_page_loads() {
+    let ehr = TestServer::start(|request| match (request.method.as_str(), request.path()) {
+        ("GET", "/fhir/.well-known/smart-configuration") => Response::json(
+            200,
+            &json!({"authorization_endpoint": "/auth/authorize", "token_endpoint": "/auth/token",
+                    "code_challenge_methods_supported": ["S256"], "grant_types_supported": ["authorization_code"],
+                    "capabilities": ["launch-ehr", "client-public"]}),
+        ),
+        ("POST", "/auth/token") => {
+            std::thread::sleep(Duration::from_secs(4));
+            Response::json(200, &json!({"access_token": "late", "token_type": "bearer", "patient": "pat-1"}))
+        }
+        _ => Response::text(200, "authorization page"),
+    });
+    let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
+    let mut config = config_for(&fhir_base);
+    config["request_timeout_seconds"] = json!(2);
+    let app = app_with_config(Some(Response::json(200, &config)));
+    let ehr_ref = &ehr;
+    Browser::run("early-token-timeout", |client| async move {
+        let app_origin = app.origin();
+        client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-1")).await.map_err(|e| e.to_string())?;
+        let state = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs()["state"].clone();
+        client.goto(&format!("{app_origin}/callback?code=C-1&state={state}")).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "did not answer within 2 seconds").await?;
+        // A request is recorded once answered, 4 seconds after it came.
+        wait_for_request(ehr_ref, "/auth/token").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let asked = ehr_ref.requests().iter().filter(|r| r.path() == "/auth/token").count();
+        check(asked == 1, format!("{asked} token requests for one sign-in"))
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
     let ehr = fake_ehr();
