@@ -307,6 +307,20 @@ fn fake_ehr_with(more: serde_json::Value) -> TestServer {
     })
 }
 
+/// Opens the EHR launch of `fhir_base` on the app and returns the `state`
+/// of the authorize request it makes, the `n`th one `ehr` sees (from 0).
+async fn launch_to_authorize(
+    client: &fantoccini::Client,
+    app_origin: &str,
+    fhir_base: &str,
+    ehr: &TestServer,
+    n: usize,
+) -> Result<String, String> {
+    client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{n}")).await.map_err(|e| e.to_string())?;
+    let authorize = wait_for_nth_request(ehr, "/auth/authorize", n).await?;
+    authorize.query_pairs().get("state").cloned().ok_or_else(|| "the authorize request has no state".to_string())
+}
+
 /// The first non-preflight request to `path`.
 async fn wait_for_request(server: &TestServer, path: &str) -> Result<e2e::Request, String> {
     wait_for_nth_request(server, path, 0).await
@@ -423,11 +437,7 @@ async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_n
         .into_iter()
         .enumerate()
         {
-            client
-                .goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-{launch}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let state = wait_for_nth_request(ehr_ref, "/auth/authorize", launch).await?.query_pairs()["state"].clone();
+            let state = launch_to_authorize(&client, &app_origin, &fhir_base, ehr_ref, launch).await?;
             client
                 .goto(&format!("{app_origin}/callback?code=C-1&state={state}{iss}"))
                 .await
@@ -478,8 +488,7 @@ async fn the_configured_timeout_holds_for_the_token_request_sent_as_the_page_loa
     let ehr_ref = &ehr;
     Browser::run("early-token-timeout", |client| async move {
         let app_origin = app.origin();
-        client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-1")).await.map_err(|e| e.to_string())?;
-        let state = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs()["state"].clone();
+        let state = launch_to_authorize(&client, &app_origin, &fhir_base, ehr_ref, 0).await?;
         client.goto(&format!("{app_origin}/callback?code=C-1&state={state}")).await.map_err(|e| e.to_string())?;
         wait_for_text(&client, "did not answer within 2 seconds").await?;
         // A request is recorded once answered, 4 seconds after it came.
@@ -499,8 +508,7 @@ async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
     let ehr_ref = &ehr;
     Browser::run("expired-pending", |client| async move {
         let app_origin = app.origin();
-        client.goto(&format!("{app_origin}/launch?iss={fhir_base}&launch=L-9")).await.map_err(|e| e.to_string())?;
-        let state = wait_for_request(ehr_ref, "/auth/authorize").await?.query_pairs()["state"].clone();
+        let state = launch_to_authorize(&client, &app_origin, &fhir_base, ehr_ref, 0).await?;
         // Back on the app's origin (same tab, same sessionStorage), age the
         // pending record by an hour: its creation, and the expiry of the
         // token request the page may send before the app starts.
