@@ -190,7 +190,7 @@ impl PendingAuthorization {
             DpopUse::Preferred | DpopUse::Required => "null".into(),
         };
         format!(
-            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{},"request_timeout_seconds":{},"early":{early}}}"#,
+            r#"{{"version":{RECORD_VERSION},"state":{},"verifier":{},"nonce":{},"issuer_id":{},"fhir_base":{},"client_id":{},"redirect_uri":{},"requested_scope":{},"kind":"{kind}","server":{},"dpop":"{dpop}","created_at":{},"timeout":{},"early":{early}}}"#,
             quoted(self.state.as_str()),
             quoted(self.verifier.secret()),
             or_null(self.nonce.as_ref().map(Nonce::as_str)),
@@ -292,8 +292,7 @@ impl FromJson for PendingAuthorization {
         o.text("nonce")?;
         let created_at = required(o.whole_number("created_at")?, "created_at")?;
         // Written from the checked configuration (1 to 300 seconds).
-        let request_timeout_seconds =
-            required(o.whole_number("request_timeout_seconds")?, "request_timeout_seconds")?.min(300) as u32;
+        let request_timeout_seconds = required(o.whole_number("timeout")?, "timeout")?.min(300) as u32;
         let text = |field: &str| o.text(field).ok().flatten().unwrap_or_default();
         let kind = match text("kind").as_str() {
             "ehr" => LaunchKind::Ehr,
@@ -542,10 +541,10 @@ pub(crate) mod tests {
         assert_eq!(timed.request_timeout_seconds, DEFAULT_REQUEST_TIMEOUT_SECONDS);
         timed.request_timeout_seconds = 7;
         assert_eq!(reread(&timed).request_timeout_seconds, 7);
-        let untimed = stored.replace(&format!("\"request_timeout_seconds\":{DEFAULT_REQUEST_TIMEOUT_SECONDS},"), "");
+        let untimed = stored.replace(&format!("\"timeout\":{DEFAULT_REQUEST_TIMEOUT_SECONDS},"), "");
         assert_ne!(untimed, stored);
         assert!(matches!(PendingAuthorization::from_storage(&untimed),
-            Err(Error::PendingCorrupt { detail }) if detail.contains("request_timeout_seconds")));
+            Err(Error::PendingCorrupt { detail }) if detail.contains("timeout")));
     }
 
     #[test]

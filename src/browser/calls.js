@@ -110,7 +110,12 @@ try {
   const code = query.get("code");
   const named = query.get("iss");
   // The record's key as src/browser/pending_store.rs writes it.
-  const early = code && JSON.parse(sessionStorage.getItem("smart-pending:" + query.get("state"))).early;
+  const record = code && JSON.parse(sessionStorage.getItem("smart-pending:" + query.get("state")));
+  // A connection to the FHIR server, opened while the token is asked for
+  // (nothing is sent on it), for the reads that follow the token.
+  document.head.append(Object.assign(document.createElement("link"),
+    { rel: "preconnect", href: new URL(record.fhir_base).origin, crossOrigin: "" }));
+  const early = record.early;
   if (Date.now() / 1000 <= early.until && (named === null ? !early.iss_required : named === early.issuer)) {
     sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
       early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);

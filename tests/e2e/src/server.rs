@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -64,6 +65,7 @@ type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 pub struct TestServer {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl TestServer {
@@ -75,14 +77,17 @@ impl TestServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = Arc::new(handler);
         let recorded = requests.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 let recorded = recorded.clone();
                 thread::spawn(move || serve(stream, &handler, &recorded));
             }
         });
-        TestServer { port, requests }
+        TestServer { port, requests, connections }
     }
 
     /// Serves a built app directory the way a static host with an SPA
@@ -105,6 +110,12 @@ impl TestServer {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// How many connections were opened to it so far, whether or not a
+    /// request came on them (a browser's preconnect sends none).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 

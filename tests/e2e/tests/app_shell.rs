@@ -500,6 +500,62 @@ async fn the_configured_timeout_holds_for_the_token_request_sent_as_the_page_loa
     .await;
 }
 
+/// On the callback page the browser opens a connection to the FHIR server
+/// while the token is asked for (a preconnect: nothing is sent on it), so
+/// the reads after the token need not wait for one. The FHIR server is on
+/// another origin than the authorization server here, as with Descope.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fhir_server_is_connected_to_while_the_token_is_asked_for() {
+    let fhir = TestServer::start(|_| Response::json(200, &json!({"resourceType": "Bundle", "type": "searchset"})));
+    let connected_first = Arc::new(AtomicBool::new(false));
+    let (watched, seen) = (fhir.clone(), connected_first.clone());
+    // The token endpoint answers once the FHIR server has a connection, or
+    // after 3 seconds.
+    let auth = TestServer::start(move |request| match (request.method.as_str(), request.path()) {
+        ("GET", "/oidc/.well-known/openid-configuration") => Response::json(
+            200,
+            &json!({"issuer": format!("http://{}/oidc", request.header("host").unwrap_or_default()),
+                    "authorization_endpoint": "/auth/authorize", "token_endpoint": "/auth/token",
+                    "code_challenge_methods_supported": ["S256"]}),
+        ),
+        ("POST", "/auth/token") => {
+            let held = Instant::now();
+            while held.elapsed() < Duration::from_secs(3) {
+                if watched.connections() > 0 {
+                    seen.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Response::json(
+                200,
+                &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
+                        "scope": "launch patient/Condition.rs", "patient": "pat-1"}),
+            )
+        }
+        _ => Response::text(200, "authorization page"),
+    });
+    let fhir_base = format!("http://localhost:{}/fhir", fhir.port);
+    let mut config = config_for(&fhir_base);
+    config["issuers"][0]["authorization_server"] = json!({"type": "openid",
+        "configuration_url": format!("http://localhost:{}/oidc/.well-known/openid-configuration", auth.port)});
+    let app = app_with_config(Some(Response::json(200, &config)));
+    let (auth_ref, fhir_ref) = (&auth, &fhir);
+    Browser::run("fhir-preconnect", |client| async move {
+        let app_origin = app.origin();
+        let state = launch_to_authorize(&client, &app_origin, &fhir_base, auth_ref, 0).await?;
+        let before = fhir_ref.connections();
+        check(before == 0, format!("{before} connections to the FHIR server before the callback"))?;
+        client.goto(&format!("{app_origin}/callback?code=C-1&state={state}")).await.map_err(|e| e.to_string())?;
+        wait_for_request(fhir_ref, "/fhir/Condition").await?;
+        check(
+            connected_first.load(Ordering::SeqCst),
+            "no connection to the FHIR server was opened while the token request waited",
+        )
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_pending_authorization_is_refused_without_a_token_request() {
     let ehr = fake_ehr();
