@@ -81,11 +81,11 @@ const config = sendEarly(new URL("config.json", document.baseURI).href, "GET", "
 // base is `iss` (src/sign_in/start.rs `discover`), sent as soon as
 // config.json is in. Its URL is reckoned as smart_core::config's
 // `discovery_url` does (with its DESCOPE_DEFAULT_BASE_URL), from
-// config.json alone: it goes only to a server
-// the deployment names. The app still checks `iss` itself, and takes this
-// answer only when it asks for the same URL. The module waits for it (and
-// so the wasm's start does): sent from a callback alone, it waited behind
-// the wasm's start on the page's thread (bench/README.md).
+// config.json alone: it goes only to a server the deployment names. The
+// app still checks `iss` itself, and takes this answer only when it asks
+// for the same URL. The module waits for it (and so the wasm's start
+// does): sent from a callback alone, it waited behind the wasm's start on
+// the page's thread (bench/README.md).
 const query = new URLSearchParams(location.search);
 const iss = /\/launch\/?$/.test(location.pathname) && query.get("launch") && query.get("iss");
 const base = (url) => (url = new URL(url)).origin + url.pathname.replace(/\/+$/, "");
@@ -112,7 +112,9 @@ try {
   // The record's key as src/browser/pending_store.rs writes it.
   const record = code && JSON.parse(sessionStorage.getItem("smart-pending:" + query.get("state")));
   // A connection to the FHIR server, opened while the token is asked for
-  // (nothing is sent on it), for the reads that follow the token.
+  // (nothing is sent on it), for the reads that follow the token; without
+  // credentials (crossOrigin "" is anonymous), as the reads are sent, or
+  // they would not use it.
   document.head.append(Object.assign(document.createElement("link"),
     { rel: "preconnect", href: new URL(record.fhir_base).origin, crossOrigin: "" }));
   const early = record.early;
