@@ -1,7 +1,9 @@
 //! The release build, loaded in headless Chromium: it renders, reads its
 //! runtime configuration, refuses bad launches before any request, shows
 //! server-supplied text as text, and completes an EHR launch against a
-//! scripted EHR on another origin.
+//! scripted EHR on another origin; the requests its pages send before the
+//! wasm has started (config.json, discovery, the token request) are the
+//! ones the app reads, within its configured timeout.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
