@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::callback::AuthorizationResponse;
-use crate::config::{IssuerConfig, DEFAULT_REQUEST_TIMEOUT_SECONDS};
+use crate::config::{IssuerConfig, DEFAULT_REQUEST_TIMEOUT_SECONDS, MAX_REQUEST_TIMEOUT_SECONDS};
 use crate::discovery::AuthorizationServer;
 use crate::dpop::{DpopBinding, DpopUse};
 use crate::form::FormPost;
@@ -291,8 +291,9 @@ impl FromJson for PendingAuthorization {
         }
         o.text("nonce")?;
         let created_at = required(o.whole_number("created_at")?, "created_at")?;
-        // Written from the checked configuration (1 to 300 seconds).
-        let request_timeout_seconds = required(o.whole_number("timeout")?, "timeout")?.min(300) as u32;
+        // Written from the checked configuration, so never above its maximum.
+        let request_timeout_seconds =
+            required(o.whole_number("timeout")?, "timeout")?.min(MAX_REQUEST_TIMEOUT_SECONDS.into()) as u32;
         let text = |field: &str| o.text(field).ok().flatten().unwrap_or_default();
         let kind = match text("kind").as_str() {
             "ehr" => LaunchKind::Ehr,
