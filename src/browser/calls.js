@@ -63,8 +63,9 @@ async function fetchText([url, method, headers, body, noStore, refuseRedirects, 
 // than after it, each with its answer to come; `send` hands them over.
 // They are sent as the app would send them (src/browser/http.rs: the
 // headers, the cache, redirects, the size limit), with the longest
-// timeout config.json allows (smart_core::config: 300 seconds); `send`
-// gives one up once the app's own timeout has passed since it was sent.
+// timeout config.json allows (smart_core::config's
+// MAX_REQUEST_TIMEOUT_SECONDS); `send` gives one up once the app's own
+// timeout has passed since it was sent.
 const sentEarly = [];
 function sendEarly(...request) {
   const abort = new AbortController();
@@ -74,8 +75,13 @@ function sendEarly(...request) {
   return answer;
 }
 
+// A GET of a JSON document, as http.rs's `Request::json` is sent (with
+// `noStore` and `refuseRedirects` as its `metadata` and `key_set` set them).
+const getEarly = (url, noStore, refuseRedirects) =>
+  sendEarly(url, "GET", "Accept\napplication/json", undefined, noStore, refuseRedirects, 1 << 20);
+
 // config.json: the app waits for it before anything else.
-const config = sendEarly(new URL("config.json", document.baseURI).href, "GET", "Accept\napplication/json", undefined, true, false, 1 << 20);
+const config = getEarly(new URL("config.json", document.baseURI).href, true, false);
 
 // On the EHR launch page, the discovery request for the issuer whose FHIR
 // base is `iss` (src/sign_in/start.rs `discover`), sent as soon as
@@ -92,9 +98,9 @@ const base = (url) => (url = new URL(url)).origin + url.pathname.replace(/\/+$/,
 if (iss) await config.then(([, text]) => {
   const issuer = JSON.parse(text).issuers.find((issuer) => base(issuer.fhir_base_url) === base(iss));
   const server = issuer.authorization_server;
-  sendEarly(server.type === "smart" ? base(issuer.fhir_base_url) + "/.well-known/smart-configuration"
+  getEarly(server.type === "smart" ? base(issuer.fhir_base_url) + "/.well-known/smart-configuration"
     : server.type === "descope" ? base(server.base_url ?? "https://api.descope.com") + "/v1/apps/" + server.project_id + "/.well-known/openid-configuration"
-    : new URL(server.configuration_url).href, "GET", "Accept\napplication/json", undefined, false, false, 1 << 20);
+    : new URL(server.configuration_url).href, false, false);
 }).catch(() => {});
 
 // The token request of a sign-in that comes back to this page, and the read
@@ -121,7 +127,7 @@ try {
   if (Date.now() / 1000 <= early.until && (named === null ? !early.iss_required : named === early.issuer)) {
     sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
       early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);
-    if (early.keys) sendEarly(early.keys, "GET", "Accept\napplication/json", undefined, true, true, 1 << 20);
+    if (early.keys) getEarly(early.keys, true, true);
   }
 } catch {
   // No code (sessionStorage is not even read), no record for this state,
