@@ -150,15 +150,10 @@ async fn discovery_while_the_wasm_loads(name: &str, openid: Option<&str>, discov
         if request.path() == "/config.json" {
             return Response::json(200, &config);
         }
-        if request.path().ends_with("_bg.wasm") {
-            let held = Instant::now();
-            while held.elapsed() < Duration::from_secs(5) {
-                if asked.requests().iter().any(|r| r.path() == discovery) {
-                    seen.store(true, Ordering::SeqCst);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if request.path().ends_with("_bg.wasm")
+            && waited_until(Duration::from_secs(5), || asked.requests().iter().any(|r| r.path() == discovery))
+        {
+            seen.store(true, Ordering::SeqCst);
         }
         static_file(&dir, request.path())
     });
@@ -275,6 +270,18 @@ fn fake_ehr() -> TestServer {
 
 /// [`fake_ehr`], with `more` fields in its SMART configuration.
 fn fake_ehr_with(more: serde_json::Value) -> TestServer {
+    fake_ehr_answering(more, || {
+        Response::json(
+            200,
+            &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
+                    "scope": "launch patient/Condition.rs", "patient": "pat-42", "need_patient_banner": "false"}),
+        )
+    })
+}
+
+/// [`fake_ehr_with`], whose token endpoint answers with `token()`, called
+/// on the request's own thread (so it may take its time).
+fn fake_ehr_answering(more: serde_json::Value, token: impl Fn() -> Response + Send + Sync + 'static) -> TestServer {
     let mut metadata = json!({
         "authorization_endpoint": "/auth/authorize",
         "token_endpoint": "/auth/token",
@@ -300,13 +307,21 @@ fn fake_ehr_with(more: serde_json::Value) -> TestServer {
             &json!({"resourceType": "Bundle", "type": "searchset", "entry": [
                 {"resource": {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}, "onsetDateTime": "2020-01-02"}}]}),
         ),
-        ("POST", "/auth/token") => Response::json(
-            200,
-            &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
-                    "scope": "launch patient/Condition.rs", "patient": "pat-42", "need_patient_banner": "false"}),
-        ),
+        ("POST", "/auth/token") => token(),
         _ => Response::text(404, "not found"),
     })
+}
+
+/// Waits until `done` holds, for at most `limit`; whether it came to hold.
+fn waited_until(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let held = Instant::now();
+    while held.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// Opens the EHR launch of `fhir_base` on the app and returns the `state`
@@ -470,18 +485,9 @@ async fn the_token_request_leaves_before_the_app_starts_but_only_to_the_issuer_n
 /// that is given up on and named, not waited for (and not asked twice).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_configured_timeout_holds_for_the_token_request_sent_as_the_page_loads() {
-    let ehr = TestServer::start(|request| match (request.method.as_str(), request.path()) {
-        ("GET", "/fhir/.well-known/smart-configuration") => Response::json(
-            200,
-            &json!({"authorization_endpoint": "/auth/authorize", "token_endpoint": "/auth/token",
-                    "code_challenge_methods_supported": ["S256"], "grant_types_supported": ["authorization_code"],
-                    "capabilities": ["launch-ehr", "client-public"]}),
-        ),
-        ("POST", "/auth/token") => {
-            std::thread::sleep(Duration::from_secs(4));
-            Response::json(200, &json!({"access_token": "late", "token_type": "bearer", "patient": "pat-1"}))
-        }
-        _ => Response::text(200, "authorization page"),
+    let ehr = fake_ehr_answering(json!({}), || {
+        std::thread::sleep(Duration::from_secs(4));
+        Response::json(200, &json!({"access_token": "late", "token_type": "bearer", "patient": "pat-1"}))
     });
     let fhir_base = format!("http://localhost:{}/fhir", ehr.port);
     let mut config = config_for(&fhir_base);
@@ -513,29 +519,15 @@ async fn the_fhir_server_is_connected_to_while_the_token_is_asked_for() {
     let (watched, seen) = (fhir.clone(), connected_first.clone());
     // The token endpoint answers once the FHIR server has a connection, or
     // after 3 seconds.
-    let auth = TestServer::start(move |request| match (request.method.as_str(), request.path()) {
-        ("GET", "/oidc/.well-known/openid-configuration") => Response::json(
-            200,
-            &json!({"issuer": format!("http://{}/oidc", request.header("host").unwrap_or_default()),
-                    "authorization_endpoint": "/auth/authorize", "token_endpoint": "/auth/token",
-                    "code_challenge_methods_supported": ["S256"]}),
-        ),
-        ("POST", "/auth/token") => {
-            let held = Instant::now();
-            while held.elapsed() < Duration::from_secs(3) {
-                if watched.connections() > 0 {
-                    seen.store(true, Ordering::SeqCst);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Response::json(
-                200,
-                &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
-                        "scope": "launch patient/Condition.rs", "patient": "pat-1"}),
-            )
+    let auth = fake_ehr_answering(json!({}), move || {
+        if waited_until(Duration::from_secs(3), || watched.connections() > 0) {
+            seen.store(true, Ordering::SeqCst);
         }
-        _ => Response::text(200, "authorization page"),
+        Response::json(
+            200,
+            &json!({"access_token": "opaque-access-token", "token_type": "bearer", "expires_in": 3600,
+                    "scope": "launch patient/Condition.rs", "patient": "pat-1"}),
+        )
     });
     let fhir_base = format!("http://localhost:{}/fhir", fhir.port);
     let mut config = config_for(&fhir_base);
