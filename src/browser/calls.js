@@ -30,10 +30,11 @@ export async function send(url, method, headers, body, noStore, refuseRedirects,
 }
 
 // Resolves to [status, body, the response's headers], or [-1]; `abort`
-// cuts it short, as its timeout does.
-async function fetchText([url, method, headers, body, noStore, refuseRedirects, maxChars], timeoutMs, key, signingInput, abort = new AbortController()) {
+// cuts it short, as its timeout does. Only config.json's early request
+// is sent with other `credentials` than "omit" (below).
+async function fetchText([url, method, headers, body, noStore, refuseRedirects, maxChars], timeoutMs, key, signingInput, abort = new AbortController(), credentials = "omit") {
   const request = {
-    method, headers: new Headers(), body, credentials: "omit",
+    method, headers: new Headers(), body, credentials,
     cache: noStore ? "no-store" : "default", redirect: refuseRedirects ? "manual" : "follow",
   };
   const pairs = headers.split("\n");
@@ -67,9 +68,9 @@ async function fetchText([url, method, headers, body, noStore, refuseRedirects, 
 // MAX_REQUEST_TIMEOUT_SECONDS); `send` gives one up once the app's own
 // timeout has passed since it was sent.
 const sentEarly = [];
-function sendEarly(...request) {
+function sendEarly(request, credentials) {
   const abort = new AbortController();
-  const answer = fetchText(request, 300000, undefined, undefined, abort);
+  const answer = fetchText(request, 300000, undefined, undefined, abort, credentials);
   answer.catch(() => {});
   sentEarly.push([JSON.stringify(request), answer, abort, performance.now()]);
   return answer;
@@ -77,11 +78,16 @@ function sendEarly(...request) {
 
 // A GET of a JSON document, as http.rs's `Request::json` is sent (with
 // `noStore` and `refuseRedirects` as its `metadata` and `key_set` set them).
-const getEarly = (url, noStore, refuseRedirects) =>
-  sendEarly(url, "GET", "Accept\napplication/json", undefined, noStore, refuseRedirects, 1 << 20);
+const getEarly = (url, noStore, refuseRedirects, credentials) =>
+  sendEarly([url, "GET", "Accept\napplication/json", undefined, noStore, refuseRedirects, 1 << 20], credentials);
 
-// config.json: the app waits for it before anything else.
-const config = getEarly(new URL("config.json", document.baseURI).href, true, false);
+// config.json: the app waits for it before anything else. index.html's
+// preload link has asked for it as the page was parsed, before these
+// modules ran; this request is given that answer, as it asks for the same
+// URL with the same credentials mode (a preload's is "same-origin":
+// config.json is on the page's own origin, which the page's own request
+// sent its cookies to anyway).
+const config = getEarly(new URL("config.json", document.baseURI).href, true, false, "same-origin");
 
 // On the EHR launch page, the discovery request for the issuer whose FHIR
 // base is `iss` (src/sign_in/start.rs `discover`), sent as soon as
@@ -125,8 +131,8 @@ try {
     { rel: "preconnect", href: new URL(record.fhir_base).origin, crossOrigin: "" }));
   const early = record.early;
   if (Date.now() / 1000 <= early.until && (named === null ? !early.iss_required : named === early.issuer)) {
-    sendEarly(early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
-      early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20);
+    sendEarly([early.token, "POST", "Accept\napplication/json\nContent-Type\napplication/x-www-form-urlencoded",
+      early.form + "&" + new URLSearchParams({ code }), true, true, 1 << 20]);
     if (early.keys) getEarly(early.keys, true, true);
   }
 } catch {

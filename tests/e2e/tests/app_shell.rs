@@ -82,21 +82,37 @@ async fn release_build_renders_the_provider_picker_from_config() {
     .await;
 }
 
-/// config.json is asked for while the wasm is still on its way (here held
-/// back 800 ms by the server), not after it has started, and once: the
-/// request calls.js makes as it loads is the one the app reads.
+/// config.json is asked for as the page is parsed (index.html's preload),
+/// before the modules have run (here calls.js is held back by the server
+/// until config.json has been asked for, for at most 5 seconds) and while
+/// the wasm is still on its way (held back 800 ms), and once: the preload
+/// is the request the app reads, as calls.js asks for the same URL with
+/// the preload's credentials mode.
 #[tokio::test(flavor = "multi_thread")]
-async fn config_is_asked_for_while_the_wasm_loads_and_once() {
+async fn config_is_asked_for_as_the_page_is_parsed_and_once() {
     let dir = dist_dir();
+    let (config_asked, asked_first) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (asked, seen) = (config_asked.clone(), asked_first.clone());
     let app = TestServer::start(move |request| {
-        if request.path().ends_with("_bg.wasm") {
-            std::thread::sleep(Duration::from_millis(800));
+        match request.path() {
+            "/config.json" => asked.store(true, Ordering::SeqCst),
+            path if path.ends_with("_bg.wasm") => std::thread::sleep(Duration::from_millis(800)),
+            path if path.contains("/calls-") => {
+                if waited_until(Duration::from_secs(5), || asked.load(Ordering::SeqCst)) {
+                    seen.store(true, Ordering::SeqCst);
+                }
+            }
+            _ => {}
         }
         static_file(&dir, request.path())
     });
     Browser::run("early-config", |client| async move {
         client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
         wait_for_text(&client, "See your health record").await?;
+        check(
+            asked_first.load(Ordering::SeqCst),
+            "config.json was not asked for while calls.js was held back: it waits for the modules to run",
+        )?;
         let timing = script(
             &client,
             "const all = performance.getEntriesByType('resource'); \
