@@ -75,9 +75,9 @@ async fn release_build_renders_the_provider_picker_from_config() {
         }
         check(!logged.iter().any(|m| m.contains("favicon")), format!("the browser asked for an icon: {logged:?}"))?;
         let icon =
-            script(&client, "const l = document.querySelector('link[rel=icon]'); return l ? l.href.slice(0, 19) : ''")
+            script(&client, "const l = document.querySelector('link[rel=icon]'); return l ? l.href.slice(0, 22) : ''")
                 .await?;
-        check(icon == json!("data:image/svg+xml,"), format!("the page's icon: {icon}"))
+        check(icon == json!("data:image/png;base64,"), format!("the page's icon: {icon}"))
     })
     .await;
 }
