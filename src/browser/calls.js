@@ -140,6 +140,15 @@ try {
   // or no storage: nothing to send.
 }
 
+// What shows while the wasm loads (a first visit downloads about 150 KB),
+// until the app draws the same shell itself and takes this away
+// (`dropPlaceholder`). Drawn from here, once the requests above have left,
+// rather than written in index.html: text in the page as it is parsed is
+// laid out (in a new profile, with the browser's fonts set up, 15-20 ms)
+// before these modules may run, so before the launch page's discovery
+// request (bench/README.md). Fixed markup, no value from outside.
+document.body.insertAdjacentHTML("afterbegin", '<div id="loading" class="shell"><header class="app-header"><span class="app-name">SMART Health Summary</span></header><main id="main"><p class="progress" role="status"><span class="spinner" aria-hidden="true"></span>Loading…</p></main></div>');
+
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 const rsa = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 

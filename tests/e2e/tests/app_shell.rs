@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e::browser::{
-    check, console_messages, page_text, script, sent_before_the_app_started, text_content, text_of, wait_for_text,
+    cdp, check, console_messages, page_text, script, sent_before_the_app_started, text_content, text_of, wait_for_text,
     wait_for_text_in,
 };
 use e2e::server::static_file;
@@ -128,6 +128,44 @@ async fn config_is_asked_for_as_the_page_is_parsed_and_once() {
         )?;
         let times = app.requests().iter().filter(|r| r.path() == "/config.json").count();
         check(times == 1, format!("config.json was asked for {times} times by one page load"))
+    })
+    .await;
+}
+
+/// While the wasm is on its way (held back 800 ms by the server), the page
+/// shows the shell's header and "Loading…" (calls.js draws them), and the
+/// app takes them away when it draws its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn loading_shows_while_the_wasm_loads() {
+    let dir = dist_dir();
+    let app = TestServer::start(move |request| {
+        if request.path().ends_with("_bg.wasm") {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        static_file(&dir, request.path())
+    });
+    Browser::run("loading", |client| async move {
+        // When the page first shows "Loading…" in a status, on its own clock.
+        let watch = "new MutationObserver((_, observer) => { \
+             if (document.querySelector('#loading [role=status]')?.textContent === 'Loading…') { \
+               window.__loadingAt = performance.now(); observer.disconnect(); } \
+           }).observe(document, { childList: true, subtree: true });";
+        cdp(&client, "Page.addScriptToEvaluateOnNewDocument", json!({"source": watch})).await?;
+        client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
+        wait_for_text(&client, "See your health record").await?;
+        let timing = script(
+            &client,
+            "const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('_bg.wasm')); \
+             return [window.__loadingAt ?? null, wasm.responseEnd, !!document.getElementById('loading')]",
+        )
+        .await?;
+        let wasm_in = timing[1].as_f64().unwrap_or(f64::NAN);
+        let shown = timing[0].as_f64();
+        check(
+            shown.is_some_and(|at| at < wasm_in),
+            format!("\"Loading…\" was shown at {shown:?} ms, the wasm arrived at {wasm_in:.0} ms"),
+        )?;
+        check(timing[2] == json!(false), "the placeholder was left on the page after the app drew")
     })
     .await;
 }
