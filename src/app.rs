@@ -53,10 +53,8 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <div class="shell">
-            <header class="app-header">
-                <span class="app-name">"SMART Health Summary"</span>
-            </header>
+        <div>
+            <header class="app-header">"SMART Health Summary"</header>
             <main id="main">
                 {move || state.with(|state| match state {
                     ConfigState::Loading => view! { <Progress label="Loading configuration…"/> }.into_any(),

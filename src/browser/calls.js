@@ -146,8 +146,9 @@ try {
 // rather than written in index.html: text in the page as it is parsed is
 // laid out (in a new profile, with the browser's fonts set up, 15-20 ms)
 // before these modules may run, so before the launch page's discovery
-// request (bench/README.md). Fixed markup, no value from outside.
-document.body.insertAdjacentHTML("afterbegin", '<div id="loading" class="shell"><header class="app-header"><span class="app-name">SMART Health Summary</span></header><main id="main"><p class="progress" role="status"><span class="spinner" aria-hidden="true"></span>Loading…</p></main></div>');
+// request (bench/README.md). Fixed markup, no value from outside; the
+// classes the stylesheet styles only.
+document.body.insertAdjacentHTML("afterbegin", '<div id="loading"><header class="app-header">SMART Health Summary</header><main id="main"><p class="progress" role="status"><span class="spinner" aria-hidden="true"></span>Loading…</p></main></div>');
 
 const ecdsa = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 const rsa = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };

@@ -48,14 +48,14 @@ async fn release_build_renders_the_provider_picker_from_config() {
         client.goto(&format!("{}/", app.origin())).await.map_err(|e| e.to_string())?;
         let title = text_of(&client, "#standalone-title").await?;
         check(title == "See your health record", format!("title was {title:?}"))?;
-        // index.html's placeholder (shown while the wasm loads) is gone:
-        // one shell, one main landmark.
+        // The placeholder (shown while the wasm loads) is gone: one
+        // header, one main landmark.
         let shells = script(
             &client,
-            "return [document.querySelectorAll('.shell, main').length, !!document.getElementById('loading')]",
+            "return [document.querySelectorAll('header, main').length, !!document.getElementById('loading')]",
         )
         .await?;
-        check(shells == json!([2, false]), format!("[shells and mains, placeholder left]: {shells}"))?;
+        check(shells == json!([2, false]), format!("[headers and mains, placeholder left]: {shells}"))?;
         let buttons =
             script(&client, "return [...document.querySelectorAll('button.provider')].map(b => b.innerText)").await?;
         let expected: Vec<String> = shipped_config()["issuers"]
