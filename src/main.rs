@@ -9,7 +9,7 @@ fn main() {
     // When the wasm began to run: what calls.js sent before it is on the
     // timeline before this mark (the benchmark and the tests read it).
     smart_app::browser::marks::mark("smart:started");
-    // index.html's own header and "Loading…" showed while the wasm loaded.
+    // The header and "Loading…" calls.js drew showed while the wasm loaded.
     smart_app::browser::drop_placeholder();
     leptos::mount::mount_to_body(smart_app::App);
 }

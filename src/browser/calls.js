@@ -244,7 +244,7 @@ export function stopped(detail, notice) {
   target.textContent = notice;
 }
 
-// Takes away what index.html shows (its #loading) until the app draws.
+// Takes away the placeholder drawn above (its #loading) as the app draws.
 export function dropPlaceholder() {
   document.getElementById("loading")?.remove();
 }

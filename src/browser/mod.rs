@@ -88,7 +88,8 @@ extern "C" {
     /// The value of field `name` of the form `event` was sent from.
     #[wasm_bindgen(js_name = formField)]
     pub fn form_field(event: &web_sys::Event, name: &str) -> String;
-    /// Takes away what `index.html` shows until the app draws its page.
+    /// Takes away the header and "Loading…" that `calls.js` drew while the
+    /// wasm loaded, as the app draws its page.
     #[wasm_bindgen(js_name = dropPlaceholder)]
     pub fn drop_placeholder();
 }

@@ -33,6 +33,9 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn the_notice_replaces_what_the_page_showed() {
+        // As the app's `main` does first: calls.js drew its placeholder,
+        // which has a `main` of its own, as this page loaded.
+        crate::browser::drop_placeholder();
         let document = web_sys::window().unwrap().document().unwrap();
         let main = document.create_element("main").unwrap();
         main.set_id("main");

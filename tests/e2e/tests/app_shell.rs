@@ -91,8 +91,9 @@ async fn release_build_renders_the_provider_picker_from_config() {
 #[tokio::test(flavor = "multi_thread")]
 async fn config_is_asked_for_as_the_page_is_parsed_and_once() {
     let dir = dist_dir();
-    let (config_asked, asked_first) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-    let (asked, seen) = (config_asked.clone(), asked_first.clone());
+    let asked = Arc::new(AtomicBool::new(false));
+    let asked_first = Arc::new(AtomicBool::new(false));
+    let seen = asked_first.clone();
     let app = TestServer::start(move |request| {
         match request.path() {
             "/config.json" => asked.store(true, Ordering::SeqCst),
