@@ -7,7 +7,8 @@
 # deep links such as /callback. In release builds it minifies
 # wasm-bindgen's JS glue and snippets (Trunk's own minifier fails on them)
 # with terser (installed by scripts/setup.sh), updates their integrity
-# hashes, gives the wasm's imports from the glue short names in both, and
+# hashes (the wasm's preload has none: below), gives the wasm's imports
+# from the glue short names in both, and
 # drops index.html's comments (they are for its readers, not for every
 # visit). In every build the glue and snippets get names with
 # their content's hash.
@@ -95,9 +96,17 @@ if $release; then
   # (scripts/minify-wasm-imports.mjs says why). The wasm keeps Trunk's
   # name: a new build's different input gives it a different one.
   wasm=$(ls smart-app-*_bg.wasm)
-  wasm_was=$(sri "$wasm")
   node "$scripts/minify-wasm-imports.mjs" "$wasm" "$glue" >/dev/null
-  integrity "$wasm" "$wasm_was"
+fi
+# The wasm's preload link without the integrity hash Trunk gives it:
+# Chromium ignores integrity on a preload of this kind and says so in the
+# console on every page load (crbug.com/981419), and the request that
+# hands the wasm to WebAssembly (wasm-bindgen's fetch, which the preload
+# serves) carries none, so no browser checks the wasm against it.
+sed -i 's| integrity="[^"]*"\( as="fetch" type="application/wasm"\)|\1|' index.html
+if grep -q 'integrity="[^"]*" as="fetch" type="application/wasm"' index.html; then
+  echo "trunk-post-build: the wasm's preload link still has an integrity attribute" >&2
+  exit 1
 fi
 integrity "$glue" "$glue_was"
 content_name "$glue" ""
