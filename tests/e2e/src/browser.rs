@@ -192,7 +192,6 @@ pub async fn wait_for_text_in(client: &Client, css: &str, needle: &str) -> TestR
     }
 }
 
-/// Runs a script and returns its value.
 /// The page's requests whose URL holds `part`, each as [its path, whether
 /// it started before the app's wasm did (the `smart:started` mark)]: what
 /// calls.js sent as the page loaded, and what the app sent itself.
@@ -208,6 +207,7 @@ pub async fn sent_before_the_app_started(client: &Client, part: &str) -> Result<
     .await
 }
 
+/// Runs a script and returns its value.
 pub async fn script(client: &Client, js: &str) -> Result<serde_json::Value, String> {
     client.execute(js, vec![]).await.map_err(|e| format!("script failed: {e}"))
 }

@@ -99,10 +99,10 @@ async fn config_is_asked_for_as_the_page_is_parsed_and_once() {
         match request.path() {
             "/config.json" => asked.store(true, Ordering::SeqCst),
             path if path.ends_with("_bg.wasm") => std::thread::sleep(Duration::from_millis(800)),
-            path if path.contains("/calls-") => {
-                if waited_until(Duration::from_secs(5), || asked.load(Ordering::SeqCst)) {
-                    seen.store(true, Ordering::SeqCst);
-                }
+            path if path.contains("/calls-")
+                && waited_until(Duration::from_secs(5), || asked.load(Ordering::SeqCst)) =>
+            {
+                seen.store(true, Ordering::SeqCst)
             }
             _ => {}
         }
